@@ -1,0 +1,68 @@
+/*
+ * tlsfin analyze: a teardown verdict for every TCP connection in a capture.
+ *
+ * libtls-style: one opaque object, 0 / -1 returns, the message of the last
+ * failure read with tlsfin_analyze_error().  Output follows the contract of
+ * shared/design/TAXONOMY.md.
+ */
+#ifndef TLSFIN_ANALYZE_H
+#define TLSFIN_ANALYZE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tlsfin/taxonomy.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum tlsfin_format {
+  TLSFIN_FORMAT_TABLE = 0, /* aligned columns, one row per connection */
+  TLSFIN_FORMAT_JSONL,     /* TAXONOMY.md contract, one object per line */
+  TLSFIN_FORMAT_SUMMARY,   /* counts per verdict / cause, top servers */
+  TLSFIN_FORMAT_LADDER,    /* ladder diagram of one connection (--conn N) */
+};
+
+struct tlsfin_analyze;
+
+struct tlsfin_analyze *tlsfin_analyze_new(void);
+void tlsfin_analyze_free(struct tlsfin_analyze *a);
+
+/* Message of the last failure of this object ("" when none). */
+const char *tlsfin_analyze_error(const struct tlsfin_analyze *a);
+
+int tlsfin_analyze_set_format(struct tlsfin_analyze *a, enum tlsfin_format f);
+int tlsfin_analyze_set_output(struct tlsfin_analyze *a, FILE *out);
+/* A BPF filter expression applied to every input (libpcap syntax). */
+int tlsfin_analyze_set_filter(struct tlsfin_analyze *a, const char *bpf);
+/* Verdicts that make tlsfin_analyze_failed() true (--fail-on). */
+int tlsfin_analyze_fail_on(struct tlsfin_analyze *a, tlsfin_verdict v);
+/* Ladder diagram of connection `id` (1-based) instead of the listing. */
+int tlsfin_analyze_set_conn(struct tlsfin_analyze *a, uint64_t id);
+/* Colour in the table (callers enable it only on a tty). */
+int tlsfin_analyze_set_color(struct tlsfin_analyze *a, bool on);
+/* Progress on this stream for inputs over ~100 MB (NULL: none). */
+int tlsfin_analyze_set_progress(struct tlsfin_analyze *a, FILE *err);
+/* Emit each connection as soon as it is finished instead of in order of
+ * first packet (bounded memory with long-lived connections). */
+int tlsfin_analyze_set_unordered(struct tlsfin_analyze *a, bool on);
+
+/* Reads one capture (pcap or pcapng; "-" is stdin) to its end.  Returns 0,
+ * or -1 with a message naming the file and the packet number. Connections
+ * are numbered across all files of one object. */
+int tlsfin_analyze_file(struct tlsfin_analyze *a, const char *path);
+/* Writes what is still pending (the summary, the ladder). Returns 0 / -1. */
+int tlsfin_analyze_finish(struct tlsfin_analyze *a);
+
+uint64_t tlsfin_analyze_count(const struct tlsfin_analyze *a,
+                              tlsfin_verdict v);
+uint64_t tlsfin_analyze_connections(const struct tlsfin_analyze *a);
+/* True when some connection's verdict is in the fail-on set. */
+bool tlsfin_analyze_failed(const struct tlsfin_analyze *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

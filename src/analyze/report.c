@@ -1,0 +1,307 @@
+#include "report.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void tf_buf_printf(struct tf_buf *b, const char *fmt, ...) {
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    size_t room = b->cap - b->len;
+    int n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+      return;
+    if ((size_t)n < room) {
+      b->len += (size_t)n;
+      return;
+    }
+    size_t ncap = b->cap ? b->cap * 2 : 1024;
+    while (ncap - b->len <= (size_t)n)
+      ncap *= 2;
+    char *np = realloc(b->p, ncap);
+    if (!np)
+      return;
+    b->p = np;
+    b->cap = ncap;
+  }
+}
+
+void tf_buf_json_str(struct tf_buf *b, const char *s) {
+  tf_buf_printf(b, "\"");
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\')
+      tf_buf_printf(b, "\\%c", *p);
+    else if (*p < 0x20 || *p >= 0x7f)
+      tf_buf_printf(b, "\\u%04x", *p); /* SNI bytes are not trusted UTF-8 */
+    else
+      tf_buf_printf(b, "%c", *p);
+  }
+  tf_buf_printf(b, "\"");
+}
+
+void tf_buf_free(struct tf_buf *b) {
+  free(b->p);
+  b->p = NULL;
+  b->len = b->cap = 0;
+}
+
+void tf_format_addr(char *dst, size_t n, uint8_t af, const uint8_t *addr) {
+  if (!inet_ntop(af == 4 ? AF_INET : AF_INET6, addr, dst, (socklen_t)n))
+    snprintf(dst, n, "?");
+}
+
+static const char *side(int d) {
+  return d == 0 ? "\"client\"" : d == 1 ? "\"server\"" : "null";
+}
+static const char *jbool(bool b) { return b ? "true" : "false"; }
+static const char *cn_name(uint8_t cn) {
+  return cn == TF_CN_SEEN ? "seen" : cn == TF_CN_PROBABLE ? "probable" : "none";
+}
+static const char *start_name(uint8_t s) {
+  return s == TF_START_HANDSHAKE  ? "handshake"
+         : s == TF_START_SYN_ONLY ? "syn_only"
+                                  : "midstream";
+}
+
+static void json_version(struct tf_buf *b, uint16_t v) {
+  const char *n = tlsfin_version_name(v);
+  if (n)
+    tf_buf_printf(b, "\"%s\"", n);
+  else
+    tf_buf_printf(b, "null");
+}
+
+static void json_tls(struct tf_buf *b, const struct tf_conn *c,
+                     const struct tf_result *r) {
+  const struct tf_tls *t = &c->tls;
+  if (!r->is_tls) {
+    tf_buf_printf(b, "null");
+    return;
+  }
+  tf_buf_printf(b, "{\"version\":");
+  json_version(b, t->version);
+  tf_buf_printf(b, ",\"client_max_version\":");
+  json_version(b, t->client_max_version);
+  tf_buf_printf(b, ",\"sni\":");
+  if (t->sni[0])
+    tf_buf_json_str(b, t->sni);
+  else
+    tf_buf_printf(b, "null");
+  tf_buf_printf(b, ",\"handshake\":\"%s\",\"alerts\":[", r->handshake);
+  for (int i = 0; i < t->nalerts; i++) {
+    const struct tf_tls_alert *a = &t->alerts[i];
+    const char *name = a->desc >= 0 ? tlsfin_alert_name(a->desc) : NULL;
+    tf_buf_printf(b, "%s{\"by\":%s,\"level\":%s,\"description\":", i ? "," : "",
+                  side(a->dir),
+                  a->level == 2   ? "\"fatal\""
+                  : a->level == 1 ? "\"warning\""
+                                  : "null");
+    if (name)
+      tf_buf_printf(b, "\"%s\"", name);
+    else
+      tf_buf_printf(b, "null");
+    tf_buf_printf(b, ",\"encrypted\":%s,\"inferred\":%s}", jbool(a->encrypted),
+                  jbool(a->inferred));
+  }
+  tf_buf_printf(
+      b,
+      "],\"close_notify\":{\"client\":\"%s\",\"server\":\"%s\"},"
+      "\"first_close_notify\":%s,\"app_data\":{\"client\":%llu,\"server\":%llu},"
+      "\"data_after_close_notify\":{\"client\":%s,\"server\":%s},"
+      "\"truncated\":%s}",
+      cn_name(t->d[0].cn), cn_name(t->d[1].cn), side(r->first_cn),
+      (unsigned long long)t->d[0].app_data,
+      (unsigned long long)t->d[1].app_data, jbool(t->d[0].data_after_cn),
+      jbool(t->d[1].data_after_cn), jbool(r->truncated));
+}
+
+void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
+                     const struct tf_result *r) {
+  char a0[INET6_ADDRSTRLEN], a1[INET6_ADDRSTRLEN];
+  tf_format_addr(a0, sizeof a0, c->af, c->s[0].addr);
+  tf_format_addr(a1, sizeof a1, c->af, c->s[1].addr);
+  const struct tf_side *cl = &c->s[0], *sv = &c->s[1];
+  tf_buf_printf(
+      b,
+      "{\"id\":%llu,\"first_ts\":%.6f,\"last_ts\":%.6f,"
+      "\"client\":{\"ip\":\"%s\",\"port\":%u},"
+      "\"server\":{\"ip\":\"%s\",\"port\":%u},"
+      "\"zeek_conn_state\":\"%s\",\"zeek_history\":",
+      (unsigned long long)c->id, c->first_ts, c->last_ts, a0, cl->port, a1,
+      sv->port, tf_zeek_conn_state((struct tf_zeek *)&c->zeek));
+  tf_buf_json_str(b, tf_zeek_history((struct tf_zeek *)&c->zeek));
+  tf_buf_printf(
+      b,
+      ",\"tcp\":{\"start\":\"%s\",\"client_fin\":%s,\"server_fin\":%s,"
+      "\"client_rst\":%s,\"server_rst\":%s,\"first_close\":%s,"
+      "\"bytes\":{\"client\":%llu,\"server\":%llu},"
+      "\"packets\":{\"client\":%llu,\"server\":%llu},"
+      "\"retransmissions\":{\"client\":%llu,\"server\":%llu}},\"rst\":",
+      start_name(c->start), jbool(cl->fin), jbool(sv->fin), jbool(cl->rst),
+      jbool(sv->rst), side(r->first_close), (unsigned long long)cl->bytes,
+      (unsigned long long)sv->bytes, (unsigned long long)cl->packets,
+      (unsigned long long)sv->packets, (unsigned long long)cl->retrans,
+      (unsigned long long)sv->retrans);
+  if (r->has_rst) {
+    tf_buf_printf(b, "{\"by\":%s,\"cause\":\"%s\",\"confidence\":\"%s\","
+                     "\"detail\":",
+                  side(r->rst_by), tlsfin_cause_name(r->cause),
+                  tlsfin_confidence_name(r->confidence));
+    tf_buf_json_str(b, r->rst_detail);
+    tf_buf_printf(b, "}");
+  } else {
+    tf_buf_printf(b, "null");
+  }
+  tf_buf_printf(b, ",\"tls\":");
+  json_tls(b, c, r);
+  tf_buf_printf(b, ",\"verdict\":\"%s\",\"explain\":",
+                tlsfin_verdict_name(r->verdict));
+  tf_buf_json_str(b, r->explain);
+  tf_buf_printf(b, "}\n");
+}
+
+/* ---- table ---- */
+
+#define COLOR_RED "\033[31m"
+#define COLOR_YEL "\033[33m"
+#define COLOR_GRN "\033[32m"
+#define COLOR_OFF "\033[0m"
+
+static const char *verdict_color(tlsfin_verdict v) {
+  switch (v) {
+  case TLSFIN_VERDICT_TLS_CLEAN:
+  case TLSFIN_VERDICT_TCP_CLEAN:
+  case TLSFIN_VERDICT_TLS_ONE_SIDED:
+    return COLOR_GRN;
+  case TLSFIN_VERDICT_OPEN:
+  case TLSFIN_VERDICT_HALF_CLOSED:
+  case TLSFIN_VERDICT_TLS_CLOSE_THEN_RESET:
+    return COLOR_YEL;
+  default:
+    return COLOR_RED;
+  }
+}
+
+void tf_report_table_header(FILE *out, bool color) {
+  fprintf(out, "%s%5s  %-44s %-7s %-21s %-6s %-8s %-9s %-22s%s\n",
+          color ? "\033[1m" : "", "ID", "CLIENT -> SERVER", "TLS",
+          "VERDICT", "CLOSE", "CN c/s", "RST BY", "RST CAUSE",
+          color ? COLOR_OFF : "");
+}
+
+static char cn_letter(uint8_t cn) {
+  return cn == TF_CN_SEEN ? 'Y' : cn == TF_CN_PROBABLE ? 'p' : '-';
+}
+
+void tf_report_table_row(struct tf_buf *b, const struct tf_conn *c,
+                         const struct tf_result *r, bool color) {
+  char a0[INET6_ADDRSTRLEN], a1[INET6_ADDRSTRLEN], ep[120];
+  tf_format_addr(a0, sizeof a0, c->af, c->s[0].addr);
+  tf_format_addr(a1, sizeof a1, c->af, c->s[1].addr);
+  if (c->af == 6)
+    snprintf(ep, sizeof ep, "[%s]:%u -> [%s]:%u", a0, c->s[0].port, a1,
+             c->s[1].port);
+  else
+    snprintf(ep, sizeof ep, "%s:%u -> %s:%u", a0, c->s[0].port, a1,
+             c->s[1].port);
+  const char *v = r->is_tls ? tlsfin_version_name(c->tls.version) : NULL;
+  char cns[8] = "-";
+  if (r->is_tls)
+    snprintf(cns, sizeof cns, "%c/%c", cn_letter(c->tls.d[0].cn),
+             cn_letter(c->tls.d[1].cn));
+  tf_buf_printf(b, "%5llu  %-44s %-7s %s%-21s%s %-6s %-8s %-9s %-22s\n",
+                (unsigned long long)c->id, ep,
+                r->is_tls ? (v ? v : "TLS?") : "-",
+                color ? verdict_color(r->verdict) : "",
+                tlsfin_verdict_name(r->verdict), color ? COLOR_OFF : "",
+                r->first_close == 0   ? "client"
+                : r->first_close == 1 ? "server"
+                                      : "-",
+                cns,
+                r->has_rst ? (r->rst_by == 0 ? "client" : "server") : "-",
+                r->has_rst ? tlsfin_cause_name(r->cause) : "-");
+}
+
+/* ---- ladder ---- */
+
+void tf_ladder_add(struct tf_ladder *l, const struct tf_ladder_row *row) {
+  l->rows[l->head] = *row;
+  l->head = (l->head + 1) % TF_LADDER_MAX;
+  if (l->n < TF_LADDER_MAX)
+    l->n++;
+  l->total++;
+}
+
+static void flag_string(char *dst, size_t n, uint8_t f) {
+  snprintf(dst, n, "%s%s%s%s%s", (f & TF_TH_SYN) ? "SYN " : "",
+           (f & TF_TH_FIN) ? "FIN " : "", (f & TF_TH_RST) ? "RST " : "",
+           (f & TF_TH_PUSH) ? "PSH " : "", (f & TF_TH_ACK) ? "ACK" : "");
+  size_t l = strlen(dst);
+  if (l && dst[l - 1] == ' ')
+    dst[l - 1] = 0;
+}
+
+/* What the TLS dissector says happened in this packet. */
+static void tls_notes(char *dst, size_t n, const struct tf_conn *c,
+                      uint64_t gpkt, int dir) {
+  dst[0] = 0;
+  if (c->tls.state != TF_TLS_YES)
+    return;
+  size_t l = 0;
+  for (int i = 0; i < c->tls.nalerts; i++) {
+    const struct tf_tls_alert *a = &c->tls.alerts[i];
+    if (a->pkt != gpkt || a->dir != dir)
+      continue;
+    const char *name = a->desc >= 0 ? tlsfin_alert_name(a->desc) : NULL;
+    l += (size_t)snprintf(dst + l, n - l, " %s%s%s", name ? name : "alert",
+                          a->encrypted ? " (encrypted)" : "",
+                          a->inferred ? "?" : "");
+    if (l >= n)
+      return;
+  }
+  if (c->tls.d[dir].cn != TF_CN_NONE && c->tls.d[dir].cn_pkt == gpkt &&
+      !strstr(dst, "close_notify"))
+    snprintf(dst + l, n - l, " close_notify%s",
+             c->tls.d[dir].cn == TF_CN_PROBABLE ? " (probable)" : "");
+}
+
+void tf_report_ladder(FILE *out, const struct tf_conn *c,
+                      const struct tf_result *r) {
+  char a0[INET6_ADDRSTRLEN], a1[INET6_ADDRSTRLEN];
+  tf_format_addr(a0, sizeof a0, c->af, c->s[0].addr);
+  tf_format_addr(a1, sizeof a1, c->af, c->s[1].addr);
+  const struct tf_ladder *l = c->ladder;
+  fprintf(out, "connection %llu: client %s:%u  <->  server %s:%u\n",
+          (unsigned long long)c->id, a0, c->s[0].port, a1, c->s[1].port);
+  if (l && l->total > l->n)
+    fprintf(out, "(last %u of %llu packets)\n", l->n,
+            (unsigned long long)l->total);
+  fprintf(out, "%10s %8s  %-28s %-28s\n", "packet", "+ms", "client", "server");
+  unsigned start = l ? (l->head + TF_LADDER_MAX - l->n) % TF_LADDER_MAX : 0;
+  for (unsigned i = 0; l && i < l->n; i++) {
+    const struct tf_ladder_row *row = &l->rows[(start + i) % TF_LADDER_MAX];
+    char fl[32], notes[160], label[200];
+    flag_string(fl, sizeof fl, row->flags);
+    tls_notes(notes, sizeof notes, c, row->gpkt, row->dir);
+    if (row->len)
+      snprintf(label, sizeof label, "%s len=%u%s", fl, row->len, notes);
+    else
+      snprintf(label, sizeof label, "%s%s", fl, notes);
+    double ms = (row->ts - c->first_ts) * 1000.0;
+    if (row->dir == 0)
+      fprintf(out, "%10llu %8.1f  %s ---->\n", (unsigned long long)row->no, ms,
+              label);
+    else
+      fprintf(out, "%10llu %8.1f  %28s <---- %s\n",
+              (unsigned long long)row->no, ms, "", label);
+  }
+  fprintf(out, "verdict: %s\n", tlsfin_verdict_name(r->verdict));
+  if (r->has_rst)
+    fprintf(out, "rst: by %s, %s (%s): %s\n",
+            r->rst_by == 0 ? "client" : "server", tlsfin_cause_name(r->cause),
+            tlsfin_confidence_name(r->confidence), r->rst_detail);
+  fprintf(out, "%s\n", r->explain);
+}

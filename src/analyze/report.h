@@ -1,0 +1,47 @@
+/* Output of tlsfin analyze: the JSONL contract, the table, the summary and
+ * the ladder diagram.  Records are formatted into a growable buffer so they
+ * can wait (ordered output) without the connection state. */
+#ifndef TLSFIN_ANALYZE_REPORT_H
+#define TLSFIN_ANALYZE_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "flow.h"
+
+struct tf_buf {
+  char *p;
+  size_t len, cap;
+};
+void tf_buf_printf(struct tf_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void tf_buf_json_str(struct tf_buf *b, const char *s); /* quoted, escaped */
+void tf_buf_free(struct tf_buf *b);
+
+void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
+                     const struct tf_result *r);
+void tf_report_table_header(FILE *out, bool color);
+void tf_report_table_row(struct tf_buf *b, const struct tf_conn *c,
+                         const struct tf_result *r, bool color);
+
+/* Ladder of the last packets of one connection. */
+#define TF_LADDER_MAX 40
+struct tf_ladder_row {
+  uint64_t gpkt, no;
+  double ts;
+  uint8_t dir, flags;
+  uint32_t seq, ack, len;
+};
+struct tf_ladder {
+  struct tf_ladder_row rows[TF_LADDER_MAX];
+  unsigned n, head; /* ring */
+  uint64_t total;
+};
+void tf_ladder_add(struct tf_ladder *l, const struct tf_ladder_row *row);
+void tf_report_ladder(FILE *out, const struct tf_conn *c,
+                      const struct tf_result *r);
+
+void tf_format_addr(char *dst, size_t n, uint8_t af, const uint8_t *addr);
+
+#endif

@@ -1,0 +1,164 @@
+/* tlsfin analyze [--format=table|jsonl|summary] [--fail-on=VERDICT,...]
+ *                [--filter BPF] [--conn N] [--unordered] [--color=WHEN] FILE...
+ */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmds.h"
+#include "tlsfin/analyze.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: tlsfin analyze [options] FILE...   (FILE '-' is stdin)\n"
+          "  --format=table|jsonl|summary  output (default table)\n"
+          "  --fail-on=VERDICT[,VERDICT]   exit 1 when a connection gets one "
+          "of these verdicts\n"
+          "  --filter=BPF                  libpcap filter, e.g. 'port 443'\n"
+          "  --conn=N                      ladder diagram of connection N's "
+          "last packets\n"
+          "  --unordered                   write each connection as soon as it "
+          "ends\n"
+          "  --color=auto|always|never     colour in the table (auto: on a "
+          "tty)\n"
+          "verdicts:");
+  for (int v = 0; v < TLSFIN_VERDICT_COUNT; v++)
+    fprintf(f, " %s", tlsfin_verdict_name((tlsfin_verdict)v));
+  fprintf(f, "\n");
+}
+
+static int parse_fail_on(struct tlsfin_analyze *a, const char *arg) {
+  char *dup = strdup(arg), *save = NULL;
+  if (!dup)
+    return -1;
+  for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    int v = tlsfin_verdict_parse(t);
+    if (v < 0) {
+      fprintf(stderr, "tlsfin analyze: --fail-on: unknown verdict '%s'\n", t);
+      free(dup);
+      return -1;
+    }
+    tlsfin_analyze_fail_on(a, (tlsfin_verdict)v);
+  }
+  free(dup);
+  return 0;
+}
+
+int tlsfin_cmd_analyze(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"format", required_argument, NULL, 'f'},
+      {"fail-on", required_argument, NULL, 'F'},
+      {"filter", required_argument, NULL, 'b'},
+      {"conn", required_argument, NULL, 'c'},
+      {"unordered", no_argument, NULL, 'u'},
+      {"color", required_argument, NULL, 'C'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  struct tlsfin_analyze *a = tlsfin_analyze_new();
+  if (!a) {
+    fprintf(stderr, "tlsfin analyze: out of memory\n");
+    return TLSFIN_EXIT_USAGE;
+  }
+  int color = -1; /* auto */
+  bool ladder = false;
+  int o;
+  optind = 1;
+  opterr = 0;
+  while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    switch (o) {
+    case 'f':
+      if (!strcmp(optarg, "table"))
+        tlsfin_analyze_set_format(a, TLSFIN_FORMAT_TABLE);
+      else if (!strcmp(optarg, "jsonl"))
+        tlsfin_analyze_set_format(a, TLSFIN_FORMAT_JSONL);
+      else if (!strcmp(optarg, "summary"))
+        tlsfin_analyze_set_format(a, TLSFIN_FORMAT_SUMMARY);
+      else {
+        fprintf(stderr,
+                "tlsfin analyze: --format: '%s' is not table, jsonl or "
+                "summary\n",
+                optarg);
+        goto usage_error;
+      }
+      break;
+    case 'F':
+      if (parse_fail_on(a, optarg) < 0)
+        goto usage_error;
+      break;
+    case 'b':
+      tlsfin_analyze_set_filter(a, optarg);
+      break;
+    case 'c': {
+      char *end;
+      unsigned long long n = strtoull(optarg, &end, 10);
+      if (!*optarg || *end || n == 0) {
+        fprintf(stderr,
+                "tlsfin analyze: --conn: '%s' is not a connection id "
+                "(1, 2, ...)\n",
+                optarg);
+        goto usage_error;
+      }
+      ladder = true;
+      tlsfin_analyze_set_conn(a, n);
+      break;
+    }
+    case 'u':
+      tlsfin_analyze_set_unordered(a, true);
+      break;
+    case 'C':
+      if (!strcmp(optarg, "always"))
+        color = 1;
+      else if (!strcmp(optarg, "never"))
+        color = 0;
+      else if (!strcmp(optarg, "auto"))
+        color = -1;
+      else {
+        fprintf(stderr, "tlsfin analyze: --color: '%s' is not auto, always "
+                        "or never\n",
+                optarg);
+        goto usage_error;
+      }
+      break;
+    case 'h':
+      usage(stdout);
+      tlsfin_analyze_free(a);
+      return TLSFIN_EXIT_OK;
+    default:
+      fprintf(stderr, "tlsfin analyze: unknown or incomplete option '%s'\n",
+              argv[optind - 1]);
+      goto usage_error;
+    }
+  }
+  if (optind >= argc) {
+    fprintf(stderr, "tlsfin analyze: no capture file given\n");
+    goto usage_error;
+  }
+  (void)ladder;
+  tlsfin_analyze_set_color(a, color == 1 || (color == -1 && isatty(1)));
+  if (isatty(2))
+    tlsfin_analyze_set_progress(a, stderr);
+
+  int rc = TLSFIN_EXIT_OK;
+  for (int i = optind; i < argc; i++) {
+    if (tlsfin_analyze_file(a, argv[i]) < 0) {
+      fprintf(stderr, "tlsfin analyze: %s\n", tlsfin_analyze_error(a));
+      rc = TLSFIN_EXIT_USAGE;
+    }
+  }
+  if (tlsfin_analyze_finish(a) < 0) {
+    fprintf(stderr, "tlsfin analyze: %s\n", tlsfin_analyze_error(a));
+    rc = TLSFIN_EXIT_USAGE;
+  }
+  if (rc == TLSFIN_EXIT_OK && tlsfin_analyze_failed(a))
+    rc = TLSFIN_EXIT_FINDINGS;
+  tlsfin_analyze_free(a);
+  return rc;
+
+usage_error:
+  usage(stderr);
+  tlsfin_analyze_free(a);
+  return TLSFIN_EXIT_USAGE;
+}

@@ -1,0 +1,10 @@
+#ifndef TLSFIN_CLI_CMDS_H
+#define TLSFIN_CLI_CMDS_H
+/* Exit codes of every tlsfin command (TAXONOMY.md). */
+#define TLSFIN_EXIT_OK 0
+#define TLSFIN_EXIT_FINDINGS 1
+#define TLSFIN_EXIT_USAGE 2
+
+int tlsfin_cmd_analyze(int argc, char **argv);
+int tlsfin_cmd_probe(int argc, char **argv);
+#endif
