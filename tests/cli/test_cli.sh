@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Bad input gets a clear message and exit 2, never a crash or a hang; good
+# input and --fail-on give the documented exit codes.  usage: test_cli.sh TLSFIN
+set -uo pipefail
+T=$1
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+check() { # name expected_rc stderr_regex -- cmd...
+  local name=$1 want=$2 re=$3; shift 4
+  local rc=0
+  timeout 20 "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+  if [[ $rc -ne $want ]]; then
+    echo "FAIL $name: exit $rc, want $want"; sed 's/^/  stderr: /' "$tmp/err" | head -5; fail=$((fail+1)); return
+  fi
+  if [[ -n "$re" ]] && ! grep -Eq "$re" "$tmp/err"; then
+    echo "FAIL $name: stderr does not match /$re/"; sed 's/^/  stderr: /' "$tmp/err" | head -5; fail=$((fail+1)); return
+  fi
+  echo "ok   $name"; pass=$((pass+1))
+}
+py=python3
+for k in tls_clean truncated_file garbage_packets linktype_user0 empty; do
+  $py "$here/mkpcap.py" $k "$tmp/$k.pcap"
+done
+printf 'hello, this is not a capture\n' >"$tmp/text.pcap"
+head -c 10 "$tmp/tls_clean.pcap" >"$tmp/short_header.pcap"
+
+check no-args 2 "no capture file" -- "$T" analyze
+check no-command 2 "usage" -- "$T"
+check unknown-command 2 "unknown command" -- "$T" frobnicate
+check unknown-option 2 "unknown or incomplete option" -- "$T" analyze --bogus "$tmp/tls_clean.pcap"
+check bad-format 2 "not table, jsonl or summary" -- "$T" analyze --format=xml "$tmp/tls_clean.pcap"
+check bad-fail-on 2 "unknown verdict 'nope'" -- "$T" analyze --fail-on=nope "$tmp/tls_clean.pcap"
+check bad-conn 2 "not a connection id" -- "$T" analyze --conn=abc "$tmp/tls_clean.pcap"
+check missing-file 2 "nope.pcap" -- "$T" analyze "$tmp/nope.pcap"
+check text-file 2 "text.pcap: not a pcap or pcapng" -- "$T" analyze "$tmp/text.pcap"
+check short-header 2 "short_header.pcap" -- "$T" analyze "$tmp/short_header.pcap"
+check truncated-file 2 "truncated_file.pcap: after packet 12" -- "$T" analyze "$tmp/truncated_file.pcap"
+check garbage-packets 2 "garbage_packets.pcap: packet 3: IPv4 header cut short" -- "$T" analyze --format=jsonl "$tmp/garbage_packets.pcap"
+check linktype 2 "unsupported link type" -- "$T" analyze "$tmp/linktype_user0.pcap"
+check bad-filter 2 "--filter" -- "$T" analyze --filter='port port' "$tmp/tls_clean.pcap"
+check conn-missing 2 "no connection 7" -- "$T" analyze --conn=7 "$tmp/tls_clean.pcap"
+check empty 0 "" -- "$T" analyze --format=jsonl "$tmp/empty.pcap"
+check good 0 "" -- "$T" analyze "$tmp/tls_clean.pcap"
+check fail-on-match 1 "" -- "$T" analyze --format=jsonl --fail-on=tls_clean,reset "$tmp/tls_clean.pcap"
+check fail-on-nomatch 0 "" -- "$T" analyze --format=jsonl --fail-on=reset "$tmp/tls_clean.pcap"
+check stdin 0 "" -- sh -c "\"$T\" analyze --format=jsonl - < \"$tmp/tls_clean.pcap\""
+check summary 0 "" -- "$T" analyze --format=summary "$tmp/tls_clean.pcap"
+check ladder 0 "" -- "$T" analyze --conn=1 "$tmp/tls_clean.pcap"
+
+# Content checks on the synthetic clean TLS 1.3 connection.
+"$T" analyze --format=jsonl "$tmp/tls_clean.pcap" >"$tmp/j" 2>/dev/null
+if $py - "$tmp/j" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 1, rows
+r = rows[0]
+assert r["verdict"] == "tls_clean", r["verdict"]
+assert r["tls"]["version"] == "TLS1.3" and r["tls"]["sni"] == "example.test", r["tls"]
+assert r["tls"]["close_notify"] == {"client": "probable", "server": "probable"}, r["tls"]
+assert r["tcp"]["first_close"] == "client" and r["tls"]["first_close_notify"] == "client"
+assert r["client"] == {"ip": "10.0.0.1", "port": 40000}
+assert r["zeek_conn_state"] == "SF", r["zeek_conn_state"]
+PY
+then echo "ok   jsonl-content"; pass=$((pass+1)); else echo "FAIL jsonl-content"; cat "$tmp/j"; fail=$((fail+1)); fi
+"$T" analyze --conn=1 "$tmp/tls_clean.pcap" >"$tmp/l" 2>&1
+if grep -q "close_notify" "$tmp/l" && grep -q "verdict: tls_clean" "$tmp/l"; then
+  echo "ok   ladder-content"; pass=$((pass+1)); else echo "FAIL ladder-content"; cat "$tmp/l"; fail=$((fail+1)); fi
+
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]
