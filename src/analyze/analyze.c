@@ -496,35 +496,30 @@ static void on_packet(struct tlsfin_analyze *a, const struct tf_pkt *p) {
     linger_push(a, c); /* refreshes its place: lingers after its last packet */
 }
 
+static int cmp_conn_id(const void *x, const void *y) {
+  const struct tf_conn *a = *(struct tf_conn *const *)x;
+  const struct tf_conn *b = *(struct tf_conn *const *)y;
+  return a->id < b->id ? -1 : a->id > b->id ? 1 : 0;
+}
+
+/* End of input: finalize every connection still in the table, in id order
+ * so that ordered output drains as we go. */
 static void flush_all(struct tlsfin_analyze *a) {
-  /* Finalize in order of id so ordered output drains as we go. */
-  for (;;) {
-    struct tf_conn *best = NULL;
-    for (size_t i = 0; i < a->nbuckets; i++)
-      for (struct tf_conn *c = a->buckets[i]; c; c = c->hnext)
-        if (!best || c->id < best->id)
-          best = c;
-    if (!best)
-      break;
-    /* Finalize everything at once, oldest first, in id order. */
+  while (a->live) {
     size_t n = a->live, k = 0;
     struct tf_conn **all = malloc(n * sizeof *all);
-    if (!all) {
-      conn_finalize(a, best);
+    if (!all) { /* out of memory: any order still gives every record */
+      for (size_t i = 0; i < a->nbuckets && !k; i++)
+        if (a->buckets[i]) {
+          conn_finalize(a, a->buckets[i]);
+          k = 1;
+        }
       continue;
     }
     for (size_t i = 0; i < a->nbuckets; i++)
       for (struct tf_conn *c = a->buckets[i]; c; c = c->hnext)
         all[k++] = c;
-    for (size_t i = 1; i < k; i++) { /* insertion sort is fine: few open */
-      struct tf_conn *x = all[i];
-      size_t j = i;
-      while (j > 0 && all[j - 1]->id > x->id) {
-        all[j] = all[j - 1];
-        j--;
-      }
-      all[j] = x;
-    }
+    qsort(all, k, sizeof *all, cmp_conn_id);
     for (size_t i = 0; i < k; i++)
       conn_finalize(a, all[i]);
     free(all);

@@ -283,7 +283,7 @@ void tf_report_ladder(FILE *out, const struct tf_conn *c,
   unsigned start = l ? (l->head + TF_LADDER_MAX - l->n) % TF_LADDER_MAX : 0;
   for (unsigned i = 0; l && i < l->n; i++) {
     const struct tf_ladder_row *row = &l->rows[(start + i) % TF_LADDER_MAX];
-    char fl[32], notes[160], label[200];
+    char fl[32], notes[160], label[240];
     flag_string(fl, sizeof fl, row->flags);
     tls_notes(notes, sizeof notes, c, row->gpkt, row->dir);
     if (row->len)

@@ -88,15 +88,15 @@ static void classify_rst(const struct tf_conn *c, struct tf_result *r) {
     return;
   }
   /* handshake_rejected: the server resets right after the client's first
-   * payload, having sent none itself. */
+   * payload, a TLS ClientHello, having sent none itself.  Without a
+   * ClientHello the same shape is a server closing with unread data. */
   if (d == 1 && c->synack_seen && !x->has_data && y->has_data &&
-      y->first_data_pkt == y->ld_pkt && !x->fin) {
+      y->first_data_pkt == y->ld_pkt && !x->fin && c->tls.client_hello) {
     set_cause(r, TLSFIN_CAUSE_HANDSHAKE_REJECTED, TLSFIN_CONFIDENCE_PROBABLE);
     snprintf(det, dn,
              "server RST %.1f ms after the client's first payload (%s), "
              "before sending any data",
-             ms_between(y->ld_ts, rst->ts),
-             c->tls.client_hello ? "a TLS ClientHello" : "not TLS");
+             ms_between(y->ld_ts, rst->ts), "a TLS ClientHello");
     return;
   }
   /* data_after_close: the RST sender had sent FIN, the peer's payload came

@@ -14,7 +14,7 @@ check() { # name expected_rc stderr_regex -- cmd...
   if [[ $rc -ne $want ]]; then
     echo "FAIL $name: exit $rc, want $want"; sed 's/^/  stderr: /' "$tmp/err" | head -5; fail=$((fail+1)); return
   fi
-  if [[ -n "$re" ]] && ! grep -Eq "$re" "$tmp/err"; then
+  if [[ -n "$re" ]] && ! grep -Eq -- "$re" "$tmp/err"; then
     echo "FAIL $name: stderr does not match /$re/"; sed 's/^/  stderr: /' "$tmp/err" | head -5; fail=$((fail+1)); return
   fi
   echo "ok   $name"; pass=$((pass+1))
