@@ -53,6 +53,9 @@ int tlsfin_analyze_set_unordered(struct tlsfin_analyze *a, bool on);
  * or -1 with a message naming the file and the packet number. Connections
  * are numbered across all files of one object. */
 int tlsfin_analyze_file(struct tlsfin_analyze *a, const char *path);
+/* The same for a capture already open as a stream (name is used in
+ * messages); the stream is closed. */
+int tlsfin_analyze_stream(struct tlsfin_analyze *a, FILE *f, const char *name);
 /* Writes what is still pending (the summary, the ladder). Returns 0 / -1. */
 int tlsfin_analyze_finish(struct tlsfin_analyze *a);
 

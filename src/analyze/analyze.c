@@ -615,25 +615,56 @@ static double now_mono(void) {
   return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc,
+                        const char *path, long long fsize);
+
+static void open_failed(struct tlsfin_analyze *a, const char *path,
+                        const char *errbuf) {
+  /* libpcap's "unknown file format" is cryptic for a user who passed a
+   * text file or a truncated header. */
+  if (strstr(errbuf, "unknown file format") ||
+      strstr(errbuf, "truncated dump file") ||
+      strstr(errbuf, "truncated pcapng"))
+    seterr(a, "%s: not a pcap or pcapng capture (%s)", path, errbuf);
+  else
+    seterr(a, "%s: %s", path, errbuf);
+}
+
+int tlsfin_analyze_stream(struct tlsfin_analyze *a, FILE *f,
+                          const char *name) {
+  char errbuf[PCAP_ERRBUF_SIZE] = "";
+  pcap_t *pc = pcap_fopen_offline_with_tstamp_precision(
+      f, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+  if (!pc) {
+    open_failed(a, name, errbuf);
+    return -1;
+  }
+  return analyze_pcap(a, pc, name, 0);
+}
+
 int tlsfin_analyze_file(struct tlsfin_analyze *a, const char *path) {
   char errbuf[PCAP_ERRBUF_SIZE] = "";
+  pcap_t *pc = pcap_open_offline_with_tstamp_precision(
+      path, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+  if (!pc) {
+    open_failed(a, path, errbuf);
+    return -1;
+  }
+  long long fsize = 0;
+  struct stat st;
+  if (strcmp(path, "-") != 0 && stat(path, &st) == 0)
+    fsize = (long long)st.st_size;
+  return analyze_pcap(a, pc, path, fsize);
+}
+
+/* Reads pc to its end and closes it. */
+static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc,
+                        const char *path, long long fsize) {
   a->path = path;
   a->bad_packets = 0;
   if (a->format == TLSFIN_FORMAT_TABLE && !a->table_header_done) {
     tf_report_table_header(a->out, a->color);
     a->table_header_done = true;
-  }
-  pcap_t *pc = pcap_open_offline_with_tstamp_precision(
-      path, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
-  if (!pc) {
-    /* libpcap's "unknown file format" is cryptic for a user who passed a
-     * text file or a truncated header. */
-    if (strstr(errbuf, "unknown file format") ||
-        strstr(errbuf, "truncated dump file"))
-      seterr(a, "%s: not a pcap or pcapng capture (%s)", path, errbuf);
-    else
-      seterr(a, "%s: %s", path, errbuf);
-    return -1;
   }
   int lt = pcap_datalink(pc);
   if (!tf_linktype_supported(lt)) {
@@ -653,10 +684,6 @@ int tlsfin_analyze_file(struct tlsfin_analyze *a, const char *path) {
     }
     pcap_freecode(&prog);
   }
-  long long fsize = 0;
-  struct stat st;
-  if (strcmp(path, "-") != 0 && stat(path, &st) == 0)
-    fsize = (long long)st.st_size;
   bool progress = a->progress && fsize > (long long)PROGRESS_MIN_BYTES;
   double last_progress = now_mono();
 
