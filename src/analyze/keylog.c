@@ -1,0 +1,224 @@
+#include "keylog.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct entry {
+  struct entry *next;
+  uint8_t cr[32];
+  struct tf_keys keys;
+};
+
+#define KL_BUCKETS 4096
+
+struct tf_keylog {
+  struct entry *b[KL_BUCKETS];
+  size_t n;
+};
+
+struct tf_keylog *tf_keylog_new(void) { return calloc(1, sizeof(struct tf_keylog)); }
+
+void tf_keylog_free(struct tf_keylog *k) {
+  if (!k)
+    return;
+  for (size_t i = 0; i < KL_BUCKETS; i++) {
+    struct entry *e = k->b[i];
+    while (e) {
+      struct entry *n = e->next;
+      free(e);
+      e = n;
+    }
+  }
+  free(k);
+}
+
+static unsigned bucket(const uint8_t cr[32]) {
+  return ((unsigned)cr[0] << 8 | cr[1]) % KL_BUCKETS;
+}
+
+static struct entry *lookup(const struct tf_keylog *k, const uint8_t cr[32]) {
+  for (struct entry *e = k->b[bucket(cr)]; e; e = e->next)
+    if (!memcmp(e->cr, cr, 32))
+      return e;
+  return NULL;
+}
+
+const struct tf_keys *tf_keylog_find(const struct tf_keylog *k,
+                                     const uint8_t cr[32]) {
+  const struct entry *e = k ? lookup(k, cr) : NULL;
+  return e ? &e->keys : NULL;
+}
+
+size_t tf_keylog_count(const struct tf_keylog *k) { return k ? k->n : 0; }
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* Decodes exactly the hex word [s, e) into out (at most max bytes). */
+static int unhex(const char *s, const char *e, uint8_t *out, size_t max) {
+  size_t n = (size_t)(e - s);
+  if (n == 0 || n % 2 || n / 2 > max)
+    return -1;
+  for (size_t i = 0; i < n / 2; i++) {
+    int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+    if (hi < 0 || lo < 0)
+      return -1;
+    out[i] = (uint8_t)(hi << 4 | lo);
+  }
+  return (int)(n / 2);
+}
+
+static int label_of(const char *s, size_t n) {
+  static const struct {
+    const char *name;
+    int which;
+  } labels[] = {
+      {"CLIENT_RANDOM", TF_SECRET_MASTER},
+      {"CLIENT_HANDSHAKE_TRAFFIC_SECRET", TF_SECRET_CLIENT_HS},
+      {"SERVER_HANDSHAKE_TRAFFIC_SECRET", TF_SECRET_SERVER_HS},
+      {"CLIENT_TRAFFIC_SECRET_0", TF_SECRET_CLIENT_AP0},
+      {"SERVER_TRAFFIC_SECRET_0", TF_SECRET_SERVER_AP0},
+  };
+  for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
+    if (strlen(labels[i].name) == n && !memcmp(labels[i].name, s, n))
+      return labels[i].which;
+  /* Known labels that carry nothing tlsfin needs. */
+  if ((n == 15 && !memcmp(s, "EXPORTER_SECRET", 15)) ||
+      (n == 21 && !memcmp(s, "EARLY_EXPORTER_SECRET", 21)) ||
+      (n == 27 && !memcmp(s, "CLIENT_EARLY_TRAFFIC_SECRET", 27)))
+    return TF_SECRET_COUNT;
+  return -1;
+}
+
+/* One line; returns 1 added, 0 ignorable, -1 malformed. */
+static int add_line(struct tf_keylog *k, const char *s, const char *end) {
+  while (s < end && (*s == ' ' || *s == '\t' || *s == '\r'))
+    s++;
+  while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+    end--;
+  if (s == end || *s == '#')
+    return 0;
+  const char *w[3];
+  const char *we[3];
+  int nw = 0;
+  const char *p = s;
+  while (p < end && nw < 3) {
+    w[nw] = p;
+    while (p < end && *p != ' ' && *p != '\t')
+      p++;
+    we[nw++] = p;
+    while (p < end && (*p == ' ' || *p == '\t'))
+      p++;
+  }
+  if (nw != 3 || p != end)
+    return -1;
+  int which = label_of(w[0], (size_t)(we[0] - w[0]));
+  if (which < 0)
+    return -1;
+  uint8_t cr[32], secret[64];
+  if (unhex(w[1], we[1], cr, 32) != 32)
+    return -1;
+  int slen = unhex(w[2], we[2], secret, sizeof secret);
+  if (slen < 0 || (which == TF_SECRET_MASTER && slen != 48))
+    return -1;
+  if (which == TF_SECRET_COUNT)
+    return 0;
+  struct entry *e = lookup(k, cr);
+  if (!e) {
+    e = calloc(1, sizeof *e);
+    if (!e)
+      return 0;
+    memcpy(e->cr, cr, 32);
+    unsigned b = bucket(cr);
+    e->next = k->b[b];
+    k->b[b] = e;
+    k->n++;
+  }
+  e->keys.len[which] = (uint8_t)slen;
+  memcpy(e->keys.secret[which], secret, (size_t)slen);
+  return 1;
+}
+
+int tf_keylog_add_text(struct tf_keylog *k, const char *text, size_t len,
+                       unsigned *bad, unsigned *first_bad_line) {
+  int added = 0;
+  unsigned line = 0;
+  const char *p = text, *end = text + len;
+  while (p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *le = nl ? nl : end;
+    line++;
+    int r = add_line(k, p, le);
+    if (r > 0)
+      added++;
+    else if (r < 0) {
+      if (bad)
+        (*bad)++;
+      if (first_bad_line && !*first_bad_line)
+        *first_bad_line = line;
+    }
+    p = nl ? nl + 1 : end;
+  }
+  return added;
+}
+
+int tf_keylog_load_file(struct tf_keylog *k, const char *path, char *err,
+                        size_t errlen) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    return -1;
+  }
+  char *buf = NULL;
+  size_t len = 0, cap = 0;
+  for (;;) {
+    if (len == cap) {
+      size_t nc = cap ? cap * 2 : 65536;
+      if (nc > (256u << 20)) {
+        snprintf(err, errlen, "%s: larger than 256 MiB, not a key log",
+                 path);
+        free(buf);
+        fclose(f);
+        return -1;
+      }
+      char *nb = realloc(buf, nc);
+      if (!nb) {
+        free(buf);
+        fclose(f);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+      }
+      buf = nb;
+      cap = nc;
+    }
+    size_t r = fread(buf + len, 1, cap - len, f);
+    if (r == 0)
+      break;
+    len += r;
+  }
+  fclose(f);
+  unsigned bad = 0, first = 0;
+  int added = tf_keylog_add_text(k, buf, len, &bad, &first);
+  free(buf);
+  if (added == 0 && bad > 0) {
+    snprintf(err, errlen,
+             "%s: not an SSLKEYLOGFILE (line %u: expected 'LABEL "
+             "<64 hex client random> <hex secret>')",
+             path, first);
+    return -1;
+  }
+  if (bad)
+    snprintf(err, errlen, "%s: %u malformed line(s) ignored, first at line %u",
+             path, bad, first);
+  else if (errlen)
+    err[0] = 0;
+  return added;
+}
