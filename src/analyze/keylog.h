@@ -44,5 +44,8 @@ int tf_keylog_load_file(struct tf_keylog *k, const char *path, char *err,
 const struct tf_keys *tf_keylog_find(const struct tf_keylog *k,
                                      const uint8_t cr[32]);
 size_t tf_keylog_count(const struct tf_keylog *k);
+/* Secrets from the Decryption Secrets Blocks of a pcapng file (pcapng_dsb.c);
+ * returns the number added, 0 when there are none, -1 when unreadable. */
+int tf_pcapng_load_secrets(struct tf_keylog *k, const char *path);
 
 #endif
