@@ -54,11 +54,12 @@ static void drain(struct tf_conn *c, int dir, bool force) {
     uint32_t end = g->seq + g->len;
     if (SEQ_GT(end, s->next)) {
       uint32_t skip = s->next - g->seq;
-      feed(c, dir, g->data + skip, g->len - skip, g->len - skip, g->pkt);
+      uint32_t have = g->caplen > skip ? g->caplen - skip : 0;
+      feed(c, dir, g->data + skip, have, g->len - skip, g->pkt);
       s->next = end;
     }
     s->ooo = g->next;
-    s->ooo_bytes -= g->len;
+    s->ooo_bytes -= g->caplen;
     free(g);
   }
 }
@@ -70,8 +71,12 @@ static bool ooo_has(const struct tf_side *s, uint32_t seq, uint32_t len) {
   return false;
 }
 
+/* Holds a segment beyond a hole.  Only the bytes someone will read are
+ * copied (none when the stream is not TLS); the sequence range is always
+ * kept so that the hole-filling segment is not mistaken for a
+ * retransmission. */
 static void hold(struct tf_conn *c, int dir, uint32_t seq, const uint8_t *data,
-                 uint32_t caplen, uint64_t gpkt) {
+                 uint32_t caplen, uint32_t len, uint64_t gpkt) {
   struct tf_side *s = &c->s[dir];
   unsigned nsegs = 0;
   for (struct tf_seg *g = s->ooo; g; g = g->next)
@@ -81,15 +86,18 @@ static void hold(struct tf_conn *c, int dir, uint32_t seq, const uint8_t *data,
     if (c->tls.state != TF_TLS_NO)
       tf_tls_gap(&c->tls, dir, (uint32_t)(seq - s->next));
     s->next = seq;
-    feed(c, dir, data, caplen, caplen, gpkt);
-    s->next = seq + caplen;
+    feed(c, dir, data, caplen, len, gpkt);
+    s->next = seq + len;
     return;
   }
+  if (c->tls.state == TF_TLS_NO)
+    caplen = 0;
   struct tf_seg *g = malloc(sizeof *g + caplen);
   if (!g)
     return;
   g->seq = seq;
-  g->len = caplen;
+  g->len = len;
+  g->caplen = caplen;
   g->pkt = gpkt;
   memcpy(g->data, data, caplen);
   struct tf_seg **pp = &s->ooo;
@@ -130,13 +138,7 @@ static void reassemble(struct tf_conn *c, int dir, uint32_t seq,
       drain(c, dir, false);
     return;
   }
-  if (c->tls.state == TF_TLS_NO)
-    return; /* nobody reads the stream: no need to hold anything */
-  if (caplen < len) { /* a hole we can never fill inside the segment */
-    hold(c, dir, seq, data, caplen, gpkt);
-    return;
-  }
-  hold(c, dir, seq, data, caplen, gpkt);
+  hold(c, dir, seq, data, caplen, len, gpkt);
 }
 
 static void fingerprint(struct tf_side *s, const struct tf_pkt *p) {
@@ -208,7 +210,7 @@ void tf_flow_packet(struct tf_conn *c, int dir, const struct tf_pkt *p,
       /* Entirely below the highest byte sent: a retransmission, unless it
        * fills a hole left by reordering. */
       old = !s->next_known || SEQ_LT(dseq, s->next) ||
-            ooo_has(s, dseq, p->len) || c->tls.state == TF_TLS_NO;
+            ooo_has(s, dseq, p->len);
       if (!old)
         s->bytes += p->len;
     } else if (s->hi_known && SEQ_LT(dseq, s->hi)) {

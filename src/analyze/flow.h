@@ -21,7 +21,8 @@
 /* Out-of-order segment held until the hole before it is filled. */
 struct tf_seg {
   struct tf_seg *next;
-  uint32_t seq, len;
+  uint32_t seq, len; /* the sequence range it covers */
+  uint32_t caplen;   /* bytes of it stored in data (captured, and wanted) */
   uint64_t pkt;
   uint8_t data[];
 };
