@@ -34,7 +34,8 @@
 #   lab_kill PID [SIGNAL]    send SIGNAL (default TERM) to a process we started
 #                            and wait for it.
 #   lab_wait_pid PID [TIMEOUT]  wait (default 10 s) for a started process to exit;
-#                            prints its exit status.
+#                            sets LAB_RC to its exit status (do not call it in
+#                            $(...): a subshell cannot wait for our children).
 #   lab_wait_line FILE REGEX [TIMEOUT]  wait until a line of FILE matches the
 #                            extended REGEX (default timeout 10 s).
 #   lab_wait_listen PORT [TIMEOUT [NETNS]]  wait until something listens on
@@ -213,9 +214,8 @@ lab_wait_pid() {
   local pid=$1 t=${2:-10} i rc
   for ((i = 0; i < t * 20; i++)); do
     if ! kill -0 "$pid" 2>/dev/null; then
-      rc=0
-      wait "$pid" 2>/dev/null || rc=$?
-      echo "$rc"
+      LAB_RC=0
+      wait "$pid" 2>/dev/null || LAB_RC=$?
       return 0
     fi
     sleep 0.05

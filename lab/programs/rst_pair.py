@@ -112,11 +112,11 @@ def make_pair(a):
         box = {}
 
         def srv():
-            box["s"] = sctx.wrap_socket(s, server_side=True)
+            box["s"] = sctx.wrap_socket(s, server_side=True, suppress_ragged_eofs=False)
 
         t = threading.Thread(target=srv)
         t.start()
-        c = cctx.wrap_socket(c)
+        c = cctx.wrap_socket(c, suppress_ragged_eofs=False)
         t.join()
         s = box["s"]
         log("handshake", c.version(), c.cipher()[0])
@@ -207,7 +207,7 @@ def mode_killed(a):
     if pid == 0:  # the server process, to be killed
         s, _ = ls.accept()
         if sctx:
-            s = sctx.wrap_socket(s, server_side=True)
+            s = sctx.wrap_socket(s, server_side=True, suppress_ragged_eofs=False)
         s.recv(65536)
         s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
         os.write(wr, b"x")
@@ -216,7 +216,7 @@ def mode_killed(a):
     ls.close()
     c = socket.create_connection((a.host, a.port))
     if cctx:
-        c = cctx.wrap_socket(c)
+        c = cctx.wrap_socket(c, suppress_ragged_eofs=False)
         log("handshake", c.version(), c.cipher()[0])
     c.sendall(b"GET / HTTP/1.1\r\nHost: lab\r\n\r\n")
     log("client got", len(c.recv(65536)), "bytes")
@@ -247,7 +247,7 @@ def mode_serve(a):
     log("ready", a.port)
     s, peer = ls.accept()
     if sctx:
-        s = sctx.wrap_socket(s, server_side=True)
+        s = sctx.wrap_socket(s, server_side=True, suppress_ragged_eofs=False)
     log("accepted", peer)
     log("server got", len(s.recv(65536)), "bytes")
     s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
@@ -263,10 +263,13 @@ def mode_client(a):
     _, cctx = contexts(a.tls, a.keylog, a.certdir)
     c = socket.create_connection((a.host, a.port))
     if cctx:
-        c = cctx.wrap_socket(c)
+        c = cctx.wrap_socket(c, suppress_ragged_eofs=False)
         log("handshake", c.version(), c.cipher()[0])
     c.sendall(b"GET / HTTP/1.1\r\nHost: lab\r\n\r\n")
     log("client got", len(c.recv(65536)), "bytes")
+    # Send the pending (delayed) ACK now, so that nothing of ours is still in
+    # flight when the scenario changes the path or the server's state.
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
     log("established")
     while not os.path.exists(a.go):
         time.sleep(0.02)
