@@ -30,7 +30,10 @@
 #   lab_bg TAG CMD...        start CMD in the background, stdout+stderr to
 #                            $OUT/TAG.log (also appended to $PEERLOG at the end);
 #                            sets LAB_BG_PID; killed at cleanup.
-#   lab_bg_ns NETNS TAG CMD...  same, inside network namespace NETNS.
+#                            Its stdin is /dev/null (bash's rule for & jobs).
+#   lab_bg_in FILE TAG CMD...   same with stdin from FILE (e.g. a FIFO opened
+#                            read-write, so the peer never sees EOF).
+#   lab_bg_ns NETNS TAG CMD...  same as lab_bg, inside network namespace NETNS.
 #   lab_kill PID [SIGNAL]    send SIGNAL (default TERM) to a process we started
 #                            and wait for it.
 #   lab_wait_pid PID [TIMEOUT]  wait (default 10 s) for a started process to exit;
@@ -194,6 +197,14 @@ lab_bg() {
   local tag=$1
   shift
   "$@" >>"$OUT/$tag.log" 2>&1 &
+  LAB_BG_PID=$!
+  _lab_pids+=("$LAB_BG_PID")
+}
+
+lab_bg_in() {
+  local in=$1 tag=$2
+  shift 2
+  "$@" <>"$in" >>"$OUT/$tag.log" 2>&1 &
   LAB_BG_PID=$!
   _lab_pids+=("$LAB_BG_PID")
 }
