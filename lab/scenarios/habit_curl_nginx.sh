@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# lab: ci
+# curl (7.88, OpenSSL 3.0) against nginx (1.22): who ends the connection and
+# how.  curl keeps its keys with SSLKEYLOGFILE.
+#   1 TLS 1.3 GET, keep-alive: curl is done and closes the connection
+#   2 TLS 1.2 the same
+#   3 TLS 1.3 GET with "Connection: close": nginx ends the connection
+source "$LAB/lib.sh"
+lab_init habit_curl_nginx
+lab_cert
+
+port=$(lab_free_port)
+mkdir -p "$TMPD/html" "$TMPD/logs"
+echo "hello from nginx" >"$TMPD/html/index.html"
+chmod 755 "$TMPD" "$TMPD/html" # the worker runs as nobody
+cat >"$TMPD/nginx.conf" <<CONF
+worker_processes 1;
+error_log stderr info;
+pid $TMPD/nginx.pid;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path $TMPD/body; proxy_temp_path $TMPD/proxy;
+  fastcgi_temp_path $TMPD/fcgi; uwsgi_temp_path $TMPD/uwsgi; scgi_temp_path $TMPD/scgi;
+  server {
+    listen 127.0.0.1:$port ssl;
+    ssl_certificate $CERT; ssl_certificate_key $CERTKEY;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    root $TMPD/html;
+  }
+}
+CONF
+lab_capture_start "tcp port $port"
+lab_bg nginx nginx -p "$TMPD" -c "$TMPD/nginx.conf" -g "daemon off;"
+lab_wait_listen "$port" 10
+export SSLKEYLOGFILE=$KEYS
+curl -sS -k --tlsv1.3 -o /dev/null -w 'curl 1: HTTP %{http_code}\n' "https://127.0.0.1:$port/" >>"$OUT/curl.log" 2>&1
+curl -sS -k --tlsv1.2 --tls-max 1.2 -o /dev/null -w 'curl 2: HTTP %{http_code}\n' "https://127.0.0.1:$port/" >>"$OUT/curl.log" 2>&1
+curl -sS -k --tlsv1.3 -H "Connection: close" -o /dev/null -w 'curl 3: HTTP %{http_code}\n' \
+  "https://127.0.0.1:$port/" >>"$OUT/curl.log" 2>&1
+unset SSLKEYLOGFILE
+lab_capture_stop
+
+# nginx reads curl's close_notify as end of input and closes WITHOUT
+# answering it (ngx_ssl_handle_recv marks no_send_shutdown on
+# SSL_ERROR_ZERO_RETURN): a one-sided TLS close.
+lab_assert_pcap "tcp.srcport==$port && tls.alert_message.desc==0" 1 1
+lab_assert_pcap "tcp.dstport==$port && tls.alert_message.desc==0" 3 3
+lab_assert_pcap "tcp.srcport==$port && tcp.flags.reset==1" 1 1
+lab_assert_pcap "tcp.dstport==$port && tcp.flags.reset==1" 0 0
+for n in 1 2; do
+  v=1.3
+  ((n == 2)) && v=1.2
+  lab_expect '{"id":'$n',"verdict":"tls_one_sided","rst":null,
+    "tcp":{"first_close":"server","client_fin":true,"server_fin":true},
+    "tls":{"version":"TLS'$v'","handshake":"complete","truncated":false,"first_close_notify":"client",
+           "close_notify":{"client":"probable","server":"none"}},
+    "peer_report":'"$(lab_peer_report "$OUT/nginx.log" "\\*$n client .* closed keepalive")"'}'
+done
+# With "Connection: close" nginx closes first (close_notify + FIN); curl
+# answers with its own close_notify, which reaches a closed socket -> RST.
+lab_expect '{"id":3,"verdict":"tls_close_then_reset",
+  "tcp":{"first_close":"server","server_fin":true,"server_rst":true,"client_rst":false},
+  "rst":{"by":"server","cause":"data_after_close"},
+  "tls":{"version":"TLS1.3","handshake":"complete","truncated":false,"first_close_notify":"server",
+         "close_notify":{"client":"probable","server":"probable"}},
+  "peer_report":'"$(lab_peer_report "$OUT/curl.log" 'curl 3')"'}'
+lab_done
