@@ -101,8 +101,10 @@ static void classify_rst(const struct tf_conn *c, struct tf_result *r) {
   }
   /* data_after_close: the RST sender had sent FIN, the peer's payload came
    * after it and was never acknowledged. */
+  bool rst_acks_peer =
+      (rst->flags & TF_TH_ACK) && y->has_data && SEQ_GEQ(rst->ack, y->ld_end);
   if (x->fin && y->has_data && y->ld_pkt > x->fin_pkt &&
-      (!x->ack_known || SEQ_LT(x->ack, y->ld_end))) {
+      (!x->ack_known || SEQ_LT(x->ack, y->ld_end)) && !rst_acks_peer) {
     set_cause(r, TLSFIN_CAUSE_DATA_AFTER_CLOSE, TLSFIN_CONFIDENCE_PROBABLE);
     snprintf(det, dn,
              "%s sent FIN, then the %s's %u-byte segment arrived %.1f ms "
@@ -143,15 +145,19 @@ static void classify_rst(const struct tf_conn *c, struct tf_result *r) {
   /* unread_data: the peer's payload was acknowledged (read into the
    * kernel) but the sender never answered it and closed: Linux then sends
    * RST+ACK instead of FIN (RFC 9293 §3.10.4 "reset on close"). */
-  if (y->has_data && (rst->flags & TF_TH_ACK) &&
-      (!x->has_data || y->ld_pkt > x->ld_pkt) &&
-      SEQ_GEQ(rst->ack, y->ld_end)) {
-    /* A receive window that shrank by the unread bytes makes it firmer. */
-    bool shrank = x->max_win > x->win;
-    bool close_notify_unread =
-        c->tls.state == TF_TLS_YES && c->tls.d[!d].cn != TF_CN_NONE;
+  bool unanswered = y->has_data && (rst->flags & TF_TH_ACK) &&
+                    (!x->has_data || y->ld_pkt > x->ld_pkt) &&
+                    SEQ_GEQ(rst->ack, y->ld_end);
+  bool close_notify_unread =
+      c->tls.state == TF_TLS_YES && c->tls.d[!d].cn != TF_CN_NONE;
+  /* Which unanswered payload points to unread data: a request the server
+   * never answered, a close_notify nobody read, or a download still
+   * flowing when the client reset.  A client that resets after the
+   * server's response has almost always read it: that is an abort. */
+  bool still_flowing = y->has_data && y->ld_pkt > rst->pkt;
+  if (unanswered && (d == 1 || close_notify_unread || still_flowing)) {
     set_cause(r, TLSFIN_CAUSE_UNREAD_DATA,
-              (shrank || close_notify_unread) ? TLSFIN_CONFIDENCE_PROBABLE
+              (d == 1 || close_notify_unread) ? TLSFIN_CONFIDENCE_PROBABLE
                                               : TLSFIN_CONFIDENCE_POSSIBLE);
     snprintf(det, dn,
              "RST+ACK acknowledging the %s's last %u-byte payload "
@@ -163,10 +169,20 @@ static void classify_rst(const struct tf_conn *c, struct tf_result *r) {
   }
   /* abort: nothing provoked it and nothing was unread. */
   if (!x->fin && (rst->flags & TF_TH_ACK)) {
-    set_cause(r, TLSFIN_CAUSE_ABORT, TLSFIN_CONFIDENCE_PROBABLE);
-    snprintf(det, dn,
-             "RST+ACK with no FIN, not provoked by a segment and no unread "
-             "data: an abortive close (SO_LINGER {1,0}) or a killed process");
+    set_cause(r, TLSFIN_CAUSE_ABORT,
+              unanswered ? TLSFIN_CONFIDENCE_POSSIBLE
+                         : TLSFIN_CONFIDENCE_PROBABLE);
+    if (unanswered)
+      snprintf(det, dn,
+               "client RST+ACK %.1f ms after the server's last %u-byte "
+               "payload, with no FIN: an abortive close after reading the "
+               "response (SO_LINGER {1,0}), or a close with it unread",
+               ms_between(y->ld_ts, rst->ts), y->ld_end - y->ld_seq);
+    else
+      snprintf(det, dn,
+               "RST+ACK with no FIN, not provoked by a segment and no unread "
+               "data: an abortive close (SO_LINGER {1,0}) or a killed "
+               "process");
     return;
   }
   set_cause(r, TLSFIN_CAUSE_UNKNOWN, TLSFIN_CONFIDENCE_POSSIBLE);
