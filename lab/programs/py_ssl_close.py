@@ -5,7 +5,8 @@
       answer HTTP requests on one connection until the client ends it; then
       close() (what most Python servers do) or unwrap() first (send our
       close_notify back), then close()
-  py_ssl_close.py client PORT VERSION KEYLOG close|unwrap
+      (tcp: no TLS at all)
+  py_ssl_close.py client PORT VERSION KEYLOG close|unwrap   (VERSION none: TCP)
       one request; then close() (no close_notify: Python never sends one on
       close) or unwrap() (SSL_shutdown: close_notify, wait for the peer's)
 Every call and error is printed.
@@ -29,7 +30,7 @@ def server(port, certdir, mode):
     ls.listen(1)
     log("ready", port)
     raw, _ = ls.accept()
-    s = ctx.wrap_socket(raw, server_side=True)
+    s = raw if mode == "tcp" else ctx.wrap_socket(raw, server_side=True)
     while True:
         try:
             d = s.recv(65536)
@@ -51,6 +52,13 @@ def server(port, certdir, mode):
 
 
 def client(port, version, keylog, mode):
+    if version == "none":  # plain TCP for comparison: close() sends FIN
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"GET / HTTP/1.1\r\nHost: lab\r\n\r\n")
+        log("client got", len(s.recv(65536)), "bytes")
+        s.close()
+        log("client close(): done")
+        return
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE

@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# lab: ci
 # nginx (1.22) closing an idle keep-alive TLS connection when
 # keepalive_timeout (1 s here) fires.  A client makes one request and then
 # just waits.  TLS 1.3 and TLS 1.2.

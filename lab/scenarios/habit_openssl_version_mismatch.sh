@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# lab: ci
 # openssl s_server and s_client that share no protocol version: the server
 # rejects the ClientHello with a fatal protocol_version alert in the clear
 # (RFC 8446 §6.2) and closes.

@@ -7,15 +7,16 @@
 #   3 TLS 1.3 client unwrap(), server close()      -> close_notify answered by
 #     a bare FIN (tls_one_sided); the client's unwrap() raises an EOF error
 #   4 TLS 1.3 client unwrap(), server unwrap()     -> clean
+#   5 plain TCP, both close()                      -> tcp_clean (for contrast)
 source "$LAB/lib.sh"
 lab_init habit_python_ssl_close
 lab_cert
 
-run=("1.3 close close" "1.2 close close" "1.3 unwrap close" "1.3 unwrap unwrap")
+run=("1.3 close close" "1.2 close close" "1.3 unwrap close" "1.3 unwrap unwrap" "none close tcp")
 ports=()
-for i in 0 1 2 3; do ports+=("$(lab_free_port)"); done
-lab_capture_start "tcp port ${ports[0]} or tcp port ${ports[1]} or tcp port ${ports[2]} or tcp port ${ports[3]}"
-for i in 0 1 2 3; do
+for i in 0 1 2 3 4; do ports+=("$(lab_free_port)"); done
+lab_capture_start "tcp port ${ports[0]} or tcp port ${ports[1]} or tcp port ${ports[2]} or tcp port ${ports[3]} or tcp port ${ports[4]}"
+for i in 0 1 2 3 4; do
   set -- ${run[i]}
   n=$((i + 1))
   lab_bg server$n "$LAB_PY" "$LAB/programs/py_ssl_close.py" server "${ports[i]}" "$(dirname "$CERT")" "$3"
@@ -50,4 +51,7 @@ lab_expect '{"id":4,"verdict":"tls_clean","rst":null,
   "tls":{"version":"TLS1.3","handshake":"complete","truncated":false,"first_close_notify":"client",
          "close_notify":{"client":"probable","server":"probable"}},
   "peer_report":'"$(lab_peer_report "$OUT/client4.log" 'unwrap')"'}'
+lab_expect '{"id":5,"verdict":"tcp_clean","rst":null,"tls":null,
+  "tcp":{"first_close":"client","client_fin":true,"server_fin":true,"client_rst":false,"server_rst":false},
+  "peer_report":'"$(lab_peer_report "$OUT/server5.log" 'server recv')"'}'
 lab_done

@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# lab: ci
 # Seed 003, cause data_after_close: the server closes (TLS: close_notify then
 # FIN; plain TCP: FIN), the client does not notice and writes once more; the
 # server's socket is closed for reading, so its kernel answers the data with

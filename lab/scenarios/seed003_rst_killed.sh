@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# lab: ci
 # Seed 003, "a peer crashed": the server process is SIGKILLed.  The kernel
 # closes its sockets: with the client's second request unread in the receive
 # buffer it sends RST (cause unread_data); with nothing unread it sends a
