@@ -44,7 +44,7 @@ def idle(s):
             log("after %.2fs idle: read error %r" % (time.time() - t0, e))
             break
         if not d:
-            log("after %.2fs idle: read returned EOF (close_notify received)" % (time.time() - t0))
+            log("after %.2fs idle: read returned b'' (end of stream)" % (time.time() - t0))
             break
         log("read", len(d))
     s.close()
