@@ -268,6 +268,7 @@ void tf_flow_finish(struct tf_conn *c) {
       tf_tls_end(&c->tls, d, ended, at);
     }
   }
+  tf_tls_finish(&c->tls);
 }
 
 void tf_flow_release(struct tf_conn *c) {

@@ -48,6 +48,8 @@ struct tf_tls_dir {
                       allocated, bounded, freed once the handshake is over */
   uint32_t hs_have, hs_cap;
   bool lost; /* a gap or a malformed record: no longer parsed */
+  bool hs_done;     /* our hello is parsed: no more handshake buffering */
+  uint8_t alert[2]; /* the first two bytes of the current alert record */
 
   /* --- facts --- */
   bool ccs;       /* ChangeCipherSpec sent: later records are encrypted */
@@ -57,7 +59,12 @@ struct tf_tls_dir {
   struct tf_tls_rec last[2]; /* last[0] most recent complete record */
   uint8_t cn;                /* enum tf_cn */
   uint64_t cn_pkt;           /* packet of the (seen or probable) close_notify */
-  bool data_after_cn;        /* application data after a seen close_notify */
+  bool data_after_cn; /* application data sent after the peer's close_notify */
+  bool fin_sent;      /* TLS <= 1.2: encrypted Finished after our CCS */
+  bool enc_after_sh;  /* TLS 1.3 client: an encrypted record (Finished) */
+  uint32_t enc_alerts;
+  uint64_t app_pkts[3]; /* packets of the last application_data records */
+  uint64_t last_app_pkt; /* last application data that is not an alert */
 };
 
 struct tf_tls {
@@ -69,6 +76,7 @@ struct tf_tls {
   bool hs_complete;     /* both Finished sent (heuristic without keys) */
   uint64_t hs_complete_pkt;
   char sni[256];        /* NUL-terminated, "" when absent */
+  uint8_t client_random[32], server_random[32]; /* for key log lookups */
   struct tf_tls_alert alerts[TF_TLS_MAX_ALERTS];
   uint8_t nalerts;
   uint32_t alerts_dropped;
@@ -93,6 +101,10 @@ void tf_tls_gap(struct tf_tls *t, int dir, uint64_t n);
  * matches an encrypted alert for the negotiated cipher (19 for AEAD, JDK's
  * padded sizes, user_canceled followed by close_notify). */
 void tf_tls_end(struct tf_tls *t, int dir, bool by_fin_or_rst, uint64_t pkt);
+
+/* After both directions ended: cross-direction facts (data after the
+ * peer's close_notify). */
+void tf_tls_finish(struct tf_tls *t);
 
 /* Low level, exposed for tests and fuzzing. */
 int tf_tls_parse_client_hello(const uint8_t *p, size_t n, struct tf_tls *t);

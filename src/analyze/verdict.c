@@ -155,16 +155,31 @@ static void classify_rst(const struct tf_conn *c, struct tf_result *r) {
    * flowing when the client reset.  A client that resets after the
    * server's response has almost always read it: that is an abort. */
   bool still_flowing = y->has_data && y->ld_pkt > rst->pkt;
-  if (unanswered && (d == 1 || close_notify_unread || still_flowing)) {
+  /* A side that sent close_notify meant a graceful close: its close()
+   * produced an RST instead of a FIN only because data sat unread. */
+  bool own_close_notify =
+      c->tls.state == TF_TLS_YES && c->tls.d[d].cn != TF_CN_NONE;
+  /* With its own close_notify as its last payload, what counts is whether
+   * the peer's data came after the sender's last application data. */
+  if (own_close_notify && !unanswered && y->has_data &&
+      (rst->flags & TF_TH_ACK) && SEQ_GEQ(rst->ack, y->ld_end) &&
+      y->ld_pkt > c->tls.d[d].last_app_pkt)
+    unanswered = true;
+  if (unanswered && (d == 1 || close_notify_unread || still_flowing ||
+                     own_close_notify)) {
     set_cause(r, TLSFIN_CAUSE_UNREAD_DATA,
-              (d == 1 || close_notify_unread) ? TLSFIN_CONFIDENCE_PROBABLE
-                                              : TLSFIN_CONFIDENCE_POSSIBLE);
+              (d == 1 || close_notify_unread || own_close_notify)
+                  ? TLSFIN_CONFIDENCE_PROBABLE
+                  : TLSFIN_CONFIDENCE_POSSIBLE);
     snprintf(det, dn,
              "RST+ACK acknowledging the %s's last %u-byte payload "
              "(%s) that the %s never answered%s",
              side_name(!d), y->ld_end - y->ld_seq,
              close_notify_unread ? "its close_notify" : "data",
-             side_name(d), x->fin ? ", after its own FIN" : "");
+             side_name(d),
+             x->fin             ? ", after its own FIN"
+             : own_close_notify ? ", after its own close_notify"
+                                : "");
     return;
   }
   /* abort: nothing provoked it and nothing was unread. */
