@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
@@ -130,16 +131,19 @@ static int server(int port, const char *cert, const char *key,
   say("server: request %d bytes", r);
 
   if (!strcmp(mode, "appdata")) {
-    /* Stream 20 chunks 10 ms apart without reading: the client's
-     * close_notify arrives in the middle. */
+    /* Stream 1000-byte chunks 100 ms apart without reading, each in its own
+     * segment (TCP_NODELAY): the client's close_notify goes out after the
+     * first, so the next chunks really follow it on the wire. */
+    int nodelay = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof nodelay);
     memset(buf, 'x', 1000);
-    for (int i = 0; i < 20; i++) {
+    for (int i = 0; i < 10; i++) {
       r = SSL_write(ssl, buf, 1000);
       if (r <= 0) {
         report(ssl, "server: SSL_write", r);
         break;
       }
-      msleep(10);
+      msleep(100);
     }
     say("server: streamed until chunk end or error");
   } else if (!strcmp(mode, "early")) {

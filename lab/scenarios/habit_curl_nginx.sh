@@ -43,7 +43,9 @@ lab_capture_stop
 
 # nginx reads curl's close_notify as end of input and closes WITHOUT
 # answering it (ngx_ssl_handle_recv marks no_send_shutdown on
-# SSL_ERROR_ZERO_RETURN): a one-sided TLS close.
+# SSL_ERROR_ZERO_RETURN): a one-sided TLS close.  curl's FIN and nginx's race
+# (curl closes right after its close_notify), so tcp.first_close is not
+# labelled.
 lab_assert_pcap "tcp.srcport==$port && tls.alert_message.desc==0" 1 1
 lab_assert_pcap "tcp.dstport==$port && tls.alert_message.desc==0" 3 3
 lab_assert_pcap "tcp.srcport==$port && tcp.flags.reset==1" 1 1
@@ -52,7 +54,7 @@ for n in 1 2; do
   v=1.3
   ((n == 2)) && v=1.2
   lab_expect '{"id":'$n',"verdict":"tls_one_sided","rst":null,
-    "tcp":{"first_close":"server","client_fin":true,"server_fin":true},
+    "tcp":{"client_fin":true,"server_fin":true},
     "tls":{"version":"TLS'$v'","handshake":"complete","truncated":false,"first_close_notify":"client",
            "close_notify":{"client":"probable","server":"none"}},
     "peer_report":'"$(lab_peer_report "$OUT/nginx.log" "\\*$n client .* closed keepalive")"'}'
