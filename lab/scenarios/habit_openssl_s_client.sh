@@ -59,7 +59,7 @@ lab_assert_pcap "tcp.port==$p3 && tls.alert_message.desc==0" 0 0
 lab_assert_pcap "tcp.dstport==$p3 && tcp.flags.fin==1" 1 1
 lab_assert_pcap "tcp.dstport==$p3 && tcp.flags.reset==1" 1 1
 lab_expect '{"id":1,"verdict":"tls_clean","rst":null,
-  "tcp":{"first_close":"client","client_fin":true,"server_fin":true,"client_rst":false,"server_rst":false},
+  "tcp":{"client_fin":true,"server_fin":true,"client_rst":false,"server_rst":false},
   "tls":{"version":"TLS1.3","handshake":"complete","truncated":false,"first_close_notify":"client",
          "close_notify":{"client":"probable","server":"probable"}},
   "peer_report":'"$(lab_peer_report "$OUT/server1.log" 'shutting down')"'}'
