@@ -50,10 +50,11 @@
 #                            Deleted at cleanup.  Call it several times for
 #                            several pairs (N differs; the variables are reset).
 #   lab_ns NETNS CMD...      run CMD in a namespace (ip netns exec).
-#   lab_cert                 self-signed RSA cert for CN=tlsfin.test (SAN also
-#                            localhost, 127.0.0.1, 10.231.0.0/16 hosts are not
-#                            listed — clients use -k/verify off); sets
-#                            $CERT and $CERTKEY (cached in $LAB_OUT/.cert).
+#   lab_cert                 self-signed RSA-2048 cert, CN=tlsfin.test, SAN
+#                            tlsfin.test, localhost, 127.0.0.1 (namespace
+#                            addresses are not listed: clients skip
+#                            verification); sets $CERT and $CERTKEY (cached
+#                            in $LAB_OUT/.cert).
 #   lab_json_str STRING      print STRING as a JSON string literal (quoted).
 #   lab_expect JSON          append one line (a JSON object) to $EXPECT;
 #                            validated with python's json module.

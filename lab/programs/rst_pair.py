@@ -42,7 +42,6 @@ import signal
 import socket
 import ssl
 import struct
-import sys
 import threading
 import time
 
