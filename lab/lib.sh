@@ -47,6 +47,7 @@
 #                            $NS_C (client, $IP_C=10.231.N.1 on $IF_C) and
 #                            $NS_S (server, $IP_S=10.231.N.2 on $IF_S); the
 #                            addresses exist only inside the namespaces.
+#                            IPv6 too: $IP6_C=fd00:231:N::1, $IP6_S=fd00:231:N::2.
 #                            Deleted at cleanup.  Call it several times for
 #                            several pairs (N differs; the variables are reset).
 #   lab_ns NETNS CMD...      run CMD in a namespace (ip netns exec).
@@ -277,6 +278,11 @@ lab_netns_pair() {
   ip -n "$NS_S" link set lo up
   ip -n "$NS_C" addr add "$IP_C/24" dev "$IF_C"
   ip -n "$NS_S" addr add "$IP_S/24" dev "$IF_S"
+  IP6_C="fd00:231:$n::1"
+  IP6_S="fd00:231:$n::2"
+  # nodad: usable at once, no duplicate address detection delay.
+  ip -n "$NS_C" addr add "$IP6_C/64" dev "$IF_C" nodad
+  ip -n "$NS_S" addr add "$IP6_S/64" dev "$IF_S" nodad
   # Offloads off: the capture then shows the segments as sent on the wire,
   # not 64 KB GSO super-packets.
   ip netns exec "$NS_C" ethtool -K "$IF_C" tso off gso off gro off >/dev/null 2>&1 || true

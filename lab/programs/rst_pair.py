@@ -69,6 +69,10 @@ def contexts(ver, keylog, certdir):
     return sctx, cctx
 
 
+def family(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def read_some(s, n=65536):
     """One recv/SSL_read; returns bytes or a description of the error."""
     try:
@@ -100,7 +104,7 @@ def ssl_close_notify_only(s):
 
 def make_pair(a):
     sctx, cctx = contexts(a.tls, a.keylog, a.certdir)
-    ls = socket.socket()
+    ls = socket.socket(family(a.host))
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind((a.host, a.port))
     ls.listen(1)
@@ -197,7 +201,7 @@ def mode_pair(a):
 
 def mode_killed(a):
     sctx, cctx = contexts(a.tls, a.keylog, a.certdir)
-    ls = socket.socket()
+    ls = socket.socket(family(a.host))
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind((a.host, a.port))
     ls.listen(1)
@@ -239,7 +243,7 @@ def mode_killed(a):
 
 def mode_serve(a):
     sctx, _ = contexts(a.tls, None, a.certdir)
-    ls = socket.socket()
+    ls = socket.socket(family(a.host))
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind((a.host, a.port))
     ls.listen(1)
