@@ -445,7 +445,13 @@ static bool syn_starts_new(const struct tf_conn *c, int dir,
              !s->has_data && !c->s[!dir].rst);
   if (s->isn_known)
     return s->isn != p->seq;
-  return s->has_data || c->s[!dir].has_data || c->synack_seen;
+  /* A SYN-ACK seen before the SYN it answers (reordered capture) belongs
+   * to the same connection. */
+  const struct tf_side *o = &c->s[!dir];
+  if (o->syn && o->ack_known && o->ack == p->seq + 1 && !s->has_data &&
+      !o->has_data)
+    return false;
+  return s->has_data || o->has_data || c->synack_seen;
 }
 
 static void on_packet(struct tlsfin_analyze *a, const struct tf_pkt *p) {

@@ -1,11 +1,14 @@
 /*
  * Zeek conn.log emulation: conn_state and history, letter for letter as Zeek
- * prints them (src/analyzer/protocol/tcp/TCP.cc, TCP_Endpoint,
- * base/protocols/conn/main.zeek).  Fed one TCP packet at a time.
+ * prints them.  The endpoint state machine follows Zeek's TCPSessionAdapter
+ * (UpdateInactiveState, UpdateSYN_SentState, UpdateEstablishedState,
+ * UpdateClosedState), the history letters its update_history() and
+ * TCP_Endpoint::ScaledHistoryEntry(), and conn_state() the function of the
+ * same name in base/protocols/conn/main.zeek.  Fed one TCP packet at a time.
  *
  * `from_first` is true when the packet comes from the host that sent the
- * connection's first packet; this module decides Zeek's originator itself
- * (and the '^' flip) exactly as Zeek does.
+ * connection's first packet; this module decides Zeek's originator itself,
+ * with the '^' flip, as Zeek does.
  */
 #ifndef TLSFIN_ANALYZE_ZEEK_H
 #define TLSFIN_ANALYZE_ZEEK_H
@@ -20,20 +23,38 @@
 #define TF_TH_ACK 0x10
 #define TF_TH_URG 0x20
 
-/* Embedded by value in each flow: keep it small (no heap). Fields are private
- * to zeek.c. */
+#define TF_ZEEK_HIST_MAX 48
+
+struct tf_zeek_ep {
+  uint8_t state, prev_state;
+  bool seq_init;
+  uint32_t start_seq, last_seq;
+  uint32_t last_syn, last_fin, last_rst; /* raw seqs of the last such letter */
+  uint32_t rxmt_cnt, rxmt_thresh, win0_cnt, win0_thresh;
+  uint64_t size; /* payload bytes (conn.log orig_bytes / resp_bytes) */
+  uint32_t data_hi;  /* one past the highest payload byte (or SYN) seen */
+  uint32_t fin_seq;  /* one past the FIN (Zeek's FIN_seq) */
+  uint32_t trim;     /* how far the peer's ACKs have consumed the stream */
+  uint32_t gap_cnt, gap_thresh;
+  bool fin_cnt, trim_init;
+};
+
+/* Embedded by value in each flow: no heap. */
 struct tf_zeek {
-  char hist[40]; /* placeholder: zeek.c's owner defines the real fields */
+  char hist[TF_ZEEK_HIST_MAX];
+  uint8_t hlen;
+  bool started;
+  bool orig_is_first; /* Zeek's originator sent the first packet */
+  uint32_t hist_seen; /* Connection::hist_seen: orig bits low, resp << 16 */
+  struct tf_zeek_ep ep[2]; /* [0] Zeek's originator, [1] responder */
 };
 
 void tf_zeek_init(struct tf_zeek *z);
 void tf_zeek_packet(struct tf_zeek *z, bool from_first, uint8_t flags,
                     uint32_t seq, uint32_t ack, uint32_t payload_len,
-                    uint16_t win, uint32_t orig_port, uint32_t resp_port);
-/* Both are valid after any number of packets (NUL-terminated). */
+                    uint16_t win, uint32_t src_port, uint32_t dst_port);
 const char *tf_zeek_history(struct tf_zeek *z);
 const char *tf_zeek_conn_state(struct tf_zeek *z);
-/* true when Zeek's originator is the host that sent the first packet */
 bool tf_zeek_orig_is_first(const struct tf_zeek *z);
 
 #endif

@@ -1,0 +1,378 @@
+#include "zeek.h"
+
+#include <ctype.h>
+#include <string.h>
+
+enum {
+  ST_INACTIVE = 0,
+  ST_SYN_SENT,
+  ST_SYN_ACK_SENT,
+  ST_PARTIAL,
+  ST_ESTABLISHED,
+  ST_CLOSED,
+  ST_RESET
+};
+
+/* Connection history masks (Zeek's HIST_* in Conn.h). */
+#define HIST_SYN 0x1
+#define HIST_FIN 0x2
+#define HIST_RST 0x4
+#define HIST_FIN_RST 0x8
+#define HIST_ACK 0x10
+#define HIST_DATA 0x20
+#define HIST_MULTI 0x40
+
+/* A subset of Zeek's likely_server_ports: the ports its default analyzers
+ * register (HTTP, SSL, SSH, FTP, SMTP, DNS, IMAP, POP3, ...), used to guess
+ * the responder of a connection seen without its SYN. */
+static bool likely_server_port(uint32_t p) {
+  static const uint16_t ports[] = {
+      21,   22,   23,   25,   53,   80,   81,   88,   110,  111,  135,
+      139,  143,  389,  443,  445,  465,  502,  563,  585,  587,  614,
+      631,  636,  989,  990,  992,  993,  995,  1080, 1812, 2049, 3128,
+      3306, 3389, 5060, 5061, 5223, 5432, 5672, 6379, 6666, 6667, 6668,
+      6669, 8000, 8080, 8443, 8888, 9200};
+  for (size_t i = 0; i < sizeof ports / sizeof ports[0]; i++)
+    if (ports[i] == p)
+      return true;
+  return false;
+}
+
+void tf_zeek_init(struct tf_zeek *z) {
+  memset(z, 0, sizeof *z);
+  for (int i = 0; i < 2; i++)
+    z->ep[i].rxmt_thresh = z->ep[i].win0_thresh = z->ep[i].gap_thresh = 1;
+}
+
+static void add_history(struct tf_zeek *z, char c) {
+  if (z->hlen + 1 < TF_ZEEK_HIST_MAX)
+    z->hist[z->hlen++] = c;
+  z->hist[z->hlen] = 0;
+}
+
+/* Connection::CheckHistory: records the letter the first time; returns
+ * true when it had been seen before. */
+static void flip(struct tf_zeek *z);
+
+/* TCP_Endpoint::CheckHistory.  A connection that began with a SYN-ACK is
+ * flipped once productive traffic (A or D) shows it was no stealth scan;
+ * its history becomes "^h".  Returns the (possibly new) endpoint index. */
+static bool check_history_e(struct tf_zeek *z, int *e, uint32_t mask,
+                            char code) {
+  if ((code == 'A' || code == 'D') && z->hlen == 1 && z->hist[0] == 'H') {
+    flip(z);
+    z->hlen = 0;
+    add_history(z, '^');
+    add_history(z, 'h');
+    *e = !*e;
+  }
+  if (*e == 1) {
+    mask <<= 16;
+    code = (char)tolower((unsigned char)code);
+  }
+  if ((z->hist_seen & mask) == 0) {
+    z->hist_seen |= mask;
+    add_history(z, code);
+    return false;
+  }
+  return true;
+}
+
+static bool check_history(struct tf_zeek *z, int e, uint32_t mask, char code) {
+  if (e == 1) {
+    mask <<= 16;
+    code = (char)tolower((unsigned char)code);
+  }
+  if ((z->hist_seen & mask) == 0) {
+    z->hist_seen |= mask;
+    add_history(z, code);
+    return false;
+  }
+  return true;
+}
+
+static void ep_add(struct tf_zeek *z, int e, char code) {
+  add_history(z, e == 1 ? (char)tolower((unsigned char)code) : code);
+}
+
+/* TCP_Endpoint::ScaledHistoryEntry: the letter at 1, 10, 100, ...
+ * occurrences. */
+static void scaled(struct tf_zeek *z, int e, char code, uint32_t *cnt,
+                   uint32_t *thresh) {
+  if (++*cnt == *thresh) {
+    ep_add(z, e, code);
+    *thresh = *thresh == 1 ? 10 : *thresh * 10;
+  }
+}
+
+static void flip(struct tf_zeek *z) {
+  struct tf_zeek_ep t = z->ep[0];
+  z->ep[0] = z->ep[1];
+  z->ep[1] = t;
+  /* Connection::FlipRoles keeps hist_seen as it is. */
+  z->orig_is_first = !z->orig_is_first;
+  add_history(z, '^');
+}
+
+static void set_state(struct tf_zeek_ep *ep, uint8_t s) {
+  ep->prev_state = ep->state;
+  ep->state = s;
+}
+
+static void update_history(struct tf_zeek *z, int e, uint8_t f, uint32_t seq,
+                           uint32_t len) {
+  struct tf_zeek_ep *ep = &z->ep[e];
+  int bits = !!(f & TF_TH_SYN) + !!(f & TF_TH_FIN) + !!(f & TF_TH_RST);
+  if (bits > 1) {
+    if ((f & TF_TH_FIN) && (f & TF_TH_RST))
+      check_history(z, e, HIST_FIN_RST, 'I');
+    else
+      check_history(z, e, HIST_MULTI, 'Q');
+  } else if (bits == 1) {
+    if (f & TF_TH_SYN) {
+      char code = (f & TF_TH_ACK) ? 'H' : 'S';
+      if (check_history(z, e, HIST_SYN, code) && seq != ep->last_syn)
+        ep_add(z, e, code);
+      ep->last_syn = seq;
+    }
+    if (f & TF_TH_FIN) {
+      /* a FIN's sequence number is the one past its data */
+      if (check_history(z, e, HIST_FIN, 'F') && seq + len != ep->last_fin)
+        ep_add(z, e, 'F');
+      ep->last_fin = seq + len;
+    }
+    if (f & TF_TH_RST) {
+      if (check_history(z, e, HIST_RST, 'R') && seq != ep->last_rst)
+        ep_add(z, e, 'R');
+      ep->last_rst = seq;
+    }
+  } else {
+    if (len)
+      check_history_e(z, &e, HIST_DATA, 'D');
+    else if (f & TF_TH_ACK)
+      check_history_e(z, &e, HIST_ACK, 'A');
+  }
+}
+
+static void state_machine(struct tf_zeek *z, int e, uint8_t f, uint32_t seq,
+                          uint32_t len) {
+  struct tf_zeek_ep *ep = &z->ep[e], *peer = &z->ep[!e];
+  bool is_orig = e == 0;
+  switch (ep->state) {
+  case ST_INACTIVE:
+    if (f & TF_TH_SYN) {
+      if (is_orig) {
+        set_state(ep, (f & TF_TH_ACK) ? ST_SYN_ACK_SENT : ST_SYN_SENT);
+      } else {
+        if (!(f & TF_TH_ACK) && peer->state == ST_SYN_ACK_SENT &&
+            seq == ep->start_seq) {
+          /* SYN / SYN-ACK reversal: flip and establish */
+          flip(z);
+          ep = &z->ep[1];
+          peer = &z->ep[0];
+          set_state(ep, ST_ESTABLISHED);
+          /* after the flip the sender is the responder */
+          if (peer->state == ST_SYN_SENT)
+            set_state(peer, ST_ESTABLISHED);
+          break;
+        }
+        if (peer->state == ST_SYN_SENT)
+          set_state(peer, ST_ESTABLISHED);
+        set_state(ep, ST_ESTABLISHED);
+      }
+    }
+    if (f & TF_TH_FIN)
+      set_state(ep, ST_CLOSED);
+    if (f & TF_TH_RST)
+      set_state(ep, ST_RESET);
+    if (ep->state == ST_INACTIVE) {
+      if (!is_orig && len == 0 && peer->state == ST_SYN_SENT)
+        ; /* an ACK of the SYN before the SYN-ACK: not partial */
+      else if ((f & TF_TH_ACK) && peer->state == ST_ESTABLISHED)
+        set_state(ep, ST_ESTABLISHED); /* missed the SYN */
+      else
+        set_state(ep, ST_PARTIAL);
+    }
+    break;
+  case ST_SYN_SENT:
+  case ST_SYN_ACK_SENT:
+    if (f & TF_TH_FIN)
+      set_state(ep, ST_CLOSED);
+    if (f & TF_TH_RST)
+      set_state(ep, ST_RESET);
+    break;
+  case ST_PARTIAL:
+  case ST_ESTABLISHED:
+    if ((f & TF_TH_SYN) && ep->state == ST_PARTIAL &&
+        peer->state == ST_INACTIVE && !(f & TF_TH_ACK))
+      set_state(ep, ST_SYN_SENT);
+    if ((f & TF_TH_FIN) && !(f & TF_TH_RST)) {
+      set_state(ep, ST_CLOSED);
+      if (peer->state == ST_RESET && peer->prev_state == ST_CLOSED)
+        set_state(peer, ST_CLOSED); /* the peer's RST came after its FIN */
+    }
+    if (f & TF_TH_RST)
+      set_state(ep, ST_RESET);
+    break;
+  case ST_CLOSED:
+    /* after a FIN exchange an RST changes nothing */
+    if ((f & TF_TH_RST) && peer->state != ST_CLOSED)
+      set_state(ep, ST_RESET);
+    break;
+  default:
+    break;
+  }
+}
+
+static bool is_clean(const struct tf_zeek_ep *a) {
+  return a->state == ST_ESTABLISHED ||
+         (a->state == ST_CLOSED && a->prev_state == ST_ESTABLISHED);
+}
+
+/* TCP_Reassembler::AckReceived: an acknowledgment beyond the bytes seen
+ * from that endpoint reveals a content gap ('G', logarithmic), reported
+ * only while both endpoints are established or cleanly closing.  Holes
+ * below the highest byte seen are not tracked (an approximation). */
+static void ack_received(struct tf_zeek *z, int e, uint32_t ack) {
+  struct tf_zeek_ep *ep = &z->ep[e];
+  if (!ep->seq_init || ep->state == ST_INACTIVE)
+    return;
+  if (ep->fin_cnt && (int32_t)(ack - ep->fin_seq) >= 0)
+    ack = ep->fin_seq - 1;
+  if (!ep->trim_init) {
+    ep->trim = ep->start_seq + 1;
+    ep->trim_init = true;
+  }
+  if ((int32_t)(ack - ep->trim) <= 0)
+    return;
+  uint32_t from =
+      (int32_t)(ep->data_hi - ep->trim) > 0 ? ep->data_hi : ep->trim;
+  if ((int32_t)(ack - from) > 0 && is_clean(ep) && is_clean(&z->ep[!e]))
+    scaled(z, e, 'G', &ep->gap_cnt, &ep->gap_thresh);
+  ep->trim = ack;
+}
+
+void tf_zeek_packet(struct tf_zeek *z, bool from_first, uint8_t f,
+                    uint32_t seq, uint32_t ack, uint32_t len, uint16_t win,
+                    uint32_t src_port, uint32_t dst_port) {
+  if (!z->started) {
+    /* TCPAnalyzer::WantConnection: a connection seen without its SYN, or
+     * starting with a SYN-ACK, may have its roles flipped by port. */
+    z->started = true;
+    z->orig_is_first = true;
+    if ((!(f & TF_TH_SYN) || (f & TF_TH_ACK)) &&
+        likely_server_port(src_port)) {
+      bool fl = likely_server_port(dst_port)
+                    ? (!(f & TF_TH_SYN) && src_port < dst_port)
+                    : true;
+      if (fl) {
+        z->orig_is_first = false;
+        add_history(z, '^');
+      }
+    }
+  }
+  int e = (from_first == z->orig_is_first) ? 0 : 1;
+  struct tf_zeek_ep *ep = &z->ep[e];
+  uint32_t seg_len = len + !!(f & TF_TH_SYN) + !!(f & TF_TH_FIN);
+  if (f & TF_TH_RST)
+    seg_len -= len; /* an RST's payload is not stream data */
+  if (ep->state == ST_INACTIVE) {
+    /* init_endpoint(): a partial connection numbers as if a SYN had been
+     * seen just before the first packet */
+    ep->seq_init = true;
+    if (f & TF_TH_SYN) {
+      ep->start_seq = seq;
+      ep->last_seq = seq + seg_len;
+      ep->data_hi = seq + 1;
+    } else {
+      ep->start_seq = seq - 1;
+      ep->last_seq = seq;
+      ep->data_hi = seq;
+    }
+  }
+  update_history(z, e, f, seq, len);
+  e = (from_first == z->orig_is_first) ? 0 : 1; /* a late '^h' flip */
+  ep = &z->ep[e];
+  /* update_window(): zero windows count unless they come with or after an
+   * RST, or after the peer's FIN */
+  if (win == 0 && !(f & TF_TH_RST) && z->ep[!e].state != ST_CLOSED &&
+      ep->state != ST_RESET)
+    scaled(z, e, 'W', &ep->win0_cnt, &ep->win0_thresh);
+  /* update_last_seq(): payload at or below the highest sequence seen is a
+   * retransmission ('T', logarithmic) */
+  int32_t delta = (int32_t)(seq + seg_len - ep->last_seq);
+  if ((f & (TF_TH_SYN | TF_TH_RST)) &&
+      (delta > 100000000 || delta < -100000000))
+    ;
+  else if ((f & TF_TH_FIN) && ep->last_seq == ep->start_seq + 1)
+    ep->last_seq = seq + seg_len;
+  else if (ep->state == ST_RESET)
+    ;
+  else if (delta > 0)
+    ep->last_seq = seq + seg_len;
+  else if (len > 0)
+    scaled(z, e, 'T', &ep->rxmt_cnt, &ep->rxmt_thresh);
+  if (len > 0 && !(f & TF_TH_RST))
+    ep->size += len;
+  if (len > 0 && !(f & TF_TH_RST) && (int32_t)(seq + len - ep->data_hi) > 0)
+    ep->data_hi = seq + len;
+  if ((f & TF_TH_FIN) && !(f & TF_TH_RST)) {
+    ep->fin_cnt = true;
+    ep->fin_seq = seq + seg_len;
+  }
+  state_machine(z, e, f, seq, len);
+  e = (from_first == z->orig_is_first) ? 0 : 1;
+  if (f & TF_TH_ACK)
+    ack_received(z, !e, ack);
+}
+
+const char *tf_zeek_history(struct tf_zeek *z) {
+  z->hist[z->hlen] = 0;
+  return z->hist;
+}
+
+bool tf_zeek_orig_is_first(const struct tf_zeek *z) { return z->orig_is_first; }
+
+/* Does the history match /^\^?S[^HAFGIQ]*R/ (Zeek's RSTOS0 pattern)? */
+static bool syn_then_rst(const char *h) {
+  if (*h == '^')
+    h++;
+  if (*h != 'S')
+    return false;
+  for (h++; *h; h++) {
+    if (*h == 'R')
+      return true;
+    if (strchr("HAFGIQ", *h))
+      return false;
+  }
+  return false;
+}
+
+/* base/protocols/conn/main.zeek: conn_state() for TCP. */
+const char *tf_zeek_conn_state(struct tf_zeek *z) {
+  uint8_t os = z->ep[0].state, rs = z->ep[1].state;
+  bool o_inactive = os == ST_INACTIVE || os == ST_PARTIAL;
+  bool r_inactive = rs == ST_INACTIVE || rs == ST_PARTIAL;
+  if (rs == ST_RESET) {
+    if (os == ST_SYN_SENT || os == ST_SYN_ACK_SENT ||
+        (os == ST_RESET && z->ep[0].size == 0 && z->ep[1].size == 0))
+      return "REJ";
+    return o_inactive ? "RSTRH" : "RSTR";
+  }
+  if (os == ST_RESET) {
+    if (r_inactive)
+      return syn_then_rst(tf_zeek_history(z)) ? "RSTOS0" : "OTH";
+    return "RSTO";
+  }
+  if (rs == ST_CLOSED && os == ST_CLOSED)
+    return "SF";
+  if (os == ST_CLOSED)
+    return r_inactive ? "SH" : "S2";
+  if (rs == ST_CLOSED)
+    return o_inactive ? "SHR" : "S3";
+  if (os == ST_SYN_SENT && rs == ST_INACTIVE)
+    return "S0";
+  if (os == ST_ESTABLISHED && rs == ST_ESTABLISHED)
+    return "S1";
+  return "OTH";
+}
