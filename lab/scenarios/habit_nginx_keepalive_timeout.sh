@@ -37,7 +37,10 @@ lab_capture_stop
 
 # nginx ends the idle connection politely: close_notify, then FIN, 1 s after
 # the response.  The Python client sees a clean EOF and close()s, which
-# never sends close_notify: a one-sided close.
+# never sends close_notify: a one-sided close.  nginx's FIN follows its
+# close_notify within ~0.1 ms but the client, woken by the close_notify, can
+# still send its FIN first (seen once in about 20 connections): tcp.first_close is not
+# labelled.
 lab_assert_pcap "tcp.srcport==$port && tls.alert_message.desc==0" 2 2
 lab_assert_pcap "tcp.dstport==$port && tls.alert_message" 0 0
 lab_assert_pcap "tcp.flags.reset==1" 0 0
@@ -46,7 +49,7 @@ for n in 1 2; do
   v=1.3
   ((n == 2)) && v=1.2
   lab_expect '{"id":'$n',"verdict":"tls_one_sided","rst":null,
-    "tcp":{"first_close":"server","client_fin":true,"server_fin":true},
+    "tcp":{"client_fin":true,"server_fin":true},
     "tls":{"version":"TLS'$v'","handshake":"complete","truncated":false,"first_close_notify":"server",
            "close_notify":{"client":"none","server":"probable"}},
     "peer_report":'"$(lab_peer_report "$OUT/client$n.log" "idle")"'}'
