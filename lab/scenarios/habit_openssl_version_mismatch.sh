@@ -30,7 +30,7 @@ for i in 0 1; do
   lab_assert_pcap "tcp.srcport==${ports[i]} && tls.alert_message.desc==70 && tls.alert_message.level==2" 1 1
 done
 for n in 1 2; do
-  lab_expect '{"id":'$n',"verdict":"tls_handshake_alert","rst":null,"tcp":{"first_close":"server","client_fin":true,"server_fin":true},
+  lab_expect '{"id":'$n',"verdict":"tls_handshake_alert","rst":null,"tcp":{"client_fin":true,"server_fin":true},
     "tls":{"version":null,"handshake":"alert",
            "alerts":[{"by":"server","level":"fatal","description":"protocol_version","encrypted":false}]},
     "peer_report":'"$(lab_peer_report "$OUT/client$n.log" "error")"'}'
