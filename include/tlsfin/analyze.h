@@ -39,6 +39,13 @@ int tlsfin_analyze_set_output(struct tlsfin_analyze *a, FILE *out);
 int tlsfin_analyze_set_filter(struct tlsfin_analyze *a, const char *bpf);
 /* Verdicts that make tlsfin_analyze_failed() true (--fail-on). */
 int tlsfin_analyze_fail_on(struct tlsfin_analyze *a, tlsfin_verdict v);
+/* TLS keys (SSLKEYLOGFILE format) for exact alerts and HTTP framing; may
+ * be called more than once.  Keys in pcapng Decryption Secrets Blocks are
+ * read automatically.  Malformed lines are skipped; -1 only when the file
+ * is unreadable or holds no key at all (message in tlsfin_analyze_error). */
+int tlsfin_analyze_set_keylog(struct tlsfin_analyze *a, const char *path);
+/* A warning about the key log (malformed lines), "" when none. */
+const char *tlsfin_analyze_keylog_warning(const struct tlsfin_analyze *a);
 /* Ladder diagram of connection `id` (1-based) instead of the listing. */
 int tlsfin_analyze_set_conn(struct tlsfin_analyze *a, uint64_t id);
 /* Colour in the table (callers enable it only on a tty). */

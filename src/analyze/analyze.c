@@ -18,6 +18,7 @@
 
 #include "decode.h"
 #include "flow.h"
+#include "keylog.h"
 #include "report.h"
 #include "seq.h"
 
@@ -54,6 +55,8 @@ struct tlsfin_analyze {
   /* summary: servers by resets / truncations */
   struct server_stat *servers;
   size_t nservers, cap_servers;
+  struct tf_keylog *keylog;
+  char keylog_warning[300];
   /* per file */
   const char *path;
   uint64_t bad_packets;
@@ -118,6 +121,24 @@ int tlsfin_analyze_fail_on(struct tlsfin_analyze *a, tlsfin_verdict v) {
   a->fail_on[v] = true;
   return 0;
 }
+int tlsfin_analyze_set_keylog(struct tlsfin_analyze *a, const char *path) {
+  if (!a->keylog && !(a->keylog = tf_keylog_new())) {
+    seterr(a, "out of memory");
+    return -1;
+  }
+  char err[300] = "";
+  if (tf_keylog_load_file(a->keylog, path, err, sizeof err) < 0) {
+    seterr(a, "--keylog %s", err);
+    return -1;
+  }
+  snprintf(a->keylog_warning, sizeof a->keylog_warning, "%s", err);
+  return 0;
+}
+
+const char *tlsfin_analyze_keylog_warning(const struct tlsfin_analyze *a) {
+  return a->keylog_warning;
+}
+
 int tlsfin_analyze_set_conn(struct tlsfin_analyze *a, uint64_t id) {
   a->conn_id_wanted = id;
   a->format = TLSFIN_FORMAT_LADDER;
@@ -296,6 +317,7 @@ static struct tf_conn *conn_new(struct tlsfin_analyze *a,
   c->start = TF_START_MIDSTREAM;
   tf_zeek_init(&c->zeek);
   tf_tls_init(&c->tls);
+  c->tls.keylog = a->keylog;
   if (a->format == TLSFIN_FORMAT_LADDER && c->id == a->conn_id_wanted)
     c->ladder = calloc(1, sizeof *c->ladder);
   size_t j = hash & (a->nbuckets - 1);
@@ -610,6 +632,7 @@ void tlsfin_analyze_free(struct tlsfin_analyze *a) {
   free(a->buckets);
   free(a->servers);
   free(a->filter);
+  tf_keylog_free(a->keylog);
   free(a);
 }
 
@@ -658,8 +681,15 @@ int tlsfin_analyze_file(struct tlsfin_analyze *a, const char *path) {
   }
   long long fsize = 0;
   struct stat st;
-  if (strcmp(path, "-") != 0 && stat(path, &st) == 0)
+  if (strcmp(path, "-") != 0 && stat(path, &st) == 0) {
     fsize = (long long)st.st_size;
+    /* keys carried inside the capture (pcapng DSB) */
+    struct tf_keylog *k = a->keylog ? a->keylog : tf_keylog_new();
+    if (k && tf_pcapng_load_secrets(k, path) > 0)
+      a->keylog = k;
+    else if (k != a->keylog)
+      tf_keylog_free(k);
+  }
   return analyze_pcap(a, pc, path, fsize);
 }
 

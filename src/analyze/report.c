@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tlsdec.h"
+
 void tf_buf_printf(struct tf_buf *b, const char *fmt, ...) {
   for (;;) {
     va_list ap;
@@ -29,15 +31,40 @@ void tf_buf_printf(struct tf_buf *b, const char *fmt, ...) {
   }
 }
 
+/* Length of the valid UTF-8 sequence at p (RFC 3629), 0 if invalid. */
+static int utf8_len(const unsigned char *p) {
+  int n = p[0] >= 0xf0 && p[0] <= 0xf4   ? 4
+          : p[0] >= 0xe0                 ? 3
+          : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
+                                         : 0;
+  if (p[0] >= 0xf5)
+    return 0;
+  for (int i = 1; i < n; i++)
+    if ((p[i] & 0xc0) != 0x80)
+      return 0;
+  return n;
+}
+
 void tf_buf_json_str(struct tf_buf *b, const char *s) {
   tf_buf_printf(b, "\"");
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\')
+    if (*p == '"' || *p == '\\') {
       tf_buf_printf(b, "\\%c", *p);
-    else if (*p < 0x20 || *p >= 0x7f)
-      tf_buf_printf(b, "\\u%04x", *p); /* SNI bytes are not trusted UTF-8 */
-    else
+    } else if (*p < 0x20 || *p == 0x7f) {
+      tf_buf_printf(b, "\\u%04x", *p);
+    } else if (*p < 0x80) {
       tf_buf_printf(b, "%c", *p);
+    } else {
+      /* untrusted bytes (SNI) may not be UTF-8: invalid ones become U+FFFD
+       * so the line stays valid JSON */
+      int n = utf8_len(p);
+      if (n) {
+        tf_buf_printf(b, "%.*s", n, (const char *)p);
+        p += n - 1;
+      } else {
+        tf_buf_printf(b, "\\ufffd");
+      }
+    }
   }
   tf_buf_printf(b, "\"");
 }
@@ -111,11 +138,25 @@ static void json_tls(struct tf_buf *b, const struct tf_conn *c,
       "],\"close_notify\":{\"client\":\"%s\",\"server\":\"%s\"},"
       "\"first_close_notify\":%s,\"app_data\":{\"client\":%llu,\"server\":%llu},"
       "\"data_after_close_notify\":{\"client\":%s,\"server\":%s},"
-      "\"truncated\":%s}",
+      "\"truncated\":%s",
       cn_name(t->d[0].cn), cn_name(t->d[1].cn), side(r->first_cn),
       (unsigned long long)t->d[0].app_data,
       (unsigned long long)t->d[1].app_data, jbool(t->d[0].data_after_cn),
       jbool(t->d[1].data_after_cn), jbool(r->truncated));
+  /* tlsfin extensions (docs/analyze.md): what the key log made of it */
+  tf_buf_printf(b, ",\"decryption\":\"%s\",\"http\":",
+                tf_keys_status_name(t->keys_status));
+  const struct tf_http *rq = t->crypto ? t->crypto->http[0] : NULL;
+  const struct tf_http *rs = t->crypto ? t->crypto->http[1] : NULL;
+  if (rs && rs->end != TF_HTTP_NOT_HTTP && rs->end != TF_HTTP_NONE)
+    tf_buf_printf(b,
+                  "{\"requests\":%u,\"responses\":%u,\"last_response\":"
+                  "\"%s\",\"lost_bytes\":%llu}}",
+                  rq ? rq->messages : 0, rs->messages,
+                  tf_http_end_name(rs->end),
+                  (unsigned long long)rs->lost_bytes);
+  else
+    tf_buf_printf(b, "null}");
 }
 
 void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
@@ -186,9 +227,9 @@ static const char *verdict_color(tlsfin_verdict v) {
 }
 
 void tf_report_table_header(FILE *out, bool color) {
-  fprintf(out, "%s%5s  %-44s %-7s %-21s %-6s %-8s %-9s %-22s%s\n",
+  fprintf(out, "%s%5s  %-44s %-7s %-21s %-6s %-8s %-9s %-22s %s%s\n",
           color ? "\033[1m" : "", "ID", "CLIENT -> SERVER", "TLS",
-          "VERDICT", "CLOSE", "CN c/s", "RST BY", "RST CAUSE",
+          "VERDICT", "CLOSE", "CN c/s", "RST BY", "RST CAUSE", "HTTP END",
           color ? COLOR_OFF : "");
 }
 
@@ -208,11 +249,22 @@ void tf_report_table_row(struct tf_buf *b, const struct tf_conn *c,
     snprintf(ep, sizeof ep, "%s:%u -> %s:%u", a0, c->s[0].port, a1,
              c->s[1].port);
   const char *v = r->is_tls ? tlsfin_version_name(c->tls.version) : NULL;
+  char vbuf[12];
+  if (r->is_tls && !v && tlsfin_version_name(c->tls.client_max_version)) {
+    /* nothing negotiated: the highest version the client offered, starred */
+    snprintf(vbuf, sizeof vbuf, "%s*",
+             tlsfin_version_name(c->tls.client_max_version));
+    v = vbuf;
+  }
+  const struct tf_http *h = c->tls.crypto ? c->tls.crypto->http[1] : NULL;
+  const char *hend = h && h->end != TF_HTTP_NOT_HTTP && h->end != TF_HTTP_NONE
+                         ? tf_http_end_name(h->end)
+                         : "-";
   char cns[8] = "-";
   if (r->is_tls)
     snprintf(cns, sizeof cns, "%c/%c", cn_letter(c->tls.d[0].cn),
              cn_letter(c->tls.d[1].cn));
-  tf_buf_printf(b, "%5llu  %-44s %-7s %s%-21s%s %-6s %-8s %-9s %-22s\n",
+  tf_buf_printf(b, "%5llu  %-44s %-7s %s%-21s%s %-6s %-8s %-9s %-22s %s\n",
                 (unsigned long long)c->id, ep,
                 r->is_tls ? (v ? v : "TLS?") : "-",
                 color ? verdict_color(r->verdict) : "",
@@ -222,7 +274,7 @@ void tf_report_table_row(struct tf_buf *b, const struct tf_conn *c,
                                       : "-",
                 cns,
                 r->has_rst ? (r->rst_by == 0 ? "client" : "server") : "-",
-                r->has_rst ? tlsfin_cause_name(r->cause) : "-");
+                r->has_rst ? tlsfin_cause_name(r->cause) : "-", hend);
 }
 
 /* ---- ladder ---- */

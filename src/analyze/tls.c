@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cursor.h"
+#include "tlsdec.h"
 
 #define CT_CCS 20
 #define CT_ALERT 21
@@ -32,6 +33,8 @@ static const uint8_t hrr_random[32] = {
 void tf_tls_init(struct tf_tls *t) { memset(t, 0, sizeof *t); }
 
 void tf_tls_free(struct tf_tls *t) {
+  tf_tlsdec_free(t->crypto);
+  t->crypto = NULL;
   for (int d = 0; d < 2; d++) {
     free(t->d[d].hs_buf);
     t->d[d].hs_buf = NULL;
@@ -193,6 +196,8 @@ static int on_hs_msg(struct tf_tls *t, int dir, uint8_t type, const uint8_t *b,
       t->d[0].encrypted = true;
       t->d[1].encrypted = true;
     }
+    if (t->server_hello && t->keylog)
+      tf_tlsdec_start(t);
   }
   return 0;
 }
@@ -245,12 +250,60 @@ static int hs_bytes(struct tf_tls *t, int dir, const uint8_t *p, size_t n) {
   return 0;
 }
 
+static void note_app_data(struct tf_tls_dir *d, uint32_t n, uint64_t pkt) {
+  d->app_data += n;
+  d->last_app_pkt = pkt;
+  d->app_pkts[2] = d->app_pkts[1];
+  d->app_pkts[1] = d->app_pkts[0];
+  d->app_pkts[0] = pkt;
+}
+
+/* A record whose content was decrypted: the facts are read, not guessed. */
+static void on_plain_record(struct tf_tls *t, int dir, uint8_t inner,
+                            const uint8_t *p, int n, uint64_t pkt) {
+  struct tf_tls_dir *d = &t->d[dir];
+  switch (inner) {
+  case CT_ALERT:
+    if (n >= 2) {
+      add_alert(t, dir, p[0], p[1], false, false, pkt);
+      if (p[1] == 0 && d->cn != TF_CN_SEEN) {
+        d->cn = TF_CN_SEEN; /* RFC 8446 §6.1, read with the keys */
+        d->cn_pkt = pkt;
+      }
+    }
+    break;
+  case CT_APPDATA:
+    note_app_data(d, (uint32_t)n, pkt);
+    break;
+  case CT_HANDSHAKE:
+    /* TLS 1.3: the client's Finished; TLS 1.2: Finished after CCS */
+    if (t->version == 0x0304 && dir == 0 && t->server_hello)
+      d->enc_after_sh = true;
+    if (d->ccs)
+      d->fin_sent = true;
+    break;
+  default:
+    break;
+  }
+  check_complete(t, pkt);
+}
+
 static void on_record(struct tf_tls *t, int dir, uint64_t pkt) {
   struct tf_tls_dir *d = &t->d[dir];
   uint8_t type = d->cur_type;
   d->records++;
   d->last[1] = d->last[0];
   d->last[0] = (struct tf_tls_rec){type, d->cur_len, pkt};
+  if (d->buffering && d->rec_have == d->cur_len) {
+    const uint8_t *plain;
+    uint8_t inner;
+    int n = tf_tlsdec_record(t, dir, type, t->crypto->rec[dir], d->cur_len,
+                             &plain, &inner);
+    if (n >= 0) {
+      on_plain_record(t, dir, inner, plain, n, pkt);
+      return;
+    }
+  }
   switch (type) {
   case CT_CCS:
     if (t->version != 0x0304) {
@@ -275,11 +328,7 @@ static void on_record(struct tf_tls *t, int dir, uint64_t pkt) {
       d->fin_sent = true;
     break;
   case CT_APPDATA:
-    d->app_data += d->cur_len;
-    d->last_app_pkt = pkt;
-    d->app_pkts[2] = d->app_pkts[1];
-    d->app_pkts[1] = d->app_pkts[0];
-    d->app_pkts[0] = pkt;
+    note_app_data(d, d->cur_len, pkt);
     if (t->version == 0x0304 && t->server_hello && dir == 0 &&
         !t->hs_complete) {
       /* The client's first encrypted record is its Finished (RFC 8446
@@ -344,6 +393,13 @@ int tf_tls_feed(struct tf_tls *t, int dir, const uint8_t *p, size_t n,
       d->cur_type = d->hdr[0];
       d->cur_len = (uint16_t)(d->hdr[3] << 8 | d->hdr[4]);
       d->body_left = d->cur_len;
+      d->cur_enc = d->encrypted && d->cur_type != CT_CCS;
+      d->rec_have = 0;
+      d->buffering = d->cur_enc && t->crypto;
+      if (d->buffering && !t->crypto->rec[dir]) {
+        t->crypto->rec[dir] = malloc(MAX_RECORD);
+        d->buffering = t->crypto->rec[dir] != NULL;
+      }
     }
     size_t take = d->body_left;
     if (take > n - i)
@@ -355,7 +411,11 @@ int tf_tls_feed(struct tf_tls *t, int dir, const uint8_t *p, size_t n,
         d->lost = true;
         return -1;
       }
-    } else if (d->cur_type == CT_ALERT) {
+    } else if (d->buffering) {
+      memcpy(t->crypto->rec[dir] + d->rec_have, p + i, take);
+      d->rec_have += (uint32_t)take;
+    }
+    if (d->cur_type == CT_ALERT && !d->buffering) {
       uint32_t off = d->cur_len - d->body_left;
       for (size_t k = 0; k < take && off + k < 2; k++)
         d->alert[off + k] = p[i + k];
@@ -415,6 +475,9 @@ void tf_tls_end(struct tf_tls *t, int dir, bool by_fin_or_rst, uint64_t pkt) {
   (void)pkt;
   if (t->state != TF_TLS_YES || !by_fin_or_rst || d->cn != TF_CN_NONE ||
       d->lost || !t->hs_complete)
+    return;
+  /* With keys, what the records said is known: nothing to infer. */
+  if (t->crypto && t->crypto->records_ok)
     return;
   const struct tf_tls_rec *r = &d->last[0];
   if (!alert_record(t, d, r))

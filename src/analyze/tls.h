@@ -17,6 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct tf_keylog;
+struct tf_tlsdec;
+
 #define TF_TLS_MAX_ALERTS 8
 
 enum tf_tls_state { TF_TLS_UNKNOWN = 0, TF_TLS_YES, TF_TLS_NO };
@@ -50,6 +53,10 @@ struct tf_tls_dir {
   bool lost; /* a gap or a malformed record: no longer parsed */
   bool hs_done;     /* our hello is parsed: no more handshake buffering */
   uint8_t alert[2]; /* the first two bytes of the current alert record */
+  bool cur_enc;     /* the current record is encrypted (and buffered when
+                       keys are loaded) */
+  bool buffering;   /* its body is being copied for decryption */
+  uint32_t rec_have;
 
   /* --- facts --- */
   bool ccs;       /* ChangeCipherSpec sent: later records are encrypted */
@@ -82,6 +89,9 @@ struct tf_tls {
   uint32_t alerts_dropped;
   struct tf_tls_dir d[2];
   char why[96]; /* first reason a stream was judged not TLS / malformed */
+  const struct tf_keylog *keylog; /* NULL: no keys given */
+  struct tf_tlsdec *crypto;       /* set once keys for this connection */
+  uint8_t keys_status;            /* enum tf_keys_status (tlsdec.h) */
 };
 
 void tf_tls_init(struct tf_tls *t);

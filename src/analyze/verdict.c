@@ -9,6 +9,7 @@
 
 #include "flow.h"
 #include "seq.h"
+#include "tlsdec.h"
 
 static const char *side_name(int d) { return d == 0 ? "client" : "server"; }
 
@@ -373,12 +374,30 @@ void tf_conn_verdict(const struct tf_conn *c, struct tf_result *r) {
     if (fin_first && !rst_first) {
       r->verdict = TLSFIN_VERDICT_TLS_TRUNCATED;
       r->truncated = true;
-      snprintf(ex, en,
-               "The %s closed the TCP connection (FIN) without sending "
-               "close_notify first: a truncation; the peer cannot tell a "
-               "complete response from a cut one (OpenSSL 3 reports "
-               "'unexpected eof while reading').",
-               side_name(closing));
+      const struct tf_http *h =
+          c->tls.crypto ? c->tls.crypto->http[1] : NULL;
+      /* RFC 9112 §9.8: with the keys, the HTTP framing says whether the
+       * truncation cost data. */
+      if (h && h->end == TF_HTTP_BOUNDARY)
+        snprintf(ex, en,
+                 "The %s closed (FIN) without close_notify, but the last "
+                 "HTTP response was complete by its framing: a harmless "
+                 "truncation (RFC 9112 §9.8).",
+                 side_name(closing));
+      else if (h && (h->end == TF_HTTP_MID_BODY ||
+                     h->end == TF_HTTP_MID_HEADERS))
+        snprintf(ex, en,
+                 "The %s closed (FIN) without close_notify in the middle of "
+                 "an HTTP response (%llu byte(s) of the body never came): "
+                 "data was lost.",
+                 side_name(closing), (unsigned long long)h->lost_bytes);
+      else
+        snprintf(ex, en,
+                 "The %s closed the TCP connection (FIN) without sending "
+                 "close_notify first: a truncation; the peer cannot tell a "
+                 "complete response from a cut one (OpenSSL 3 reports "
+                 "'unexpected eof while reading').",
+                 side_name(closing));
       return;
     }
     if (cn[closing] && any_rst) {

@@ -18,6 +18,8 @@ static void usage(FILE *f) {
           "  --fail-on=VERDICT[,VERDICT]   exit 1 when a connection gets one "
           "of these verdicts\n"
           "  --filter=BPF                  libpcap filter, e.g. 'port 443'\n"
+          "  --keylog=FILE                 TLS keys (SSLKEYLOGFILE) for exact "
+          "alerts and HTTP framing\n"
           "  --conn=N                      ladder diagram of connection N's "
           "last packets\n"
           "  --unordered                   write each connection as soon as it "
@@ -52,6 +54,7 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
       {"format", required_argument, NULL, 'f'},
       {"fail-on", required_argument, NULL, 'F'},
       {"filter", required_argument, NULL, 'b'},
+      {"keylog", required_argument, NULL, 'k'},
       {"conn", required_argument, NULL, 'c'},
       {"unordered", no_argument, NULL, 'u'},
       {"color", required_argument, NULL, 'C'},
@@ -90,6 +93,16 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
       break;
     case 'b':
       tlsfin_analyze_set_filter(a, optarg);
+      break;
+    case 'k':
+      if (tlsfin_analyze_set_keylog(a, optarg) < 0) {
+        fprintf(stderr, "tlsfin analyze: %s\n", tlsfin_analyze_error(a));
+        tlsfin_analyze_free(a);
+        return TLSFIN_EXIT_USAGE;
+      }
+      if (*tlsfin_analyze_keylog_warning(a))
+        fprintf(stderr, "tlsfin analyze: warning: --keylog %s\n",
+                tlsfin_analyze_keylog_warning(a));
       break;
     case 'c': {
       char *end;

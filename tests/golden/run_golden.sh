@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # One golden test: analyze CAPTURE and compare with the .expect.jsonl beside
-# it.  usage: run_golden.sh TLSFIN CAPTURE
+# it.  usage: run_golden.sh TLSFIN CAPTURE [KEYLOG]
 set -euo pipefail
-tlsfin=$1 cap=$2
+tlsfin=$1 cap=$2 keys=${3:-}
 exp=${cap%.pcapng}; exp=${exp%.pcap}.expect.jsonl
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 rc=0
-"$tlsfin" analyze --format=jsonl "$cap" >"$out" || rc=$?
+"$tlsfin" analyze --format=jsonl ${keys:+--keylog "$keys"} "$cap" >"$out" || rc=$?
 if [[ $rc -ne 0 && $rc -ne 1 ]]; then
   echo "tlsfin analyze exited $rc on $cap"; exit 1
 fi
