@@ -25,7 +25,7 @@
 /* A connection that ended (RST, or FIN both ways) stays in the table this
  * long after its last packet so that trailing ACKs, retransmissions and the
  * RSTs they provoke are still counted with it (capture time, seconds). */
-#define LINGER_SECONDS 10.0
+#define LINGER_SECONDS 2.0
 #define PROGRESS_MIN_BYTES (100ull * 1024 * 1024)
 #define MAX_BAD_REPORTS 5
 
@@ -47,9 +47,12 @@ struct tlsfin_analyze {
   size_t nbuckets, live;
   struct tf_conn *linger_head, *linger_tail;
   /* ordered output: records waiting for earlier connections to finish */
-  char **pending;
-  size_t pend_cap, pend_len; /* ring indexed by id - emit_id */
+  struct pend *pending;
+  size_t pend_cap; /* ring indexed by id - emit_id */
   size_t pend_head;
+  size_t pend_bytes; /* formatted records held in memory */
+  FILE *spill;       /* records held past PEND_MEM_MAX */
+  uint64_t spill_end;
   uint64_t emit_id;
   bool table_header_done;
   /* summary: servers by resets / truncations */
@@ -61,6 +64,19 @@ struct tlsfin_analyze {
   const char *path;
   uint64_t bad_packets;
 };
+
+/* A finished record waiting for earlier connections to finish. */
+struct pend {
+  uint8_t kind; /* PEND_EMPTY, PEND_MEM (s), PEND_NONE, PEND_SPILLED */
+  uint32_t len;
+  char *s;
+  uint64_t off;
+};
+enum { PEND_EMPTY = 0, PEND_MEM, PEND_NONE, PEND_SPILLED };
+/* Ordered output holds finished records behind a long-lived connection;
+ * past this many bytes they go to a temporary file, so memory stays
+ * bounded by the open connections, not by the capture. */
+#define PEND_MEM_MAX (8u << 20)
 
 struct server_stat {
   uint8_t af, addr[16];
@@ -330,19 +346,59 @@ static struct tf_conn *conn_new(struct tlsfin_analyze *a,
 
 /* ---- output ---- */
 
-static void emit_string(struct tlsfin_analyze *a, char *s) {
-  if (s && s != (char *)a) {
-    fputs(s, a->out);
-    free(s);
+static void emit_pending(struct tlsfin_analyze *a, struct pend *p) {
+  if (p->kind == PEND_MEM) {
+    fwrite(p->s, 1, p->len, a->out);
+    free(p->s);
+    a->pend_bytes -= p->len;
+  } else if (p->kind == PEND_SPILLED) {
+    char buf[8192];
+    uint64_t left = p->len;
+    if (fseeko(a->spill, (off_t)p->off, SEEK_SET) == 0)
+      while (left) {
+        size_t n = fread(buf, 1, left < sizeof buf ? left : sizeof buf,
+                         a->spill);
+        if (!n)
+          break;
+        fwrite(buf, 1, n, a->out);
+        left -= n;
+      }
+    fseeko(a->spill, 0, SEEK_END);
   }
+  memset(p, 0, sizeof *p);
 }
 
-/* Queue the record of connection id (NULL when the format prints nothing
- * per connection) and write every record that is now in order. */
+/* Makes an entry for a record (NULL when the format prints nothing per
+ * connection), in memory or, past PEND_MEM_MAX, in the spill file. */
+static struct pend make_pend(struct tlsfin_analyze *a, char *s) {
+  struct pend p = {0};
+  if (!s) {
+    p.kind = PEND_NONE;
+    return p;
+  }
+  p.len = (uint32_t)strlen(s);
+  if (a->pend_bytes + p.len > PEND_MEM_MAX &&
+      (a->spill || (a->spill = tmpfile()) != NULL) &&
+      fwrite(s, 1, p.len, a->spill) == p.len) {
+    p.kind = PEND_SPILLED;
+    p.off = a->spill_end;
+    a->spill_end += p.len;
+    free(s);
+    return p;
+  }
+  p.kind = PEND_MEM;
+  p.s = s;
+  a->pend_bytes += p.len;
+  return p;
+}
+
+/* Queue the record of connection id and write every record that is now in
+ * order. */
 static void queue_record(struct tlsfin_analyze *a, uint64_t id, char *s) {
-  char *mark = s ? s : (char *)a; /* non-NULL "done" mark */
   if (a->unordered) {
-    emit_string(a, mark);
+    if (s)
+      fputs(s, a->out);
+    free(s);
     return;
   }
   size_t off = (size_t)(id - a->emit_id);
@@ -350,9 +406,11 @@ static void queue_record(struct tlsfin_analyze *a, uint64_t id, char *s) {
     size_t ncap = a->pend_cap ? a->pend_cap : 256;
     while (ncap <= off)
       ncap *= 2;
-    char **np = calloc(ncap, sizeof *np);
-    if (!np) {
-      emit_string(a, mark); /* out of memory: order is lost, data is not */
+    struct pend *np = calloc(ncap, sizeof *np);
+    if (!np) { /* out of memory: order is lost, data is not */
+      if (s)
+        fputs(s, a->out);
+      free(s);
       return;
     }
     for (size_t i = 0; i < a->pend_cap; i++)
@@ -362,10 +420,9 @@ static void queue_record(struct tlsfin_analyze *a, uint64_t id, char *s) {
     a->pend_cap = ncap;
     a->pend_head = 0;
   }
-  a->pending[(a->pend_head + off) % a->pend_cap] = mark;
-  while (a->pend_cap && a->pending[a->pend_head]) {
-    emit_string(a, a->pending[a->pend_head]);
-    a->pending[a->pend_head] = NULL;
+  a->pending[(a->pend_head + off) % a->pend_cap] = make_pend(a, s);
+  while (a->pend_cap && a->pending[a->pend_head].kind != PEND_EMPTY) {
+    emit_pending(a, &a->pending[a->pend_head]);
     a->pend_head = (a->pend_head + 1) % a->pend_cap;
     a->emit_id++;
   }
@@ -626,9 +683,11 @@ void tlsfin_analyze_free(struct tlsfin_analyze *a) {
     }
   }
   for (size_t i = 0; i < a->pend_cap; i++)
-    if (a->pending[i] && a->pending[i] != (char *)a)
-      free(a->pending[i]);
+    if (a->pending[i].kind == PEND_MEM)
+      free(a->pending[i].s);
   free(a->pending);
+  if (a->spill)
+    fclose(a->spill);
   free(a->buckets);
   free(a->servers);
   free(a->filter);
