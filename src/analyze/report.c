@@ -45,28 +45,141 @@ static int utf8_len(const unsigned char *p) {
   return n;
 }
 
+static int buf_reserve(struct tf_buf *b, size_t n) {
+  if (b->cap - b->len > n)
+    return 0;
+  size_t ncap = b->cap ? b->cap * 2 : 1024;
+  while (ncap - b->len <= n)
+    ncap *= 2;
+  char *np = realloc(b->p, ncap);
+  if (!np)
+    return -1;
+  b->p = np;
+  b->cap = ncap;
+  return 0;
+}
+
+static void buf_put(struct tf_buf *b, const char *s, size_t n) {
+  if (buf_reserve(b, n) < 0)
+    return;
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = 0;
+}
+
+/* JSON string: runs of plain characters are copied at once (this is on the
+ * hot path: every record has several strings). */
 void tf_buf_json_str(struct tf_buf *b, const char *s) {
-  tf_buf_printf(b, "\"");
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+  buf_put(b, "\"", 1);
+  const unsigned char *p = (const unsigned char *)s;
+  while (*p) {
+    const unsigned char *run = p;
+    while (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+      p++;
+    if (p > run)
+      buf_put(b, (const char *)run, (size_t)(p - run));
+    if (!*p)
+      break;
     if (*p == '"' || *p == '\\') {
-      tf_buf_printf(b, "\\%c", *p);
+      char esc[2] = {'\\', (char)*p};
+      buf_put(b, esc, 2);
     } else if (*p < 0x20 || *p == 0x7f) {
       tf_buf_printf(b, "\\u%04x", *p);
-    } else if (*p < 0x80) {
-      tf_buf_printf(b, "%c", *p);
     } else {
       /* untrusted bytes (SNI) may not be UTF-8: invalid ones become U+FFFD
        * so the line stays valid JSON */
       int n = utf8_len(p);
       if (n) {
-        tf_buf_printf(b, "%.*s", n, (const char *)p);
+        buf_put(b, (const char *)p, (size_t)n);
         p += n - 1;
       } else {
-        tf_buf_printf(b, "\\ufffd");
+        buf_put(b, "\\ufffd", 6);
       }
     }
+    p++;
   }
-  tf_buf_printf(b, "\"");
+  buf_put(b, "\"", 1);
+}
+
+static void buf_u64(struct tf_buf *b, uint64_t v) {
+  char t[24];
+  int n = 0;
+  do {
+    t[sizeof t - 1 - n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  buf_put(b, t + sizeof t - n, (size_t)n);
+}
+
+/* A small printf for the hot JSON path (vsnprintf per field was most of
+ * the cost of analyze on large captures): %s raw string, %q JSON-quoted
+ * string, %d int, %u unsigned, %U uint64_t, %b bool, %t timestamp (6
+ * decimals), %% percent. */
+static void jfmt(struct tf_buf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  const char *p = fmt;
+  while (*p) {
+    const char *lit = p;
+    while (*p && *p != '%')
+      p++;
+    if (p > lit)
+      buf_put(b, lit, (size_t)(p - lit));
+    if (!*p)
+      break;
+    switch (p[1]) {
+    case 's': {
+      const char *v = va_arg(ap, const char *);
+      buf_put(b, v, strlen(v));
+      break;
+    }
+    case 'q':
+      tf_buf_json_str(b, va_arg(ap, const char *));
+      break;
+    case 'd': {
+      int v = va_arg(ap, int);
+      if (v < 0) {
+        buf_put(b, "-", 1);
+        buf_u64(b, (uint64_t)(-(int64_t)v));
+      } else {
+        buf_u64(b, (uint64_t)v);
+      }
+      break;
+    }
+    case 'u':
+      buf_u64(b, va_arg(ap, unsigned));
+      break;
+    case 'U':
+      buf_u64(b, va_arg(ap, uint64_t));
+      break;
+    case 'b':
+      if (va_arg(ap, int))
+        buf_put(b, "true", 4);
+      else
+        buf_put(b, "false", 5);
+      break;
+    case 't': {
+      double ts = va_arg(ap, double);
+      if (ts < 0)
+        ts = 0;
+      uint64_t us = (uint64_t)(ts * 1e6 + 0.5);
+      char frac[7];
+      uint64_t f = us % 1000000;
+      for (int i = 5; i >= 0; i--, f /= 10)
+        frac[i] = (char)('0' + f % 10);
+      frac[6] = '.';
+      buf_u64(b, us / 1000000);
+      buf_put(b, frac + 6, 1);
+      buf_put(b, frac, 6);
+      break;
+    }
+    default:
+      buf_put(b, "%", 1);
+      break;
+    }
+    p += 2;
+  }
+  va_end(ap);
 }
 
 void tf_buf_free(struct tf_buf *b) {
@@ -83,7 +196,6 @@ void tf_format_addr(char *dst, size_t n, uint8_t af, const uint8_t *addr) {
 static const char *side(int d) {
   return d == 0 ? "\"client\"" : d == 1 ? "\"server\"" : "null";
 }
-static const char *jbool(bool b) { return b ? "true" : "false"; }
 static const char *cn_name(uint8_t cn) {
   return cn == TF_CN_SEEN ? "seen" : cn == TF_CN_PROBABLE ? "probable" : "none";
 }
@@ -96,67 +208,62 @@ static const char *start_name(uint8_t s) {
 static void json_version(struct tf_buf *b, uint16_t v) {
   const char *n = tlsfin_version_name(v);
   if (n)
-    tf_buf_printf(b, "\"%s\"", n);
+    jfmt(b, "\"%s\"", n);
   else
-    tf_buf_printf(b, "null");
+    jfmt(b, "null");
 }
 
 static void json_tls(struct tf_buf *b, const struct tf_conn *c,
                      const struct tf_result *r) {
   const struct tf_tls *t = &c->tls;
   if (!r->is_tls) {
-    tf_buf_printf(b, "null");
+    jfmt(b, "null");
     return;
   }
-  tf_buf_printf(b, "{\"version\":");
+  jfmt(b, "{\"version\":");
   json_version(b, t->version);
-  tf_buf_printf(b, ",\"client_max_version\":");
+  jfmt(b, ",\"client_max_version\":");
   json_version(b, t->client_max_version);
-  tf_buf_printf(b, ",\"sni\":");
   if (t->sni[0])
-    tf_buf_json_str(b, t->sni);
+    jfmt(b, ",\"sni\":%q", t->sni);
   else
-    tf_buf_printf(b, "null");
-  tf_buf_printf(b, ",\"handshake\":\"%s\",\"alerts\":[", r->handshake);
+    jfmt(b, ",\"sni\":null");
+  jfmt(b, ",\"handshake\":\"%s\",\"alerts\":[", r->handshake);
   for (int i = 0; i < t->nalerts; i++) {
     const struct tf_tls_alert *a = &t->alerts[i];
     const char *name = a->desc >= 0 ? tlsfin_alert_name(a->desc) : NULL;
-    tf_buf_printf(b, "%s{\"by\":%s,\"level\":%s,\"description\":", i ? "," : "",
-                  side(a->dir),
-                  a->level == 2   ? "\"fatal\""
-                  : a->level == 1 ? "\"warning\""
-                                  : "null");
+    jfmt(b, "%s{\"by\":%s,\"level\":%s,\"description\":", i ? "," : "",
+         side(a->dir),
+         a->level == 2   ? "\"fatal\""
+         : a->level == 1 ? "\"warning\""
+                         : "null");
     if (name)
-      tf_buf_printf(b, "\"%s\"", name);
+      jfmt(b, "\"%s\"", name);
     else
-      tf_buf_printf(b, "null");
-    tf_buf_printf(b, ",\"encrypted\":%s,\"inferred\":%s}", jbool(a->encrypted),
-                  jbool(a->inferred));
+      jfmt(b, "null");
+    jfmt(b, ",\"encrypted\":%b,\"inferred\":%b}", a->encrypted, a->inferred);
   }
-  tf_buf_printf(
-      b,
-      "],\"close_notify\":{\"client\":\"%s\",\"server\":\"%s\"},"
-      "\"first_close_notify\":%s,\"app_data\":{\"client\":%llu,\"server\":%llu},"
-      "\"data_after_close_notify\":{\"client\":%s,\"server\":%s},"
-      "\"truncated\":%s",
-      cn_name(t->d[0].cn), cn_name(t->d[1].cn), side(r->first_cn),
-      (unsigned long long)t->d[0].app_data,
-      (unsigned long long)t->d[1].app_data, jbool(t->d[0].data_after_cn),
-      jbool(t->d[1].data_after_cn), jbool(r->truncated));
+  jfmt(b,
+       "],\"close_notify\":{\"client\":\"%s\",\"server\":\"%s\"},"
+       "\"first_close_notify\":%s,\"app_data\":{\"client\":%U,\"server\":%U},"
+       "\"data_after_close_notify\":{\"client\":%b,\"server\":%b},"
+       "\"truncated\":%b",
+       cn_name(t->d[0].cn), cn_name(t->d[1].cn), side(r->first_cn),
+       t->d[0].app_data, t->d[1].app_data, t->d[0].data_after_cn,
+       t->d[1].data_after_cn, r->truncated);
   /* tlsfin extensions (docs/analyze.md): what the key log made of it */
-  tf_buf_printf(b, ",\"decryption\":\"%s\",\"http\":",
-                tf_keys_status_name(t->keys_status));
+  jfmt(b, ",\"decryption\":\"%s\",\"http\":",
+       tf_keys_status_name(t->keys_status));
   const struct tf_http *rq = t->crypto ? t->crypto->http[0] : NULL;
   const struct tf_http *rs = t->crypto ? t->crypto->http[1] : NULL;
   if (rs && rs->end != TF_HTTP_NOT_HTTP && rs->end != TF_HTTP_NONE)
-    tf_buf_printf(b,
-                  "{\"requests\":%u,\"responses\":%u,\"last_response\":"
-                  "\"%s\",\"lost_bytes\":%llu}}",
-                  rq ? rq->messages : 0, rs->messages,
-                  tf_http_end_name(rs->end),
-                  (unsigned long long)rs->lost_bytes);
+    jfmt(b,
+         "{\"requests\":%u,\"responses\":%u,\"last_response\":\"%s\","
+         "\"lost_bytes\":%U}}",
+         rq ? rq->messages : 0u, rs->messages, tf_http_end_name(rs->end),
+         rs->lost_bytes);
   else
-    tf_buf_printf(b, "null}");
+    jfmt(b, "null}");
 }
 
 void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
@@ -165,43 +272,34 @@ void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
   tf_format_addr(a0, sizeof a0, c->af, c->s[0].addr);
   tf_format_addr(a1, sizeof a1, c->af, c->s[1].addr);
   const struct tf_side *cl = &c->s[0], *sv = &c->s[1];
-  tf_buf_printf(
-      b,
-      "{\"id\":%llu,\"first_ts\":%.6f,\"last_ts\":%.6f,"
-      "\"client\":{\"ip\":\"%s\",\"port\":%u},"
-      "\"server\":{\"ip\":\"%s\",\"port\":%u},"
-      "\"zeek_conn_state\":\"%s\",\"zeek_history\":",
-      (unsigned long long)c->id, c->first_ts, c->last_ts, a0, cl->port, a1,
-      sv->port, tf_zeek_conn_state((struct tf_zeek *)&c->zeek));
-  tf_buf_json_str(b, tf_zeek_history((struct tf_zeek *)&c->zeek));
-  tf_buf_printf(
-      b,
-      ",\"tcp\":{\"start\":\"%s\",\"client_fin\":%s,\"server_fin\":%s,"
-      "\"client_rst\":%s,\"server_rst\":%s,\"first_close\":%s,"
-      "\"bytes\":{\"client\":%llu,\"server\":%llu},"
-      "\"packets\":{\"client\":%llu,\"server\":%llu},"
-      "\"retransmissions\":{\"client\":%llu,\"server\":%llu}},\"rst\":",
-      start_name(c->start), jbool(cl->fin), jbool(sv->fin), jbool(cl->rst),
-      jbool(sv->rst), side(r->first_close), (unsigned long long)cl->bytes,
-      (unsigned long long)sv->bytes, (unsigned long long)cl->packets,
-      (unsigned long long)sv->packets, (unsigned long long)cl->retrans,
-      (unsigned long long)sv->retrans);
-  if (r->has_rst) {
-    tf_buf_printf(b, "{\"by\":%s,\"cause\":\"%s\",\"confidence\":\"%s\","
-                     "\"detail\":",
-                  side(r->rst_by), tlsfin_cause_name(r->cause),
-                  tlsfin_confidence_name(r->confidence));
-    tf_buf_json_str(b, r->rst_detail);
-    tf_buf_printf(b, "}");
-  } else {
-    tf_buf_printf(b, "null");
-  }
-  tf_buf_printf(b, ",\"tls\":");
+  jfmt(b,
+       "{\"id\":%U,\"first_ts\":%t,\"last_ts\":%t,"
+       "\"client\":{\"ip\":\"%s\",\"port\":%u},"
+       "\"server\":{\"ip\":\"%s\",\"port\":%u},"
+       "\"zeek_conn_state\":\"%s\",\"zeek_history\":%q",
+       c->id, c->first_ts, c->last_ts, a0, (unsigned)cl->port, a1,
+       (unsigned)sv->port, tf_zeek_conn_state((struct tf_zeek *)&c->zeek),
+       tf_zeek_history((struct tf_zeek *)&c->zeek));
+  jfmt(b,
+       ",\"tcp\":{\"start\":\"%s\",\"client_fin\":%b,\"server_fin\":%b,"
+       "\"client_rst\":%b,\"server_rst\":%b,\"first_close\":%s,"
+       "\"bytes\":{\"client\":%U,\"server\":%U},"
+       "\"packets\":{\"client\":%U,\"server\":%U},"
+       "\"retransmissions\":{\"client\":%U,\"server\":%U}},\"rst\":",
+       start_name(c->start), cl->fin, sv->fin, cl->rst, sv->rst,
+       side(r->first_close), cl->bytes, sv->bytes, cl->packets, sv->packets,
+       cl->retrans, sv->retrans);
+  if (r->has_rst)
+    jfmt(b, "{\"by\":%s,\"cause\":\"%s\",\"confidence\":\"%s\","
+            "\"detail\":%q}",
+         side(r->rst_by), tlsfin_cause_name(r->cause),
+         tlsfin_confidence_name(r->confidence), r->rst_detail);
+  else
+    jfmt(b, "null");
+  jfmt(b, ",\"tls\":");
   json_tls(b, c, r);
-  tf_buf_printf(b, ",\"verdict\":\"%s\",\"explain\":",
-                tlsfin_verdict_name(r->verdict));
-  tf_buf_json_str(b, r->explain);
-  tf_buf_printf(b, "}\n");
+  jfmt(b, ",\"verdict\":\"%s\",\"explain\":%q}\n",
+       tlsfin_verdict_name(r->verdict), r->explain);
 }
 
 /* ---- table ---- */
