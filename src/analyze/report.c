@@ -20,7 +20,7 @@ void tf_buf_printf(struct tf_buf *b, const char *fmt, ...) {
       b->len += (size_t)n;
       return;
     }
-    size_t ncap = b->cap ? b->cap * 2 : 1024;
+    size_t ncap = b->cap ? b->cap * 2 : 2048;
     while (ncap - b->len <= (size_t)n)
       ncap *= 2;
     char *np = realloc(b->p, ncap);
@@ -48,7 +48,7 @@ static int utf8_len(const unsigned char *p) {
 static int buf_reserve(struct tf_buf *b, size_t n) {
   if (b->cap - b->len > n)
     return 0;
-  size_t ncap = b->cap ? b->cap * 2 : 1024;
+  size_t ncap = b->cap ? b->cap * 2 : 2048; /* a record is ~1.2 KB */
   while (ncap - b->len <= n)
     ncap *= 2;
   char *np = realloc(b->p, ncap);
@@ -121,8 +121,7 @@ static void jfmt(struct tf_buf *b, const char *fmt, ...) {
   const char *p = fmt;
   while (*p) {
     const char *lit = p;
-    while (*p && *p != '%')
-      p++;
+    p = strchrnul(p, '%'); /* vectorised in glibc: literals are long */
     if (p > lit)
       buf_put(b, lit, (size_t)(p - lit));
     if (!*p)
