@@ -166,6 +166,22 @@ static void classify_rst(const struct tf_conn *c, struct tf_result *r) {
       (rst->flags & TF_TH_ACK) && SEQ_GEQ(rst->ack, y->ld_end) &&
       y->ld_pkt > c->tls.d[d].last_app_pkt)
     unanswered = true;
+  /* An RST+ACK right after the sender's own FIN with nothing from the peer
+   * in between: after shutdown(SHUT_WR) (or a TLS library's bye), close()
+   * found data still unread — often the peer's close_notify. */
+  bool after_own_fin = x->fin && (rst->flags & TF_TH_ACK) && y->has_data &&
+                       y->last.pkt < x->fin_pkt && SEQ_GEQ(rst->ack, y->ld_end);
+  if (after_own_fin && !unanswered) {
+    set_cause(r, TLSFIN_CAUSE_UNREAD_DATA,
+              close_notify_unread ? TLSFIN_CONFIDENCE_PROBABLE
+                                  : TLSFIN_CONFIDENCE_POSSIBLE);
+    snprintf(det, dn,
+             "RST+ACK %.1f ms after the %s's own FIN, nothing from the %s in "
+             "between: close() with received data still unread%s",
+             ms_between(x->fin_ts, rst->ts), side_name(d), side_name(!d),
+             close_notify_unread ? " (the peer's close_notify)" : "");
+    return;
+  }
   if (unanswered && (d == 1 || close_notify_unread || still_flowing ||
                      own_close_notify)) {
     set_cause(r, TLSFIN_CAUSE_UNREAD_DATA,
