@@ -636,7 +636,8 @@ static void write_summary(struct tlsfin_analyze *a) {
               (unsigned long long)a->cause_counts[k],
               tlsfin_cause_help((tlsfin_cause)k));
     }
-  qsort(a->servers, a->nservers, sizeof *a->servers, cmp_u64);
+  if (a->nservers) /* qsort(NULL, 0, ...) is undefined */
+    qsort(a->servers, a->nservers, sizeof *a->servers, cmp_u64);
   any = false;
   for (size_t i = 0; i < a->nservers && i < 10; i++) {
     const struct server_stat *s = &a->servers[i];

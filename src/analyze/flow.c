@@ -99,7 +99,8 @@ static void hold(struct tf_conn *c, int dir, uint32_t seq, const uint8_t *data,
   g->len = len;
   g->caplen = caplen;
   g->pkt = gpkt;
-  memcpy(g->data, data, caplen);
+  if (caplen) /* data may be NULL when nothing was captured */
+    memcpy(g->data, data, caplen);
   struct tf_seg **pp = &s->ooo;
   while (*pp && SEQ_LEQ((*pp)->seq, seq))
     pp = &(*pp)->next;

@@ -205,7 +205,7 @@ static int on_hs_msg(struct tf_tls *t, int dir, uint8_t type, const uint8_t *b,
 /* Reassembles plaintext handshake messages across records. */
 static int hs_bytes(struct tf_tls *t, int dir, const uint8_t *p, size_t n) {
   struct tf_tls_dir *d = &t->d[dir];
-  if (d->hs_done)
+  if (d->hs_done || n == 0)
     return 0;
   if (d->hs_have + n > d->hs_cap) {
     size_t cap = d->hs_cap ? d->hs_cap : 1024;
