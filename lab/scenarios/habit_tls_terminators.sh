@@ -4,17 +4,20 @@
 # gnutls-cli, TLS 1.3, keys from curl's and gnutls' SSLKEYLOGFILE.
 #  1 curl -> haproxy: curl sends close_notify and FIN and closes at once;
 #    haproxy's answering close_notify usually hits a closed socket: RST from
-#    curl's kernel (tls_close_then_reset, data_after_close); about one run in
-#    five it arrives first (tls_clean), so the verdict is not labelled.
+#    curl's kernel (tls_close_then_reset, data_after_close); in some runs it
+#    arrives first, in others haproxy even closes first: the order is a race
+#    in all three, so only versions and the servers' close_notify are
+#    labelled; the committed fixture keeps one run's order.
 #  2 curl -> stunnel: the HTTP/1.0 backend closes after its response and
 #    stunnel closes the TLS side; whether its close_notify or curl's comes
 #    first is a race (tls_clean either way, or an RST when curl has already
-#    closed): only the close_notify in both directions is labelled.
+#    closed); even whether curl still sends its close_notify depends on the
+#    order: only the server's close_notify is checked, no verdict labelled.
 #  3 gnutls-cli -> gnutls-serv: gnutls-cli sends its request and, at stdin
 #    EOF, its close_notify in the same segment; gnutls-serv answers, sends
 #    close_notify and FIN (gnutls_bye) and closes; when it has not read the
 #    client's close_notify by then, its kernel sends RST+ACK right after the
-#    FIN (unread_data) — a race too, so again only the alerts are labelled.
+#    FIN (unread_data) — a race too, so no verdict is labelled.
 source "$LAB/lib.sh"
 lab_init habit_tls_terminators
 lab_cert
@@ -67,19 +70,14 @@ printf 'GET / HTTP/1.0\r\n\r\n' | timeout 10 gnutls-cli --insecure -p "$gns" 127
 unset SSLKEYLOGFILE
 lab_capture_stop
 
-lab_assert_pcap "tcp.dstport==$hap && tls.alert_message.desc==0" 1 1
 lab_assert_pcap "tcp.srcport==$hap && tls.alert_message.desc==0" 1 1
-lab_assert_pcap "tcp.dstport==$hap && tcp.flags.reset==1 && tcp.flags.ack==0" 0 1
 for p in $stn $gns; do
-  lab_assert_pcap "tcp.dstport==$p && tls.alert_message.desc==0" 1 1
   lab_assert_pcap "tcp.srcport==$p && tls.alert_message.desc==0" 1 1
 done
-both='{"client":"probable","server":"probable"}'
-lab_expect '{"id":1,"tcp":{"client_fin":true,"first_close":"client"},
-  "tls":{"version":"TLS1.3","handshake":"complete","first_close_notify":"client","close_notify":'"$both"'},
+lab_expect '{"id":1,"tls":{"version":"TLS1.3","handshake":"complete"},
   "peer_report":'"$(lab_peer_report "$OUT/clients.log" 'curl haproxy')"'}'
-lab_expect '{"id":2,"tls":{"version":"TLS1.3","handshake":"complete","close_notify":'"$both"'},
+lab_expect '{"id":2,"tls":{"version":"TLS1.3","handshake":"complete"},
   "peer_report":'"$(lab_peer_report "$OUT/clients.log" 'curl stunnel')"'}'
-lab_expect '{"id":3,"tls":{"version":"TLS1.3","handshake":"complete","close_notify":'"$both"'},
+lab_expect '{"id":3,"tls":{"version":"TLS1.3","handshake":"complete"},
   "peer_report":'"$(lab_peer_report "$OUT/gnutls-cli.log" 'Peer has closed')"'}'
 lab_done
