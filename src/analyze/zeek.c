@@ -50,15 +50,15 @@ static void add_history(struct tf_zeek *z, char c) {
   z->hist[z->hlen] = 0;
 }
 
-/* Connection::CheckHistory: records the letter the first time; returns
- * true when it had been seen before. */
 static void flip(struct tf_zeek *z);
 
-/* TCP_Endpoint::CheckHistory.  A connection that began with a SYN-ACK is
- * flipped once productive traffic (A or D) shows it was no stealth scan;
- * its history becomes "^h".  Returns the (possibly new) endpoint index. */
-static bool check_history_e(struct tf_zeek *z, int *e, uint32_t mask,
-                            char code) {
+/* TCP_Endpoint::CheckHistory + Connection::CheckHistory: records the letter
+ * the first time and returns true when it had been seen before.  A
+ * connection that began with a SYN-ACK is flipped once productive traffic
+ * (A or D) shows it was no stealth scan; its history becomes "^h" and *e,
+ * the sender's endpoint index, changes with the roles. */
+static bool check_history(struct tf_zeek *z, int *e, uint32_t mask,
+                          char code) {
   if ((code == 'A' || code == 'D') && z->hlen == 1 && z->hist[0] == 'H') {
     flip(z);
     z->hlen = 0;
@@ -67,19 +67,6 @@ static bool check_history_e(struct tf_zeek *z, int *e, uint32_t mask,
     *e = !*e;
   }
   if (*e == 1) {
-    mask <<= 16;
-    code = (char)tolower((unsigned char)code);
-  }
-  if ((z->hist_seen & mask) == 0) {
-    z->hist_seen |= mask;
-    add_history(z, code);
-    return false;
-  }
-  return true;
-}
-
-static bool check_history(struct tf_zeek *z, int e, uint32_t mask, char code) {
-  if (e == 1) {
     mask <<= 16;
     code = (char)tolower((unsigned char)code);
   }
@@ -125,32 +112,32 @@ static void update_history(struct tf_zeek *z, int e, uint8_t f, uint32_t seq,
   int bits = !!(f & TF_TH_SYN) + !!(f & TF_TH_FIN) + !!(f & TF_TH_RST);
   if (bits > 1) {
     if ((f & TF_TH_FIN) && (f & TF_TH_RST))
-      check_history(z, e, HIST_FIN_RST, 'I');
+      check_history(z, &e, HIST_FIN_RST, 'I');
     else
-      check_history(z, e, HIST_MULTI, 'Q');
+      check_history(z, &e, HIST_MULTI, 'Q');
   } else if (bits == 1) {
     if (f & TF_TH_SYN) {
       char code = (f & TF_TH_ACK) ? 'H' : 'S';
-      if (check_history(z, e, HIST_SYN, code) && seq != ep->last_syn)
+      if (check_history(z, &e, HIST_SYN, code) && seq != ep->last_syn)
         ep_add(z, e, code);
       ep->last_syn = seq;
     }
     if (f & TF_TH_FIN) {
       /* a FIN's sequence number is the one past its data */
-      if (check_history(z, e, HIST_FIN, 'F') && seq + len != ep->last_fin)
+      if (check_history(z, &e, HIST_FIN, 'F') && seq + len != ep->last_fin)
         ep_add(z, e, 'F');
       ep->last_fin = seq + len;
     }
     if (f & TF_TH_RST) {
-      if (check_history(z, e, HIST_RST, 'R') && seq != ep->last_rst)
+      if (check_history(z, &e, HIST_RST, 'R') && seq != ep->last_rst)
         ep_add(z, e, 'R');
       ep->last_rst = seq;
     }
   } else {
     if (len)
-      check_history_e(z, &e, HIST_DATA, 'D');
+      check_history(z, &e, HIST_DATA, 'D');
     else if (f & TF_TH_ACK)
-      check_history_e(z, &e, HIST_ACK, 'A');
+      check_history(z, &e, HIST_ACK, 'A');
   }
 }
 

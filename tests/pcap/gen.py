@@ -18,17 +18,9 @@ import sys
 F, S, R, P, A = 1, 2, 4, 8, 16
 
 
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack(f"!{len(b)//2}H", b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
-
-
-def record(ctype, body, ver=0x0303):
-    return struct.pack("!BHH", ctype, ver, len(body)) + body
+# the checksum and record helpers are shared with the CLI tests' generator
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
+from mkpcap import csum, record  # noqa: E402
 
 
 def client_hello(sni=b"crafted.test", versions=(0x0304, 0x0303), legacy=0x0303):
