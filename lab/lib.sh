@@ -56,6 +56,11 @@
 #                            addresses are not listed: clients skip
 #                            verification); sets $CERT and $CERTKEY (cached
 #                            in $LAB_OUT/.cert).
+#   lab_nginx PORT PROTOCOLS [HTTP_DIRECTIVES [SERVER_DIRECTIVES]]
+#                            start nginx with TLS on 127.0.0.1:PORT ($CERT,
+#                            ssl_protocols PROTOCOLS, root $TMPD/html which it
+#                            creates), extra directives for the http and
+#                            server blocks; returns once it listens.
 #   lab_json_str STRING      print STRING as a JSON string literal (quoted).
 #   lab_expect JSON          append one line (a JSON object) to $EXPECT;
 #                            validated with python's json module.
@@ -310,6 +315,33 @@ lab_cert() {
     mv "$CERTKEY.tmp" "$CERTKEY"
     mv "$CERT.tmp" "$CERT"
   fi
+}
+
+lab_nginx() {
+  local port=$1 protos=$2 http_extra=${3:-} server_extra=${4:-}
+  mkdir -p "$TMPD/html"
+  chmod 755 "$TMPD" "$TMPD/html" # the worker runs as nobody
+  cat >"$TMPD/nginx.conf" <<CONF
+worker_processes 1;
+error_log stderr info;
+pid $TMPD/nginx.pid;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path $TMPD/body; proxy_temp_path $TMPD/proxy;
+  fastcgi_temp_path $TMPD/fcgi; uwsgi_temp_path $TMPD/uwsgi; scgi_temp_path $TMPD/scgi;
+  $http_extra
+  server {
+    listen 127.0.0.1:$port ssl;
+    ssl_certificate $CERT; ssl_certificate_key $CERTKEY;
+    ssl_protocols $protos;
+    root $TMPD/html;
+    $server_extra
+  }
+}
+CONF
+  lab_bg nginx nginx -p "$TMPD" -c "$TMPD/nginx.conf" -g "daemon off;"
+  lab_wait_listen "$port" 10
 }
 
 lab_json_str() {

@@ -12,27 +12,8 @@ lab_cert
 port=$(lab_free_port)
 mkdir -p "$TMPD/html" "$TMPD/logs"
 echo "hello from nginx" >"$TMPD/html/index.html"
-chmod 755 "$TMPD" "$TMPD/html" # the worker runs as nobody
-cat >"$TMPD/nginx.conf" <<CONF
-worker_processes 1;
-error_log stderr info;
-pid $TMPD/nginx.pid;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path $TMPD/body; proxy_temp_path $TMPD/proxy;
-  fastcgi_temp_path $TMPD/fcgi; uwsgi_temp_path $TMPD/uwsgi; scgi_temp_path $TMPD/scgi;
-  server {
-    listen 127.0.0.1:$port ssl;
-    ssl_certificate $CERT; ssl_certificate_key $CERTKEY;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    root $TMPD/html;
-  }
-}
-CONF
 lab_capture_start "tcp port $port"
-lab_bg nginx nginx -p "$TMPD" -c "$TMPD/nginx.conf" -g "daemon off;"
-lab_wait_listen "$port" 10
+lab_nginx "$port" "TLSv1.2 TLSv1.3"
 export SSLKEYLOGFILE=$KEYS
 curl -sS -k --tlsv1.3 -o /dev/null -w 'curl 1: HTTP %{http_code}\n' "https://127.0.0.1:$port/" >>"$OUT/curl.log" 2>&1
 curl -sS -k --tlsv1.2 --tls-max 1.2 -o /dev/null -w 'curl 2: HTTP %{http_code}\n' "https://127.0.0.1:$port/" >>"$OUT/curl.log" 2>&1

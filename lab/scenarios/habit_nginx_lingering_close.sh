@@ -11,31 +11,8 @@ lab_cert
 
 port=$(lab_free_port)
 mkdir -p "$TMPD/html"
-chmod 755 "$TMPD" "$TMPD/html" # the worker runs as nobody
-cat >"$TMPD/nginx.conf" <<CONF
-worker_processes 1;
-error_log stderr info;
-pid $TMPD/nginx.pid;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path $TMPD/body; proxy_temp_path $TMPD/proxy;
-  fastcgi_temp_path $TMPD/fcgi; uwsgi_temp_path $TMPD/uwsgi; scgi_temp_path $TMPD/scgi;
-  client_max_body_size 1k;
-  lingering_time 1s;
-  lingering_timeout 500ms;
-  server {
-    listen 127.0.0.1:$port ssl;
-    ssl_certificate $CERT; ssl_certificate_key $CERTKEY;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    root $TMPD/html;
-    location /upload { return 200 "stored\n"; }
-  }
-}
-CONF
 lab_capture_start "tcp port $port"
-lab_bg nginx nginx -p "$TMPD" -c "$TMPD/nginx.conf" -g "daemon off;"
-lab_wait_listen "$port" 10
+lab_nginx "$port" "TLSv1.2 TLSv1.3" "client_max_body_size 1k; lingering_time 1s; lingering_timeout 500ms;" "location /upload { return 200 \"stored\\n\"; }"
 "$LAB_PY" "$LAB/programs/py_http_client.py" upload "$port" 1.3 "$KEYS" 2.5 >"$OUT/client1.log" 2>&1
 "$LAB_PY" "$LAB/programs/py_http_client.py" upload "$port" 1.2 "$KEYS" 2.5 >"$OUT/client2.log" 2>&1
 lab_capture_stop

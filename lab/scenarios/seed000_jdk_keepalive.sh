@@ -25,28 +25,9 @@ lab_cert
 command -v java >/dev/null || lab_die "java not found (apt-get install default-jdk-headless)"
 port=$(lab_free_port)
 mkdir -p "$TMPD/html"
-chmod 755 "$TMPD" "$TMPD/html"
 echo hello >"$TMPD/html/index.html"
-cat >"$TMPD/nginx.conf" <<CONF
-worker_processes 1;
-error_log stderr info;
-pid $TMPD/nginx.pid;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path $TMPD/body; proxy_temp_path $TMPD/proxy;
-  fastcgi_temp_path $TMPD/fcgi; uwsgi_temp_path $TMPD/uwsgi; scgi_temp_path $TMPD/scgi;
-  server {
-    listen 127.0.0.1:$port ssl;
-    ssl_certificate $CERT; ssl_certificate_key $CERTKEY;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    root $TMPD/html;
-  }
-}
-CONF
 lab_capture_start "tcp port $port"
-lab_bg nginx nginx -p "$TMPD" -c "$TMPD/nginx.conf" -g "daemon off;"
-lab_wait_listen "$port" 10
+lab_nginx "$port" "TLSv1.2 TLSv1.3"
 run() { # tag mode proto [java options]
   local tag=$1 mode=$2 proto=$3
   shift 3

@@ -32,27 +32,8 @@ lab_capture_start "$filter"
 
 # 1-2: nginx with ssl_protocols TLSv1.3
 mkdir -p "$TMPD/html"
-chmod 755 "$TMPD" "$TMPD/html"
 echo hi >"$TMPD/html/index.html"
-cat >"$TMPD/nginx.conf" <<CONF
-worker_processes 1;
-error_log stderr info;
-pid $TMPD/nginx.pid;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path $TMPD/body; proxy_temp_path $TMPD/proxy;
-  fastcgi_temp_path $TMPD/fcgi; uwsgi_temp_path $TMPD/uwsgi; scgi_temp_path $TMPD/scgi;
-  server {
-    listen 127.0.0.1:${ports[0]} ssl;
-    ssl_certificate $CERT; ssl_certificate_key $CERTKEY;
-    ssl_protocols TLSv1.3;
-    root $TMPD/html;
-  }
-}
-CONF
-lab_bg nginx nginx -p "$TMPD" -c "$TMPD/nginx.conf" -g "daemon off;"
-lab_wait_listen "${ports[0]}" 10
+lab_nginx "${ports[0]}" "TLSv1.3"
 jclient java1 "https://127.0.0.1:${ports[0]}/" TLSv1.1
 jclient java2 "https://127.0.0.1:${ports[0]}/" TLSv1.2
 
