@@ -142,6 +142,8 @@ int tf_tls_parse_server_hello(const uint8_t *p, size_t n, struct tf_tls *t) {
       TF_GUARD(tf_get_sub(&exts, len, &e));
       if (type == 43 && tf_get_be16(&e, &v) == 0)
         version = v;
+      if (type == 22) /* encrypt_then_mac, RFC 7366 */
+        t->etm = true;
     }
   }
   if (hrr)

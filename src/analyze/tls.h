@@ -79,6 +79,7 @@ struct tf_tls {
   uint16_t client_max_version; /* highest version the ClientHello offered */
   uint16_t version;            /* negotiated (ServerHello, supported_versions) */
   uint16_t cipher;             /* negotiated cipher suite */
+  bool etm; /* encrypt_then_mac negotiated (RFC 7366: CBC records) */
   bool client_hello, server_hello;
   bool hs_complete;     /* both Finished sent (heuristic without keys) */
   uint64_t hs_complete_pkt;

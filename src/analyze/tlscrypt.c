@@ -285,42 +285,18 @@ static int open12_aead(struct tf_dec *d, uint8_t type, const uint8_t *body,
   return n;
 }
 
-/* CBC + HMAC (RFC 5246 §6.2.3.2; TLS 1.0 chains the IV, RFC 2246). */
-static int open_cbc(struct tf_dec *d, uint8_t type, const uint8_t *body,
-                    size_t len, uint8_t *out) {
+/* HMAC(mac_key, seq || type || version || length || data) (RFC 5246
+ * §6.2.3.1) compared in constant time with mac. */
+static int check_mac(const struct tf_dec *d, uint8_t type, const uint8_t *data,
+                     size_t len, const uint8_t *mac) {
   const struct tf_suite *s = d->suite;
-  size_t ivlen = d->version >= 0x0302 ? 16 : 0;
-  if (len < ivlen + 16 || (len - ivlen) % 16)
-    return -1;
-  const uint8_t *iv = ivlen ? body : d->iv;
-  uint8_t next_iv[16];
-  memcpy(next_iv, body + len - 16, 16);
-  EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
-  int n = 0, f = 0, ok = 0;
-  if (x && EVP_DecryptInit_ex(x, cipher_of(s), NULL, d->key, iv) == 1 &&
-      EVP_CIPHER_CTX_set_padding(x, 0) == 1 &&
-      EVP_DecryptUpdate(x, out, &n, body + ivlen, (int)(len - ivlen)) == 1 &&
-      EVP_DecryptFinal_ex(x, out + n, &f) == 1)
-    ok = 1;
-  EVP_CIPHER_CTX_free(x);
-  if (!ok)
-    return -1;
-  n += f;
-  if (!ivlen)
-    memcpy(d->iv, next_iv, 16);
-  uint8_t pad = out[n - 1];
-  if ((size_t)pad + 1 + s->mac_len > (size_t)n)
-    return -1;
-  size_t ptlen = (size_t)n - pad - 1 - s->mac_len;
-  uint8_t hdr[13], mac[EVP_MAX_MD_SIZE], sq[8];
-  unsigned maclen = 0;
-  put_seq(sq, d->seq);
-  memcpy(hdr, sq, 8);
+  uint8_t hdr[13], out[EVP_MAX_MD_SIZE];
+  put_seq(hdr, d->seq);
   hdr[8] = type;
   hdr[9] = (uint8_t)(d->version >> 8);
   hdr[10] = (uint8_t)d->version;
-  hdr[11] = (uint8_t)(ptlen >> 8);
-  hdr[12] = (uint8_t)ptlen;
+  hdr[11] = (uint8_t)(len >> 8);
+  hdr[12] = (uint8_t)len;
   EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
   EVP_MAC_CTX *mc = m ? EVP_MAC_CTX_new(m) : NULL;
   EVP_MAC_free(m);
@@ -328,13 +304,58 @@ static int open_cbc(struct tf_dec *d, uint8_t type, const uint8_t *body,
                              OSSL_MAC_PARAM_DIGEST, (char *)md_name(s->md), 0),
                          OSSL_PARAM_construct_end()};
   size_t ml = 0;
-  ok = mc && EVP_MAC_init(mc, d->mac_key, s->mac_len, params) == 1 &&
-       EVP_MAC_update(mc, hdr, 13) == 1 && EVP_MAC_update(mc, out, ptlen) == 1 &&
-       EVP_MAC_final(mc, mac, &ml, sizeof mac) == 1;
+  int ok = mc && EVP_MAC_init(mc, d->mac_key, s->mac_len, params) == 1 &&
+           EVP_MAC_update(mc, hdr, 13) == 1 &&
+           EVP_MAC_update(mc, data, len) == 1 &&
+           EVP_MAC_final(mc, out, &ml, sizeof out) == 1;
   EVP_MAC_CTX_free(mc);
-  maclen = (unsigned)ml;
-  if (!ok || maclen != s->mac_len ||
-      CRYPTO_memcmp(mac, out + ptlen, s->mac_len) != 0)
+  return ok && ml == s->mac_len && CRYPTO_memcmp(out, mac, s->mac_len) == 0
+             ? 0
+             : -1;
+}
+
+/* CBC decryption without padding removal; returns the length or -1. */
+static int cbc_decrypt(const struct tf_suite *s, const uint8_t *key,
+                       const uint8_t *iv, const uint8_t *ct, size_t len,
+                       uint8_t *out) {
+  EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+  int n = 0, f = 0, ok = 0;
+  if (x && EVP_DecryptInit_ex(x, cipher_of(s), NULL, key, iv) == 1 &&
+      EVP_CIPHER_CTX_set_padding(x, 0) == 1 &&
+      EVP_DecryptUpdate(x, out, &n, ct, (int)len) == 1 &&
+      EVP_DecryptFinal_ex(x, out + n, &f) == 1)
+    ok = 1;
+  EVP_CIPHER_CTX_free(x);
+  return ok ? n + f : -1;
+}
+
+/* CBC + HMAC (RFC 5246 §6.2.3.2; TLS 1.0 chains the IV, RFC 2246), in
+ * MAC-then-encrypt order or, when negotiated, encrypt-then-MAC (RFC 7366
+ * §3: the MAC covers IV and ciphertext and is checked first). */
+static int open_cbc(struct tf_dec *d, uint8_t type, const uint8_t *body,
+                    size_t len, uint8_t *out) {
+  const struct tf_suite *s = d->suite;
+  size_t ivlen = d->version >= 0x0302 ? 16 : 0;
+  size_t maclen = s->mac_len;
+  size_t ctlen = d->etm ? (len >= maclen ? len - maclen : 0) : len;
+  if (ctlen < ivlen + 16 || (ctlen - ivlen) % 16)
+    return -1;
+  if (d->etm && check_mac(d, type, body, ctlen, body + ctlen) < 0)
+    return -1;
+  const uint8_t *iv = ivlen ? body : d->iv;
+  uint8_t next_iv[16];
+  memcpy(next_iv, body + ctlen - 16, 16);
+  int n = cbc_decrypt(s, d->key, iv, body + ivlen, ctlen - ivlen, out);
+  if (n <= 0)
+    return -1;
+  if (!ivlen)
+    memcpy(d->iv, next_iv, 16);
+  uint8_t pad = out[n - 1];
+  size_t tail = (size_t)pad + 1 + (d->etm ? 0 : maclen);
+  if (tail > (size_t)n)
+    return -1;
+  size_t ptlen = (size_t)n - tail;
+  if (!d->etm && check_mac(d, type, out, ptlen, out + ptlen) < 0)
     return -1;
   d->seq++;
   return (int)ptlen;

@@ -37,6 +37,7 @@ struct tf_dec {
   uint8_t secret[64]; /* TLS 1.3 traffic secret, for KeyUpdate */
   uint8_t secret_len;
   uint64_t seq;
+  bool etm; /* CBC with encrypt_then_mac (RFC 7366) */
   bool ready;
 };
 

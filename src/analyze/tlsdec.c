@@ -92,6 +92,7 @@ void tf_tlsdec_start(struct tf_tls *t) {
       return;
     }
     x->epoch[0] = x->epoch[1] = 2;
+    x->dec[0].etm = x->dec[1].etm = t->etm;
   }
   t->crypto = x;
 }
