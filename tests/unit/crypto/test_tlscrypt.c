@@ -164,6 +164,43 @@ static void tls12_cbc_alert(void **state) {
   assert_int_equal(c.seq, 1);
 }
 
+/* RFC 7366 encrypt_then_mac: IV + CBC(content + padding), then an HMAC
+ * over seq || header(length of IV + ciphertext) || IV + ciphertext. */
+static void tls12_cbc_etm(void **state) {
+  (void)state;
+  uint8_t master[48], cr[32], sr[32];
+  memset(master, 5, 48);
+  memset(cr, 6, 32);
+  memset(sr, 8, 32);
+  struct tf_dec c, s;
+  assert_int_equal(tf_dec_init_tls12(&c, &s, tf_suite_find(0xC027), 0x0303,
+                                     master, cr, sr), 0);
+  s.etm = true;
+  uint8_t pt[16] = {1, 0}; /* warning close_notify + 14 bytes padding (13) */
+  memset(pt + 2, 13, 14);
+  uint8_t rec[16 + 16 + 32], iv[16], out[64], inner;
+  memset(iv, 0x3c, 16);
+  memcpy(rec, iv, 16);
+  EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+  int n = 0;
+  EVP_EncryptInit_ex(x, EVP_aes_128_cbc(), NULL, s.key, iv);
+  EVP_CIPHER_CTX_set_padding(x, 0);
+  EVP_EncryptUpdate(x, rec + 16, &n, pt, 16);
+  EVP_CIPHER_CTX_free(x);
+  uint8_t mac_in[13 + 32] = {0, 0, 0, 0, 0, 0, 0, 0, 21, 3, 3, 0, 32};
+  memcpy(mac_in + 13, rec, 32);
+  unsigned ml = 32;
+  HMAC(EVP_sha256(), s.mac_key, 32, mac_in, sizeof mac_in, rec + 32, &ml);
+  assert_int_equal(tf_dec_record(&s, 21, rec, sizeof rec, out, &inner), 2);
+  assert_int_equal(out[0], 1);
+  assert_int_equal(out[1], 0);
+  /* the same record read in MAC-then-encrypt order does not authenticate */
+  struct tf_dec s2 = s;
+  s2.seq = 0;
+  s2.etm = false;
+  assert_int_equal(tf_dec_record(&s2, 21, rec, sizeof rec, out, &inner), -1);
+}
+
 static void keylog_lines(void **state) {
   (void)state;
   struct tf_keylog *k = tf_keylog_new();
@@ -208,6 +245,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(rfc8448_traffic_keys), cmocka_unit_test(tls13_alert_record),
       cmocka_unit_test(tls12_gcm_alert),      cmocka_unit_test(tls12_cbc_alert),
+      cmocka_unit_test(tls12_cbc_etm),
       cmocka_unit_test(keylog_lines),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
