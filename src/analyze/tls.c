@@ -146,8 +146,10 @@ int tf_tls_parse_server_hello(const uint8_t *p, size_t n, struct tf_tls *t) {
         t->etm = true;
     }
   }
-  if (hrr)
+  if (hrr) {
+    t->hrr = true;
     return 0; /* the real ServerHello follows the second ClientHello */
+  }
   memcpy(t->server_random, random, 32);
   t->version = version;
   t->cipher = suite;

@@ -81,6 +81,7 @@ struct tf_tls {
   uint16_t cipher;             /* negotiated cipher suite */
   bool etm; /* encrypt_then_mac negotiated (RFC 7366: CBC records) */
   bool client_hello, server_hello;
+  bool hrr; /* a HelloRetryRequest was seen (TLS 1.3 agreed, group retry) */
   bool hs_complete;     /* both Finished sent (heuristic without keys) */
   uint64_t hs_complete_pkt;
   char sni[256];        /* NUL-terminated, "" when absent */

@@ -1,0 +1,114 @@
+/*
+ * tlsfin probe: how a real TLS server handles versions and teardown.
+ *
+ * libtls-style: one opaque object, 0 / -1 returns, the message of the last
+ * failure with tlsfin_probe_error().  Results use the taxonomy vocabulary.
+ */
+#ifndef TLSFIN_PROBE_H
+#define TLSFIN_PROBE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* How a server answered a ClientHello offering one version. */
+#define TLSFIN_VERSION_OUTCOME_MAP(X)                                          \
+  X(ACCEPTED, "accepted", "ServerHello: the version was negotiated")           \
+  X(ALERT, "alert", "refused with a TLS alert")                                \
+  X(RESET, "reset", "refused with a TCP RST")                                  \
+  X(CLOSED, "closed", "refused with a bare FIN")                               \
+  X(TIMEOUT, "timeout", "no answer before the deadline")                       \
+  X(GARBAGE, "garbage", "answered with bytes that are not TLS")                \
+  X(UNREACHABLE, "unreachable", "the TCP connection failed")
+
+/* How a server reacted to one way of ending a connection. */
+#define TLSFIN_CLOSE_OUTCOME_MAP(X)                                            \
+  X(CLOSE_NOTIFY, "close_notify", "answered with close_notify")                \
+  X(FIN, "fin", "closed with a bare FIN")                                      \
+  X(RST, "rst", "reset the connection")                                        \
+  X(NOTHING, "nothing", "did nothing before the deadline")                     \
+  X(DATA, "data", "kept sending data")                                         \
+  X(SKIPPED, "skipped", "not tested")
+
+typedef enum {
+#define TLSFIN_X_(e, n, h) TLSFIN_VERSION_##e,
+  TLSFIN_VERSION_OUTCOME_MAP(TLSFIN_X_)
+#undef TLSFIN_X_
+      TLSFIN_VERSION_OUTCOME_COUNT
+} tlsfin_version_outcome;
+
+typedef enum {
+#define TLSFIN_X_(e, n, h) TLSFIN_CLOSE_##e,
+  TLSFIN_CLOSE_OUTCOME_MAP(TLSFIN_X_)
+#undef TLSFIN_X_
+      TLSFIN_CLOSE_OUTCOME_COUNT
+} tlsfin_close_outcome;
+
+const char *tlsfin_version_outcome_name(tlsfin_version_outcome o);
+const char *tlsfin_close_outcome_name(tlsfin_close_outcome o);
+
+/* The versions probed, in this order (SSL3 ... TLS1.3), then "max": a
+ * ClientHello offering TLS 1.0 to 1.3 at once (does the server pick its
+ * best version, i.e. downgrade correctly?). */
+#define TLSFIN_PROBE_VERSIONS 6
+
+struct tlsfin_probe_version {
+  uint16_t offered;        /* wire version; 0 for the "max" row */
+  tlsfin_version_outcome outcome;
+  uint16_t negotiated;     /* ACCEPTED: the ServerHello's version */
+  int alert;               /* ALERT: description code, -1 if unknown */
+  double ms;               /* time to the outcome */
+};
+
+/* The close tests, each on its own full handshake. */
+enum tlsfin_probe_close_test {
+  TLSFIN_PROBE_CLOSE_NOTIFY = 0, /* we send close_notify, keep reading */
+  TLSFIN_PROBE_HALF_CLOSE,       /* request (--http), close_notify, read on */
+  TLSFIN_PROBE_TRUNCATION,       /* bare FIN without close_notify */
+  TLSFIN_PROBE_IDLE,             /* silence until the server closes */
+  TLSFIN_PROBE_CLOSE_TESTS
+};
+
+struct tlsfin_probe_close {
+  tlsfin_close_outcome outcome;
+  tlsfin_close_outcome then; /* after close_notify: did FIN/RST follow? */
+  bool response;             /* HALF_CLOSE: the HTTP response arrived */
+  double ms;
+  char note[160];
+};
+
+struct tlsfin_probe;
+
+struct tlsfin_probe *tlsfin_probe_new(void);
+void tlsfin_probe_free(struct tlsfin_probe *p);
+const char *tlsfin_probe_error(const struct tlsfin_probe *p);
+
+/* Target "host:port", "[v6]:port"; the host must be an address or a name
+ * that resolves. */
+int tlsfin_probe_set_target(struct tlsfin_probe *p, const char *target);
+int tlsfin_probe_set_sni(struct tlsfin_probe *p, const char *sni);
+int tlsfin_probe_set_http(struct tlsfin_probe *p, bool on);
+int tlsfin_probe_set_timeout_ms(struct tlsfin_probe *p, int ms);
+/* 0 (default): no idle test; otherwise wait up to this many seconds. */
+int tlsfin_probe_set_idle_max(struct tlsfin_probe *p, int seconds);
+
+/* Runs the version matrix and the close tests.  -1 when the target cannot
+ * be reached at all (message in tlsfin_probe_error). */
+int tlsfin_probe_run(struct tlsfin_probe *p);
+
+const struct tlsfin_probe_version *tlsfin_probe_version(
+    const struct tlsfin_probe *p, int i);
+const struct tlsfin_probe_close *tlsfin_probe_close(
+    const struct tlsfin_probe *p, enum tlsfin_probe_close_test t);
+
+int tlsfin_probe_write_table(const struct tlsfin_probe *p, FILE *out);
+int tlsfin_probe_write_json(const struct tlsfin_probe *p, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

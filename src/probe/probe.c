@@ -1,0 +1,542 @@
+/*
+ * tlsfin probe: the version matrix with hand-built ClientHellos whose
+ * replies are read by the analyzer's own TLS dissector, and close tests on
+ * full OpenSSL handshakes.  Every step has a deadline (poll); nothing
+ * blocks on a silent, slow, resetting or garbage-speaking server.
+ */
+#include "tlsfin/probe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hello.h"
+#include "tls.h"
+#include "tlsfin/taxonomy.h"
+
+struct tlsfin_probe {
+  char err[300];
+  char host[256], port[16], sni[256], target[300];
+  bool http;
+  int timeout_ms, idle_max;
+  struct sockaddr_storage addr;
+  socklen_t addrlen;
+  struct tlsfin_probe_version v[TLSFIN_PROBE_VERSIONS];
+  struct tlsfin_probe_close c[TLSFIN_PROBE_CLOSE_TESTS];
+  uint16_t best; /* best accepted version, for the close tests */
+};
+
+static const uint16_t versions[TLSFIN_PROBE_VERSIONS] = {
+    0x0300, 0x0301, 0x0302, 0x0303, 0x0304, 0};
+
+#define NAME_ROW(e, n, h) n,
+static const char *const vnames[] = {TLSFIN_VERSION_OUTCOME_MAP(NAME_ROW)};
+static const char *const cnames[] = {TLSFIN_CLOSE_OUTCOME_MAP(NAME_ROW)};
+const char *tlsfin_version_outcome_name(tlsfin_version_outcome o) {
+  return (int)o >= 0 && o < TLSFIN_VERSION_OUTCOME_COUNT ? vnames[o] : NULL;
+}
+const char *tlsfin_close_outcome_name(tlsfin_close_outcome o) {
+  return (int)o >= 0 && o < TLSFIN_CLOSE_OUTCOME_COUNT ? cnames[o] : NULL;
+}
+
+static void seterr(struct tlsfin_probe *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void seterr(struct tlsfin_probe *p, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(p->err, sizeof p->err, fmt, ap);
+  va_end(ap);
+}
+
+struct tlsfin_probe *tlsfin_probe_new(void) {
+  struct tlsfin_probe *p = calloc(1, sizeof *p);
+  if (p)
+    p->timeout_ms = 3000;
+  return p;
+}
+void tlsfin_probe_free(struct tlsfin_probe *p) { free(p); }
+const char *tlsfin_probe_error(const struct tlsfin_probe *p) { return p->err; }
+
+int tlsfin_probe_set_target(struct tlsfin_probe *p, const char *t) {
+  const char *colon;
+  size_t hl;
+  if (t[0] == '[') { /* [v6]:port */
+    const char *rb = strchr(t, ']');
+    if (!rb || rb[1] != ':') {
+      seterr(p, "target '%s': expected [ADDRESS]:PORT", t);
+      return -1;
+    }
+    hl = (size_t)(rb - t - 1);
+    colon = rb + 1;
+    t++;
+  } else {
+    colon = strrchr(t, ':');
+    if (!colon) {
+      seterr(p, "target '%s': expected HOST:PORT", t);
+      return -1;
+    }
+    hl = (size_t)(colon - t);
+  }
+  char *end;
+  long port = strtol(colon + 1, &end, 10);
+  if (hl == 0 || hl >= sizeof p->host || *end || port < 1 || port > 65535) {
+    seterr(p, "target '%s': expected HOST:PORT with a port 1-65535", t);
+    return -1;
+  }
+  memcpy(p->host, t, hl);
+  p->host[hl] = 0;
+  snprintf(p->port, sizeof p->port, "%ld", port);
+  snprintf(p->target, sizeof p->target, "%s:%s", p->host, p->port);
+  struct addrinfo hints = {0}, *res = NULL;
+  hints.ai_socktype = SOCK_STREAM;
+  int rc = getaddrinfo(p->host, p->port, &hints, &res);
+  if (rc != 0) {
+    seterr(p, "%s: %s", p->target, gai_strerror(rc));
+    return -1;
+  }
+  memcpy(&p->addr, res->ai_addr, res->ai_addrlen);
+  p->addrlen = res->ai_addrlen;
+  freeaddrinfo(res);
+  if (!p->sni[0]) {
+    /* RFC 6066 §3: no IP literals in SNI */
+    unsigned char buf[16];
+    if (inet_pton(AF_INET, p->host, buf) != 1 &&
+        inet_pton(AF_INET6, p->host, buf) != 1)
+      snprintf(p->sni, sizeof p->sni, "%s", p->host);
+  }
+  return 0;
+}
+int tlsfin_probe_set_sni(struct tlsfin_probe *p, const char *sni) {
+  snprintf(p->sni, sizeof p->sni, "%s", sni);
+  return 0;
+}
+int tlsfin_probe_set_http(struct tlsfin_probe *p, bool on) {
+  p->http = on;
+  return 0;
+}
+int tlsfin_probe_set_timeout_ms(struct tlsfin_probe *p, int ms) {
+  if (ms < 50) {
+    seterr(p, "timeout must be at least 50 ms");
+    return -1;
+  }
+  p->timeout_ms = ms;
+  return 0;
+}
+int tlsfin_probe_set_idle_max(struct tlsfin_probe *p, int s) {
+  p->idle_max = s < 0 ? 0 : s;
+  return 0;
+}
+const struct tlsfin_probe_version *tlsfin_probe_version(
+    const struct tlsfin_probe *p, int i) {
+  return i >= 0 && i < TLSFIN_PROBE_VERSIONS ? &p->v[i] : NULL;
+}
+const struct tlsfin_probe_close *tlsfin_probe_close(
+    const struct tlsfin_probe *p, enum tlsfin_probe_close_test t) {
+  return (int)t >= 0 && t < TLSFIN_PROBE_CLOSE_TESTS ? &p->c[t] : NULL;
+}
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Waits for fd to become readable (or writable) until deadline: 1 ready,
+ * 0 timed out. */
+static int wait_fd(int fd, short ev, double deadline) {
+  for (;;) {
+    int left = (int)(deadline - now_ms());
+    if (left <= 0)
+      return 0;
+    struct pollfd pf = {fd, ev, 0};
+    int r = poll(&pf, 1, left);
+    if (r > 0)
+      return 1;
+    if (r == 0)
+      return 0;
+    if (errno != EINTR)
+      return 1; /* let the caller's read/write report the error */
+  }
+}
+
+/* Non-blocking connect with a deadline; -1 with errno on failure. */
+static int connect_to(struct tlsfin_probe *p, double deadline) {
+  int fd = socket(p->addr.ss_family, SOCK_STREAM, 0);
+  if (fd < 0)
+    return -1;
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  if (connect(fd, (struct sockaddr *)&p->addr, p->addrlen) < 0 &&
+      errno != EINPROGRESS) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  if (!wait_fd(fd, POLLOUT, deadline)) {
+    close(fd);
+    errno = ETIMEDOUT;
+    return -1;
+  }
+  int soerr = 0;
+  socklen_t sl = sizeof soerr;
+  getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+  if (soerr) {
+    close(fd);
+    errno = soerr;
+    return -1;
+  }
+  return fd;
+}
+
+/* One version: send the hello, read the answer through the analyzer's TLS
+ * dissector until it says what happened. */
+static void probe_version(struct tlsfin_probe *p, int i) {
+  struct tlsfin_probe_version *v = &p->v[i];
+  uint8_t hello[1024], buf[16384];
+  double t0 = now_ms(), deadline = t0 + p->timeout_ms;
+  v->offered = versions[i];
+  v->alert = -1;
+  int fd = connect_to(p, deadline);
+  if (fd < 0) {
+    v->outcome = TLSFIN_VERSION_UNREACHABLE;
+    v->ms = now_ms() - t0;
+    return;
+  }
+  size_t n = tf_build_client_hello(hello, sizeof hello, versions[i], p->sni);
+  struct tf_tls t;
+  tf_tls_init(&t);
+  tf_tls_feed(&t, 0, hello, n, 1);
+  v->outcome = TLSFIN_VERSION_TIMEOUT;
+  if (send(fd, hello, n, MSG_NOSIGNAL) != (ssize_t)n) {
+    v->outcome = TLSFIN_VERSION_RESET;
+    goto done;
+  }
+  for (uint64_t pkt = 2;; pkt++) {
+    if (!wait_fd(fd, POLLIN, deadline))
+      break; /* TIMEOUT */
+    ssize_t r = recv(fd, buf, sizeof buf, 0);
+    if (r > 0) {
+      tf_tls_feed(&t, 1, buf, (size_t)r, pkt);
+      if (t.server_hello || t.hrr) {
+        v->outcome = TLSFIN_VERSION_ACCEPTED;
+        v->negotiated = t.hrr && !t.server_hello ? 0x0304 : t.version;
+        break;
+      }
+      if (t.nalerts) {
+        v->outcome = TLSFIN_VERSION_ALERT;
+        v->alert = t.alerts[0].desc;
+        break;
+      }
+      if (t.state == TF_TLS_NO || t.d[1].lost) {
+        v->outcome = TLSFIN_VERSION_GARBAGE;
+        break;
+      }
+      continue;
+    }
+    if (r == 0) {
+      v->outcome = TLSFIN_VERSION_CLOSED;
+      break;
+    }
+    if (errno == EINTR || errno == EAGAIN)
+      continue;
+    v->outcome = TLSFIN_VERSION_RESET; /* ECONNRESET */
+    break;
+  }
+done:
+  v->ms = now_ms() - t0;
+  tf_tls_free(&t);
+  /* The answer was read: an abortive close is the polite one for a probe
+   * here, the server must not keep state for us. */
+  struct linger lg = {1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  close(fd);
+}
+
+/* A full handshake with OpenSSL at the best accepted version. */
+static SSL *handshake(struct tlsfin_probe *p, SSL_CTX *ctx, int *fdp,
+                      double deadline, char *note, size_t nl) {
+  int fd = connect_to(p, deadline);
+  if (fd < 0) {
+    snprintf(note, nl, "connect: %s", strerror(errno));
+    return NULL;
+  }
+  SSL *s = SSL_new(ctx);
+  SSL_set_fd(s, fd);
+  if (p->sni[0])
+    SSL_set_tlsext_host_name(s, p->sni);
+  for (;;) {
+    int r = SSL_connect(s);
+    if (r == 1)
+      break;
+    int e = SSL_get_error(s, r);
+    if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) &&
+        wait_fd(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline))
+      continue;
+    unsigned long ee = ERR_peek_last_error();
+    snprintf(note, nl, "handshake failed: %s",
+             ee ? ERR_reason_error_string(ee) : "timeout");
+    ERR_clear_error();
+    SSL_free(s);
+    close(fd);
+    return NULL;
+  }
+  *fdp = fd;
+  return s;
+}
+
+/* Reads until the server ends its side: close_notify (then FIN or RST),
+ * FIN, RST or the deadline.  Application data seen on the way is noted. */
+static void read_end(SSL *s, int fd, double deadline, double t0,
+                     struct tlsfin_probe_close *c) {
+  char buf[16384];
+  c->outcome = TLSFIN_CLOSE_NOTHING;
+  c->then = TLSFIN_CLOSE_SKIPPED;
+  for (;;) {
+    int r = SSL_read(s, buf, sizeof buf);
+    if (r > 0) {
+      c->response = true;
+      continue;
+    }
+    int e = SSL_get_error(s, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+      if (!wait_fd(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline))
+        break;
+      continue;
+    }
+    if (e == SSL_ERROR_ZERO_RETURN) { /* RFC 8446 §6.1 close_notify */
+      c->outcome = TLSFIN_CLOSE_CLOSE_NOTIFY;
+      c->ms = now_ms() - t0;
+      /* and then: FIN, RST, or nothing? */
+      c->then = TLSFIN_CLOSE_NOTHING;
+      while (wait_fd(fd, POLLIN, deadline)) {
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n > 0)
+          continue;
+        if (n == 0)
+          c->then = TLSFIN_CLOSE_FIN;
+        else if (errno == EINTR || errno == EAGAIN)
+          continue;
+        else
+          c->then = TLSFIN_CLOSE_RST;
+        break;
+      }
+      break;
+    }
+    /* OpenSSL 3: an EOF without close_notify is SSL_ERROR_SSL with
+     * SSL_R_UNEXPECTED_EOF_WHILE_READING; 1.1.1 said SSL_ERROR_SYSCALL with
+     * errno 0.  ECONNRESET is an RST. */
+    c->ms = now_ms() - t0;
+    if (e == SSL_ERROR_SYSCALL && errno == ECONNRESET)
+      c->outcome = TLSFIN_CLOSE_RST;
+    else
+      c->outcome = TLSFIN_CLOSE_FIN;
+    ERR_clear_error();
+    break;
+  }
+  if (c->outcome == TLSFIN_CLOSE_NOTHING)
+    c->ms = now_ms() - t0;
+}
+
+static void close_test(struct tlsfin_probe *p, SSL_CTX *ctx,
+                       enum tlsfin_probe_close_test which) {
+  struct tlsfin_probe_close *c = &p->c[which];
+  int fd = -1;
+  double wait = which == TLSFIN_PROBE_IDLE ? p->idle_max * 1000.0
+                                           : (double)p->timeout_ms;
+  double deadline = now_ms() + p->timeout_ms;
+  SSL *s = handshake(p, ctx, &fd, deadline, c->note, sizeof c->note);
+  if (!s) {
+    c->outcome = TLSFIN_CLOSE_SKIPPED;
+    return;
+  }
+  char req[600];
+  snprintf(req, sizeof req,
+           "GET / HTTP/1.1\r\nHost: %s\r\nUser-Agent: tlsfin-probe\r\n\r\n",
+           p->sni[0] ? p->sni : p->host);
+  if (which == TLSFIN_PROBE_HALF_CLOSE && SSL_write(s, req, (int)strlen(req)) <= 0)
+    snprintf(c->note, sizeof c->note, "could not send the request");
+  double t0 = now_ms();
+  deadline = t0 + wait;
+  if (which == TLSFIN_PROBE_CLOSE_NOTIFY || which == TLSFIN_PROBE_HALF_CLOSE) {
+    SSL_shutdown(s); /* sends our close_notify; the read side stays open */
+  } else if (which == TLSFIN_PROBE_TRUNCATION) {
+    shutdown(fd, SHUT_WR); /* a bare FIN: no close_notify */
+  }
+  read_end(s, fd, deadline, t0, c);
+  if (which == TLSFIN_PROBE_HALF_CLOSE && !c->note[0])
+    snprintf(c->note, sizeof c->note, "%s",
+             c->response ? "the HTTP response arrived after our close_notify"
+                         : "no response after our close_notify");
+  SSL_free(s);
+  close(fd);
+}
+
+int tlsfin_probe_run(struct tlsfin_probe *p) {
+  if (!p->addrlen) {
+    seterr(p, "no target");
+    return -1;
+  }
+  for (int i = 0; i < TLSFIN_PROBE_VERSIONS; i++)
+    probe_version(p, i);
+  int reachable = 0;
+  p->best = 0;
+  for (int i = 0; i < TLSFIN_PROBE_VERSIONS - 1; i++) {
+    if (p->v[i].outcome != TLSFIN_VERSION_UNREACHABLE)
+      reachable = 1;
+    if (p->v[i].outcome == TLSFIN_VERSION_ACCEPTED && versions[i] > p->best)
+      p->best = versions[i];
+  }
+  if (!reachable) {
+    seterr(p, "%s: cannot connect", p->target);
+    return -1;
+  }
+  for (int t = 0; t < TLSFIN_PROBE_CLOSE_TESTS; t++)
+    p->c[t].outcome = p->c[t].then = TLSFIN_CLOSE_SKIPPED;
+  if (!p->best || p->best < 0x0301) {
+    for (int t = 0; t < TLSFIN_PROBE_CLOSE_TESTS; t++)
+      snprintf(p->c[t].note, sizeof p->c[t].note,
+               "no version usable for a full handshake");
+    return 0;
+  }
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) {
+    seterr(p, "OpenSSL: cannot create a context");
+    return -1;
+  }
+  SSL_CTX_set_security_level(ctx, 0); /* probe old servers too */
+  SSL_CTX_set_min_proto_version(ctx, p->best);
+  SSL_CTX_set_max_proto_version(ctx, p->best);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+  close_test(p, ctx, TLSFIN_PROBE_CLOSE_NOTIFY);
+  if (p->http)
+    close_test(p, ctx, TLSFIN_PROBE_HALF_CLOSE);
+  else
+    snprintf(p->c[TLSFIN_PROBE_HALF_CLOSE].note,
+             sizeof p->c[TLSFIN_PROBE_HALF_CLOSE].note, "needs --http");
+  close_test(p, ctx, TLSFIN_PROBE_TRUNCATION);
+  if (p->idle_max > 0)
+    close_test(p, ctx, TLSFIN_PROBE_IDLE);
+  else
+    snprintf(p->c[TLSFIN_PROBE_IDLE].note, sizeof p->c[TLSFIN_PROBE_IDLE].note,
+             "needs --idle-max SECONDS");
+  SSL_CTX_free(ctx);
+  return 0;
+}
+
+static const char *vname(uint16_t v) {
+  const char *n = tlsfin_version_name(v);
+  return n ? n : "?";
+}
+
+static const char *test_names[TLSFIN_PROBE_CLOSE_TESTS] = {
+    "close_notify", "half_close", "truncation", "idle"};
+
+int tlsfin_probe_write_table(const struct tlsfin_probe *p, FILE *o) {
+  fprintf(o, "target %s%s%s\n\n%-10s %-12s %s\n", p->target,
+          p->sni[0] ? "  sni " : "", p->sni, "VERSION", "OUTCOME", "DETAIL");
+  for (int i = 0; i < TLSFIN_PROBE_VERSIONS; i++) {
+    const struct tlsfin_probe_version *v = &p->v[i];
+    char detail[120] = "";
+    if (v->outcome == TLSFIN_VERSION_ACCEPTED)
+      snprintf(detail, sizeof detail, "%s%s", i == TLSFIN_PROBE_VERSIONS - 1
+                                                  ? "server chose "
+                                                  : "negotiated ",
+               vname(v->negotiated));
+    else if (v->outcome == TLSFIN_VERSION_ALERT)
+      snprintf(detail, sizeof detail, "alert %s",
+               v->alert >= 0 && tlsfin_alert_name(v->alert)
+                   ? tlsfin_alert_name(v->alert)
+                   : "(unknown)");
+    fprintf(o, "%-10s %-12s %-36s %7.1f ms\n",
+            i == TLSFIN_PROBE_VERSIONS - 1 ? "TLS1.0-1.3" : vname(v->offered),
+            tlsfin_version_outcome_name(v->outcome), detail, v->ms);
+  }
+  fprintf(o, "\n%-14s %-13s %-8s %s\n", "CLOSE TEST", "SERVER DID", "THEN",
+          "DETAIL");
+  for (int t = 0; t < TLSFIN_PROBE_CLOSE_TESTS; t++) {
+    const struct tlsfin_probe_close *c = &p->c[t];
+    char ms[24] = "";
+    if (c->outcome != TLSFIN_CLOSE_SKIPPED)
+      snprintf(ms, sizeof ms, "after %.1f ms", c->ms);
+    fprintf(o, "%-14s %-13s %-8s %s%s%s\n", test_names[t],
+            tlsfin_close_outcome_name(c->outcome),
+            c->then == TLSFIN_CLOSE_SKIPPED ? "-"
+                                            : tlsfin_close_outcome_name(c->then),
+            ms, ms[0] && c->note[0] ? "; " : "", c->note);
+  }
+  return 0;
+}
+
+static void json_str(FILE *o, const char *s) {
+  fputc('"', o);
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\')
+      fprintf(o, "\\%c", ch);
+    else if (ch < 0x20 || ch >= 0x7f)
+      fprintf(o, "\\u%04x", ch);
+    else
+      fputc(ch, o);
+  }
+  fputc('"', o);
+}
+
+int tlsfin_probe_write_json(const struct tlsfin_probe *p, FILE *o) {
+  fprintf(o, "{\"target\":");
+  json_str(o, p->target);
+  fprintf(o, ",\"sni\":");
+  if (p->sni[0])
+    json_str(o, p->sni);
+  else
+    fprintf(o, "null");
+  fprintf(o, ",\"versions\":[");
+  for (int i = 0; i < TLSFIN_PROBE_VERSIONS; i++) {
+    const struct tlsfin_probe_version *v = &p->v[i];
+    const char *an = v->alert >= 0 ? tlsfin_alert_name(v->alert) : NULL;
+    fprintf(o, "%s{\"offered\":\"%s\",\"outcome\":\"%s\",\"version\":", i ? "," : "",
+            i == TLSFIN_PROBE_VERSIONS - 1 ? "max" : vname(v->offered),
+            tlsfin_version_outcome_name(v->outcome));
+    if (v->outcome == TLSFIN_VERSION_ACCEPTED)
+      fprintf(o, "\"%s\"", vname(v->negotiated));
+    else
+      fprintf(o, "null");
+    fprintf(o, ",\"alert\":");
+    if (an)
+      fprintf(o, "\"%s\"", an);
+    else
+      fprintf(o, "null");
+    fprintf(o, ",\"ms\":%.1f}", v->ms);
+  }
+  fprintf(o, "],\"close\":{");
+  for (int t = 0; t < TLSFIN_PROBE_CLOSE_TESTS; t++) {
+    const struct tlsfin_probe_close *c = &p->c[t];
+    fprintf(o, "%s\"%s\":{\"server\":\"%s\",\"then\":", t ? "," : "",
+            test_names[t], tlsfin_close_outcome_name(c->outcome));
+    if (c->then == TLSFIN_CLOSE_SKIPPED)
+      fprintf(o, "null");
+    else
+      fprintf(o, "\"%s\"", tlsfin_close_outcome_name(c->then));
+    fprintf(o, ",\"ms\":");
+    if (c->outcome == TLSFIN_CLOSE_SKIPPED)
+      fprintf(o, "null");
+    else
+      fprintf(o, "%.1f", c->ms);
+    if (t == TLSFIN_PROBE_HALF_CLOSE)
+      fprintf(o, ",\"response\":%s", c->response ? "true" : "false");
+    fprintf(o, ",\"note\":");
+    json_str(o, c->note);
+    fprintf(o, "}");
+  }
+  fprintf(o, "}}\n");
+  return 0;
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# tlsfin probe against real servers on loopback: openssl s_server limited to
+# TLS 1.3 and to TLS 1.2, and scripted bad servers (RST on the ClientHello,
+# silence, an SSH banner); plus the bad-usage exits.  Each server's answers
+# are asserted on the JSON output.  usage: test_probe.sh TLSFIN
+set -uo pipefail
+T=$1
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+pass=0 fail=0
+ok() { echo "ok   $1"; pass=$((pass + 1)); }
+ko() { echo "FAIL $1"; fail=$((fail + 1)); }
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+waitline() { for _ in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/k.pem" -out "$tmp/c.pem" -days 2 \
+  -subj /CN=probe.test 2>/dev/null
+start_sserver() { # port extra-args...
+  local port=$1; shift
+  mkfifo "$tmp/in.$port"
+  openssl s_server -accept "127.0.0.1:$port" -cert "$tmp/c.pem" -key "$tmp/k.pem" -www "$@" \
+    <>"$tmp/in.$port" >"$tmp/s.$port" 2>&1 &
+  pids+=($!)
+  waitline "$tmp/s.$port" ACCEPT
+}
+check() { # name port python-assertions [probe args]
+  local name=$1 port=$2 py=$3; shift 3
+  if "$T" probe --format=json --timeout=1500 "$@" "127.0.0.1:$port" >"$tmp/$name.json" 2>"$tmp/$name.err" &&
+     python3 - "$tmp/$name.json" <<PY
+import json, sys
+r = json.load(open(sys.argv[1]))
+v = {x["offered"]: x for x in r["versions"]}
+c = r["close"]
+$py
+PY
+  then ok "$name"; else ko "$name"; cat "$tmp/$name.json" "$tmp/$name.err"; fi
+}
+
+p13=$(freeport); start_sserver "$p13" -tls1_3
+check tls13_only "$p13" '
+assert v["TLS1.3"]["outcome"] == "accepted" and v["TLS1.3"]["version"] == "TLS1.3", v
+assert v["TLS1.2"]["outcome"] == "alert" and v["TLS1.2"]["alert"] == "protocol_version", v["TLS1.2"]
+assert v["TLS1.1"]["outcome"] == "alert", v["TLS1.1"]
+assert v["max"]["version"] == "TLS1.3"
+assert c["close_notify"]["server"] == "close_notify" and c["close_notify"]["then"] == "fin", c
+assert c["truncation"]["server"] == "fin", c
+assert c["half_close"]["server"] == "close_notify" and c["half_close"]["response"] is True, c
+assert c["idle"]["server"] == "skipped"' --http
+
+p12=$(freeport); start_sserver "$p12" -tls1_2
+check tls12_only "$p12" '
+assert v["TLS1.2"]["outcome"] == "accepted" and v["TLS1.2"]["version"] == "TLS1.2", v
+assert v["TLS1.3"]["outcome"] == "alert" and v["TLS1.3"]["alert"] == "protocol_version", v["TLS1.3"]
+assert v["max"]["outcome"] == "accepted" and v["max"]["version"] == "TLS1.2", "downgrade"
+assert c["close_notify"]["server"] == "close_notify", c'
+
+for mode in reset silent garbage; do
+  port=$(freeport)
+  python3 "$here/bad_servers.py" "$mode" "$port" >"$tmp/bad.$mode" 2>&1 &
+  pids+=($!)
+  waitline "$tmp/bad.$mode" ready
+  case $mode in
+    reset) check bad_reset "$port" '
+for k in ("SSL3", "TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3", "max"):
+    assert v[k]["outcome"] == "reset", (k, v[k])
+assert c["close_notify"]["server"] == "skipped"';;
+    silent) check bad_silent "$port" '
+for k in ("TLS1.2", "TLS1.3"):
+    assert v[k]["outcome"] == "timeout" and 1400 < v[k]["ms"] < 3000, (k, v[k])';;
+    garbage) check bad_garbage "$port" '
+for k in ("TLS1.2", "TLS1.3"):
+    assert v[k]["outcome"] == "garbage", (k, v[k])';;
+  esac
+done
+# --fail-on: a server that resets on versions
+rport=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["target"].rsplit(":",1)[1])' "$tmp/bad_reset.json")
+rc=0; "$T" probe --fail-on=resets-on-version --timeout=500 "127.0.0.1:$rport" >/dev/null 2>&1 || rc=$?
+[[ $rc -eq 1 ]] && ok fail-on-resets || ko "fail-on-resets (exit $rc)"
+rc=0; "$T" probe --fail-on=resets-on-version "127.0.0.1:$p13" >/dev/null 2>&1 || rc=$?
+[[ $rc -eq 0 ]] && ok fail-on-clean || ko "fail-on-clean (exit $rc)"
+
+# bad usage and unreachable targets: exit 2 with a message, quickly (no
+# unresolvable names here: resolving one would send a query off the machine)
+closed=$(freeport)
+for args in "" "nocolon" "127.0.0.1:99999" "--format=xml 127.0.0.1:1" "--bogus 127.0.0.1:1" \
+            "--fail-on=nope 127.0.0.1:1" "127.0.0.1:$closed"; do
+  rc=0
+  # shellcheck disable=SC2086
+  timeout 20 "$T" probe --timeout=500 $args >"$tmp/o" 2>"$tmp/e" || rc=$?
+  if [[ $rc -eq 2 && -s "$tmp/e" ]]; then ok "usage: '$args'"; else ko "usage: '$args' exit $rc"; cat "$tmp/e"; fi
+done
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]
