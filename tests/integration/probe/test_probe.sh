@@ -82,6 +82,43 @@ rc=0; "$T" probe --fail-on=resets-on-version --timeout=500 "127.0.0.1:$rport" >/
 rc=0; "$T" probe --fail-on=resets-on-version "127.0.0.1:$p13" >/dev/null 2>&1 || rc=$?
 [[ $rc -eq 0 ]] && ok fail-on-clean || ko "fail-on-clean (exit $rc)"
 
+# Cross-check with the analyzer: capture the probe's own traffic against the
+# TLS 1.3-only server and read it back with tlsfin analyze (root: dumpcap).
+if [[ $(id -u) -eq 0 ]] && command -v dumpcap >/dev/null; then
+  dumpcap -q -i lo -f "tcp port $p13" -w "$tmp/probe.pcapng" 2>"$tmp/dc.err" &
+  dpid=$!
+  for _ in $(seq 100); do grep -q Capturing "$tmp/dc.err" && break; sleep 0.05; done
+  sleep 1
+  "$T" probe --format=json "127.0.0.1:$p13" >"$tmp/x.json" 2>&1
+  sleep 0.5
+  kill -INT $dpid; wait $dpid
+  "$T" analyze --format=jsonl "$tmp/probe.pcapng" >"$tmp/x.jsonl" 2>&1
+  if python3 - "$tmp/x.json" "$tmp/x.jsonl" <<'PY'
+import json, sys
+probe = json.load(open(sys.argv[1]))
+rows = [json.loads(l) for l in open(sys.argv[2])]
+# one connection per version row, then one per close test that ran
+assert len(rows) == 6 + 2, len(rows)
+want = {"SSL3": "tls_handshake_alert", "TLS1.0": "tls_handshake_alert",
+        "TLS1.1": "tls_handshake_alert", "TLS1.2": "tls_handshake_alert"}
+for row, v in zip(rows, probe["versions"]):
+    if v["offered"] in want:
+        assert row["verdict"] == want[v["offered"]], (v, row["verdict"])
+        assert row["tls"]["alerts"][0]["description"] == v["alert"], (v, row["tls"]["alerts"])
+    else:  # accepted: the probe reads the ServerHello and aborts
+        assert row["tls"]["version"] == v["version"], (v, row["tls"])
+        assert row["rst"]["by"] == "client" and row["rst"]["cause"] == "abort", row["rst"]
+cn = rows[6]   # our close_notify, the server answers with close_notify + FIN
+assert cn["tls"]["first_close_notify"] == "client", cn["tls"]
+assert cn["tls"]["close_notify"] == {"client": "probable", "server": "probable"}, cn["tls"]
+tr = rows[7]   # our bare FIN
+assert tr["verdict"] == "tls_truncated" and tr["tcp"]["first_close"] == "client", tr["verdict"]
+PY
+  then ok "probe traffic read back by tlsfin analyze"; else ko "probe vs analyze"; cat "$tmp/x.jsonl" | cut -c1-400; fi
+else
+  echo "skip probe vs analyze: needs root and dumpcap"
+fi
+
 # bad usage and unreachable targets: exit 2 with a message, quickly (no
 # unresolvable names here: resolving one would send a query off the machine)
 closed=$(freeport)
