@@ -1,0 +1,443 @@
+/*
+ * libtlsfin: the close sequences and the one place where OpenSSL's ways of
+ * reporting an end (1.1.1, 3.0, 3.2+, SSL_OP_IGNORE_UNEXPECTED_EOF) become
+ * facts in struct tlsfin_end.
+ */
+#include "tlsfin/tlsfin.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+enum cstate { CS_START = 0, CS_SEND_CN, CS_SHUT_WR, CS_READ, CS_WAIT_EOF,
+              CS_DRAIN, CS_DONE };
+
+struct tlsfin_conn {
+  SSL *ssl;
+  int fd;
+  bool nonblock;
+  size_t budget;
+  void (*cb)(void *, const void *, size_t);
+  void *arg;
+  struct tlsfin_end end;
+  char err[256];
+  enum cstate cs;
+  enum tlsfin_close_mode mode;
+  double t0, deadline;
+  bool cn_before_rst;
+};
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void seterr(struct tlsfin_conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void seterr(struct tlsfin_conn *c, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(c->err, sizeof c->err, fmt, ap);
+  va_end(ap);
+}
+
+struct tlsfin_conn *tlsfin_conn_wrap(SSL *ssl, int fd) {
+  if (!ssl || fd < 0)
+    return NULL;
+  struct tlsfin_conn *c = calloc(1, sizeof *c);
+  if (!c)
+    return NULL;
+  c->ssl = ssl;
+  c->fd = fd;
+  c->end.first_close = c->end.first_close_notify = -1;
+  c->end.alert_sent = c->end.alert_received = -1;
+  c->end.is_server = SSL_is_server(ssl);
+  return c;
+}
+
+void tlsfin_conn_free(struct tlsfin_conn *c) { free(c); }
+const char *tlsfin_conn_error(const struct tlsfin_conn *c) { return c->err; }
+const struct tlsfin_end *tlsfin_conn_end(const struct tlsfin_conn *c) {
+  return &c->end;
+}
+int tlsfin_conn_set_nonblocking(struct tlsfin_conn *c, bool on) {
+  c->nonblock = on;
+  return 0;
+}
+int tlsfin_conn_set_drain(struct tlsfin_conn *c, size_t budget,
+                          void (*cb)(void *, const void *, size_t),
+                          void *arg) {
+  c->budget = budget;
+  c->cb = cb;
+  c->arg = arg;
+  return 0;
+}
+
+static int local_side(const struct tlsfin_conn *c) {
+  return c->end.is_server ? 1 : 0;
+}
+static void first_close(struct tlsfin_conn *c, int side) {
+  if (c->end.first_close < 0)
+    c->end.first_close = side;
+}
+static void first_cn(struct tlsfin_conn *c, int side) {
+  if (c->end.first_close_notify < 0)
+    c->end.first_close_notify = side;
+}
+
+static void got_rst(struct tlsfin_conn *c, enum tlsfin_phase ph) {
+  if (!c->end.rst_received) {
+    c->end.rst_received = true;
+    c->end.rst_phase = ph;
+    c->cn_before_rst =
+        c->end.close_notify_sent || c->end.close_notify_received;
+    first_close(c, !local_side(c));
+  }
+}
+
+static void got_peer_eof(struct tlsfin_conn *c, bool mid_record) {
+  if (c->end.peer_eof)
+    return;
+  c->end.peer_eof = true;
+  first_close(c, !local_side(c));
+  if (!c->end.close_notify_received) {
+    /* RFC 8446 §6.1: an EOF without close_notify is a truncation */
+    c->end.truncated = true;
+    c->end.eof_mid_record = mid_record;
+  }
+}
+
+/* The one place that maps OpenSSL's ways of saying "the peer ended" to
+ * facts.  Returns 0 when the peer has ended (or failed), a TLSFIN_WANT_*
+ * code, or -1 for a local error (message set). */
+static int classify(struct tlsfin_conn *c, int ret, enum tlsfin_phase ph) {
+  int e = SSL_get_error(c->ssl, ret);
+  int saved = errno;
+  switch (e) {
+  case SSL_ERROR_WANT_READ:
+    return TLSFIN_WANT_POLLIN;
+  case SSL_ERROR_WANT_WRITE:
+    return TLSFIN_WANT_POLLOUT;
+  case SSL_ERROR_ZERO_RETURN:
+    /* With SSL_OP_IGNORE_UNEXPECTED_EOF, OpenSSL 3 reports a bare EOF as
+     * ZERO_RETURN too: only SSL_RECEIVED_SHUTDOWN proves a close_notify. */
+    if (SSL_get_shutdown(c->ssl) & SSL_RECEIVED_SHUTDOWN) {
+      if (!c->end.close_notify_received) {
+        c->end.close_notify_received = true;
+        first_cn(c, !local_side(c));
+      }
+    } else {
+      got_peer_eof(c, false);
+    }
+    return 0;
+  case SSL_ERROR_SYSCALL:
+    ERR_clear_error();
+    if (saved == ECONNRESET || saved == EPIPE) {
+      got_rst(c, ph);
+      return 0;
+    }
+    if (ret == 0 || saved == 0) { /* OpenSSL 1.1.1: EOF, errno 0 */
+      got_peer_eof(c, SSL_has_pending(c->ssl));
+      return 0;
+    }
+    seterr(c, "read: %s", strerror(saved));
+    return -1;
+  case SSL_ERROR_SSL: {
+    unsigned long err = ERR_peek_last_error();
+    int reason = ERR_GET_REASON(err);
+    ERR_clear_error();
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+    if (reason == SSL_R_UNEXPECTED_EOF_WHILE_READING) { /* OpenSSL 3 */
+      got_peer_eof(c, SSL_has_pending(c->ssl));
+      return 0;
+    }
+#endif
+    if (reason == SSL_R_APPLICATION_DATA_AFTER_CLOSE_NOTIFY) {
+      c->end.data_after_close_notify = true;
+      return 0;
+    }
+    /* SSL_R_SSLV3_ALERT_* / SSL_R_TLSV1_ALERT_*: reason = 1000 + alert */
+    if (reason >= SSL_AD_REASON_OFFSET && reason < SSL_AD_REASON_OFFSET + 256) {
+      c->end.alert_received = reason - SSL_AD_REASON_OFFSET;
+      first_close(c, !local_side(c));
+      return 0;
+    }
+    seterr(c, "TLS: %s", err ? ERR_reason_error_string(err) : "error");
+    return -1;
+  }
+  default:
+    seterr(c, "unexpected SSL_get_error %d", e);
+    return -1;
+  }
+}
+
+int tlsfin_conn_read(struct tlsfin_conn *c, void *buf, size_t n) {
+  int r = SSL_read(c->ssl, buf, (int)(n > 1 << 30 ? 1 << 30 : n));
+  if (r > 0)
+    return r;
+  return classify(c, r, TLSFIN_PHASE_DATA);
+}
+
+/* Reads and throws away (or hands over) what the peer still sends. */
+static void deliver(struct tlsfin_conn *c, const char *buf, int n) {
+  if (c->end.close_notify_sent)
+    c->end.data_after_close_notify = true;
+  if (c->cb) {
+    c->cb(c->arg, buf, (size_t)n);
+    c->end.bytes_delivered += (uint64_t)n;
+  } else {
+    c->end.bytes_discarded += (uint64_t)n;
+  }
+}
+
+/* Waits (blocking mode) or tells the caller to wait (non-blocking).
+ * Returns 1 to retry, 0 when the deadline passed, or a TLSFIN_WANT_*. */
+static int wait_or_want(struct tlsfin_conn *c, int want) {
+  double left = c->deadline - now_ms();
+  if (left <= 0)
+    return 0;
+  if (c->nonblock)
+    return want;
+  struct pollfd pf = {c->fd, want == TLSFIN_WANT_POLLOUT ? POLLOUT : POLLIN, 0};
+  int r = poll(&pf, 1, (int)left + 1);
+  return r == 0 ? 0 : 1;
+}
+
+/* Reads whatever is readable now so close() sends FIN, not RST
+ * (RFC 9293 §3.10.4: unread data makes close an abort on Linux). */
+static void drain_now(struct tlsfin_conn *c) {
+  char buf[16384];
+  for (int i = 0; i < 64; i++) {
+    ssize_t n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) {
+      c->end.bytes_discarded += (uint64_t)n;
+      continue;
+    }
+    if (n == 0)
+      got_peer_eof(c, false);
+    else if (errno == ECONNRESET)
+      got_rst(c, TLSFIN_PHASE_CLOSING);
+    break;
+  }
+}
+
+static int finish(struct tlsfin_conn *c) {
+  if (c->fd >= 0) {
+    close(c->fd);
+    c->fd = -1;
+  }
+  c->cs = CS_DONE;
+  c->end.close_ms = now_ms() - c->t0;
+  return 0;
+}
+
+int tlsfin_conn_close(struct tlsfin_conn *c, enum tlsfin_close_mode mode,
+                      int deadline_ms) {
+  char buf[16384];
+  if (c->cs == CS_DONE)
+    return 0;
+  if (c->cs == CS_START) {
+    c->mode = mode;
+    c->t0 = now_ms();
+    c->deadline = c->t0 + (deadline_ms > 0 ? deadline_ms : 0);
+    fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+    if (mode == TLSFIN_CLOSE_ABORT) {
+      struct linger lg = {1, 0};
+      setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+      c->end.local_abort = true;
+      first_close(c, local_side(c));
+      return finish(c);
+    }
+    c->cs = CS_SEND_CN;
+  } else if (mode != c->mode) {
+    seterr(c, "close resumed with another mode");
+    return -1;
+  }
+  for (;;) {
+    switch (c->cs) {
+    case CS_SEND_CN: {
+      if (c->end.rst_received) {
+        c->cs = CS_DRAIN;
+        break;
+      }
+      int r = SSL_shutdown(c->ssl); /* RFC 8446 §6.1 close_notify */
+      if (r >= 0) {
+        c->end.close_notify_sent = true;
+        first_cn(c, local_side(c));
+        if (r == 1 && !c->end.close_notify_received) {
+          c->end.close_notify_received = true;
+          first_cn(c, !local_side(c));
+        }
+        c->cs = CS_SHUT_WR;
+        break;
+      }
+      int k = classify(c, r, TLSFIN_PHASE_CLOSING);
+      if (k == TLSFIN_WANT_POLLIN || k == TLSFIN_WANT_POLLOUT) {
+        int w = wait_or_want(c, k);
+        if (w == 1)
+          break;
+        if (w == 0) {
+          c->end.deadline_hit = true;
+          c->cs = CS_DRAIN;
+          break;
+        }
+        return w;
+      }
+      c->cs = CS_DRAIN; /* RST or error: nothing more to say */
+      break;
+    }
+    case CS_SHUT_WR:
+      shutdown(c->fd, SHUT_WR); /* our FIN follows our close_notify */
+      if (!c->end.peer_eof && !c->end.rst_received)
+        first_close(c, local_side(c));
+      c->cs = c->mode == TLSFIN_CLOSE_FAST ? CS_DRAIN : CS_READ;
+      break;
+    case CS_READ: {
+      if (c->end.close_notify_received || c->end.peer_eof ||
+          c->end.rst_received) {
+        c->cs = CS_WAIT_EOF;
+        break;
+      }
+      int r = SSL_read(c->ssl, buf, sizeof buf);
+      if (r > 0) {
+        deliver(c, buf, r);
+        if (c->budget &&
+            c->end.bytes_discarded + c->end.bytes_delivered >= c->budget)
+          c->cs = CS_DRAIN; /* the peer keeps talking: stop waiting */
+        break;
+      }
+      int k = classify(c, r, TLSFIN_PHASE_CLOSING);
+      if (k == TLSFIN_WANT_POLLIN || k == TLSFIN_WANT_POLLOUT) {
+        int w = wait_or_want(c, k);
+        if (w == 1)
+          break;
+        if (w == 0) {
+          c->end.deadline_hit = true;
+          c->cs = CS_DRAIN;
+          break;
+        }
+        return w;
+      }
+      c->cs = k < 0 ? CS_DRAIN : CS_WAIT_EOF;
+      break;
+    }
+    case CS_WAIT_EOF: {
+      /* after the peer's close_notify, wait for its FIN so that our
+       * close() finds nothing unread */
+      if (c->end.peer_eof || c->end.rst_received) {
+        c->cs = CS_DRAIN;
+        break;
+      }
+      ssize_t n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) {
+        c->end.bytes_discarded += (uint64_t)n;
+        break;
+      }
+      if (n == 0) {
+        got_peer_eof(c, false);
+        break;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        int w = wait_or_want(c, TLSFIN_WANT_POLLIN);
+        if (w == 1)
+          break;
+        if (w == 0) {
+          c->end.deadline_hit = true;
+          c->cs = CS_DRAIN;
+          break;
+        }
+        return w;
+      }
+      got_rst(c, TLSFIN_PHASE_CLOSING);
+      c->cs = CS_DRAIN;
+      break;
+    }
+    case CS_DRAIN:
+      drain_now(c);
+      return finish(c);
+    default:
+      return finish(c);
+    }
+  }
+}
+
+tlsfin_verdict tlsfin_end_verdict(const struct tlsfin_end *e) {
+  int local = e->is_server ? 1 : 0;
+  /* TAXONOMY: close_notify first, then an RST, is tls_close_then_reset;
+   * an RST that came first is a plain reset */
+  if (e->local_abort || e->rst_received)
+    return e->first_close_notify >= 0 && !e->local_abort
+               ? TLSFIN_VERDICT_TLS_CLOSE_THEN_RESET
+               : TLSFIN_VERDICT_RESET;
+  if (e->alert_received >= 0)
+    return TLSFIN_VERDICT_RESET;
+  /* the side that started the end: its close_notify or FIN came first */
+  int closing = e->first_close_notify >= 0 ? e->first_close_notify
+                                           : e->first_close;
+  if (closing < 0)
+    return TLSFIN_VERDICT_OPEN;
+  if (closing != local && e->truncated)
+    return TLSFIN_VERDICT_TLS_TRUNCATED;
+  if (!e->peer_eof)
+    return TLSFIN_VERDICT_HALF_CLOSED;
+  if (e->close_notify_sent && e->close_notify_received)
+    return TLSFIN_VERDICT_TLS_CLEAN;
+  if (e->close_notify_sent || e->close_notify_received)
+    return TLSFIN_VERDICT_TLS_ONE_SIDED;
+  return TLSFIN_VERDICT_TLS_TRUNCATED;
+}
+
+const char *tlsfin_strend(const struct tlsfin_end *e, char *buf, size_t n) {
+  const char *peer = e->is_server ? "client" : "server";
+  tlsfin_verdict v = tlsfin_end_verdict(e);
+  int len = 0;
+  switch (v) {
+  case TLSFIN_VERDICT_TLS_CLEAN:
+    len = snprintf(buf, n, "clean TLS close: close_notify both ways");
+    break;
+  case TLSFIN_VERDICT_TLS_ONE_SIDED:
+    len = snprintf(buf, n, "%s close_notify, but the %s closed %s",
+                   e->close_notify_sent ? "we sent" : "the peer sent", peer,
+                   e->close_notify_received ? "after it" : "with a bare FIN");
+    break;
+  case TLSFIN_VERDICT_TLS_TRUNCATED:
+    len = snprintf(buf, n,
+                   "the %s closed without close_notify%s: a truncation",
+                   peer, e->eof_mid_record ? " in the middle of a record" : "");
+    break;
+  case TLSFIN_VERDICT_TLS_CLOSE_THEN_RESET:
+  case TLSFIN_VERDICT_RESET:
+    if (e->local_abort)
+      len = snprintf(buf, n, "we reset the connection (abort)");
+    else
+      len = snprintf(buf, n, "the %s reset the connection%s", peer,
+                     e->rst_phase == TLSFIN_PHASE_CLOSING ? " while we closed" : "");
+    break;
+  case TLSFIN_VERDICT_HALF_CLOSED:
+    len = snprintf(buf, n, "we closed; the %s had not closed %s", peer,
+                   e->deadline_hit ? "by the deadline" : "yet");
+    break;
+  default:
+    len = snprintf(buf, n, "%s", tlsfin_verdict_help(v));
+  }
+  if (len >= 0 && (size_t)len < n && e->alert_received >= 0) {
+    const char *a = tlsfin_alert_name(e->alert_received);
+    len += snprintf(buf + len, n - (size_t)len, "; fatal alert %s received",
+                    a ? a : "(unknown)");
+  }
+  if (len >= 0 && (size_t)len < n)
+    snprintf(buf + len, n - (size_t)len,
+             " (%.1f ms, %llu bytes discarded%s)", e->close_ms,
+             (unsigned long long)e->bytes_discarded,
+             e->data_after_close_notify ? ", data after close_notify" : "");
+  return buf;
+}
