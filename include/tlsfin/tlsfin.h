@@ -99,6 +99,37 @@ int tlsfin_conn_close(struct tlsfin_conn *c, enum tlsfin_close_mode mode,
 
 const struct tlsfin_end *tlsfin_conn_end(const struct tlsfin_conn *c);
 
+/* The SSL object the conn wraps. */
+SSL *tlsfin_conn_ssl(const struct tlsfin_conn *c);
+
+/*
+ * A keep-alive pool for clients (the bug class of JDK-6618387: idle
+ * connections dropped without close_notify).  Idle connections are closed
+ * GRACEFULLY on expiry and on tlsfin_pool_free; tlsfin_pool_get checks a
+ * connection before reuse and detects a pending close_notify, FIN or RST
+ * from the server without consuming application data.  The pool owns what
+ * it holds: the conn, its SSL object (SSL_free) and its descriptor.
+ */
+struct tlsfin_pool;
+struct tlsfin_pool *tlsfin_pool_new(int idle_ms, int close_deadline_ms);
+/* Closes every idle connection with close_notify, then frees the pool. */
+void tlsfin_pool_free(struct tlsfin_pool *p);
+/* Hands an idle connection to the pool under key (e.g. "host:port"). */
+int tlsfin_pool_put(struct tlsfin_pool *p, const char *key,
+                    struct tlsfin_conn *c);
+/* A live idle connection for key (the caller owns it again), or NULL.
+ * Dead ones met on the way are closed; their end is passed to the pool's
+ * observer when one is set. */
+struct tlsfin_conn *tlsfin_pool_get(struct tlsfin_pool *p, const char *key);
+/* Closes connections idle longer than idle_ms; returns how many. */
+int tlsfin_pool_expire(struct tlsfin_pool *p);
+/* Called with the end record of each connection the pool closes. */
+void tlsfin_pool_set_observer(struct tlsfin_pool *p,
+                              void (*fn)(void *arg, const char *key,
+                                         const struct tlsfin_end *e),
+                              void *arg);
+size_t tlsfin_pool_size(const struct tlsfin_pool *p);
+
 /* The verdict `tlsfin analyze` would give a capture of this connection,
  * judged from what the library saw. */
 tlsfin_verdict tlsfin_end_verdict(const struct tlsfin_end *e);

@@ -65,6 +65,7 @@ struct tlsfin_conn *tlsfin_conn_wrap(SSL *ssl, int fd) {
 }
 
 void tlsfin_conn_free(struct tlsfin_conn *c) { free(c); }
+SSL *tlsfin_conn_ssl(const struct tlsfin_conn *c) { return c->ssl; }
 const char *tlsfin_conn_error(const struct tlsfin_conn *c) { return c->err; }
 const struct tlsfin_end *tlsfin_conn_end(const struct tlsfin_conn *c) {
   return &c->end;

@@ -44,7 +44,7 @@ static void make_cert(void) {
 }
 
 enum behave { ANSWER_CN, ANSWER_CN_SLOW, BARE_FIN, SILENT, TRUNCATE_FIRST, DATA_AFTER_CN,
-              EXPECT_RST };
+              EXPECT_RST, IDLE_CLOSE, EXPECT_CN, ECHO_THEN_CN };
 
 struct peer {
   pid_t pid;
@@ -105,6 +105,29 @@ static void child(int lfd, int wr, enum behave b, long version) {
   case EXPECT_RST:
     r = (int)recv(fd, buf, sizeof buf, 0);
     snprintf(msg, sizeof msg, "read %d errno %d", r, r < 0 ? errno : 0);
+    break;
+  case IDLE_CLOSE: /* like nginx's keepalive_timeout: close_notify + FIN */
+    usleep(100000);
+    SSL_shutdown(s);
+    shutdown(fd, SHUT_WR);
+    /* then: what does the client answer? */
+    __attribute__((fallthrough));
+  case EXPECT_CN:
+  case ECHO_THEN_CN:
+    for (;;) {
+      r = SSL_read(s, buf, sizeof buf);
+      if (r > 0 && b == ECHO_THEN_CN) {
+        SSL_write(s, buf, r);
+        continue;
+      }
+      if (r > 0)
+        continue;
+      break;
+    }
+    snprintf(msg, sizeof msg, "%s",
+             (SSL_get_shutdown(s) & SSL_RECEIVED_SHUTDOWN) ? "close_notify"
+             : SSL_get_error(s, r) == SSL_ERROR_SYSCALL     ? "rst"
+                                                            : "eof");
     break;
   }
   if (write(wr, msg, strlen(msg) + 1) < 0)
@@ -352,6 +375,89 @@ static void fast_does_not_wait(void **state) {
   SSL_free(s);
 }
 
+struct seen {
+  int n;
+  tlsfin_verdict last;
+  bool cn_received;
+};
+static void observe(void *arg, const char *key, const struct tlsfin_end *e) {
+  (void)key;
+  struct seen *k = arg;
+  k->n++;
+  k->last = tlsfin_end_verdict(e);
+  k->cn_received = e->close_notify_received;
+}
+
+/* The seed 000 fix: idle pooled connections are closed with close_notify
+ * when the pool goes away, not dropped. */
+static void pool_free_sends_close_notify(void **state) {
+  (void)state;
+  struct peer p = start_peer(EXPECT_CN, TLS1_3_VERSION);
+  SSL *s;
+  int fd;
+  struct tlsfin_conn *c = connect_client(&p, &s, &fd);
+  struct tlsfin_pool *pool = tlsfin_pool_new(60000, 1000);
+  struct seen k = {0, 0, false};
+  tlsfin_pool_set_observer(pool, observe, &k);
+  assert_int_equal(tlsfin_pool_put(pool, "srv", c), 0);
+  assert_int_equal(tlsfin_pool_size(pool), 1);
+  tlsfin_pool_free(pool);
+  assert_int_equal(k.n, 1);
+  char rep[128];
+  peer_report(&p, rep, sizeof rep);
+  assert_string_equal(rep, "close_notify");
+}
+
+/* A connection the server closed while idle (close_notify + FIN) is not
+ * handed out again; the pool answers its close_notify. */
+static void pool_detects_server_close(void **state) {
+  (void)state;
+  struct peer p = start_peer(IDLE_CLOSE, TLS1_3_VERSION);
+  SSL *s;
+  int fd;
+  struct tlsfin_conn *c = connect_client(&p, &s, &fd);
+  struct tlsfin_pool *pool = tlsfin_pool_new(60000, 1000);
+  struct seen k = {0, 0, false};
+  tlsfin_pool_set_observer(pool, observe, &k);
+  tlsfin_pool_put(pool, "srv", c);
+  usleep(300000); /* the server closes after 100 ms */
+  assert_null(tlsfin_pool_get(pool, "srv"));
+  assert_int_equal(k.n, 1);
+  assert_true(k.cn_received);
+  assert_int_equal(k.last, TLSFIN_VERDICT_TLS_CLEAN);
+  char rep[128];
+  peer_report(&p, rep, sizeof rep);
+  assert_string_equal(rep, "close_notify");
+  tlsfin_pool_free(pool);
+}
+
+/* A live connection comes back usable, and expiry closes with
+ * close_notify. */
+static void pool_reuse_and_expire(void **state) {
+  (void)state;
+  struct peer p = start_peer(ECHO_THEN_CN, TLS1_3_VERSION);
+  SSL *s;
+  int fd;
+  struct tlsfin_conn *c = connect_client(&p, &s, &fd);
+  struct tlsfin_pool *pool = tlsfin_pool_new(200, 1000);
+  tlsfin_pool_put(pool, "srv", c);
+  assert_null(tlsfin_pool_get(pool, "other"));
+  struct tlsfin_conn *again = tlsfin_pool_get(pool, "srv");
+  assert_ptr_equal(again, c);
+  char buf[16];
+  assert_int_equal(SSL_write(s, "ping", 4), 4);
+  assert_int_equal(tlsfin_conn_read(again, buf, sizeof buf), 4);
+  tlsfin_pool_put(pool, "srv", again);
+  assert_int_equal(tlsfin_pool_expire(pool), 0);
+  usleep(300000);
+  assert_int_equal(tlsfin_pool_expire(pool), 1);
+  assert_int_equal(tlsfin_pool_size(pool), 0);
+  char rep[128];
+  peer_report(&p, rep, sizeof rep);
+  assert_string_equal(rep, "close_notify");
+  tlsfin_pool_free(pool);
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   make_cert();
@@ -362,6 +468,9 @@ int main(void) {
       cmocka_unit_test(graceful_deadline),     cmocka_unit_test(peer_truncates),
       cmocka_unit_test(half_close_delivers),   cmocka_unit_test(abort_resets),
       cmocka_unit_test(nonblocking_graceful),  cmocka_unit_test(fast_does_not_wait),
+      cmocka_unit_test(pool_free_sends_close_notify),
+      cmocka_unit_test(pool_detects_server_close),
+      cmocka_unit_test(pool_reuse_and_expire),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   SSL_CTX_free(cctx);
