@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs the examples against openssl s_server on loopback and checks what
+# they report.  usage: test_examples.sh BUILDDIR
+set -uo pipefail
+B=$1
+tmp=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/k.pem" -out "$tmp/c.pem" -days 2 -subj /CN=e 2>/dev/null
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkfifo "$tmp/in"
+openssl s_server -accept "127.0.0.1:$port" -cert "$tmp/c.pem" -key "$tmp/k.pem" -www <>"$tmp/in" >"$tmp/s.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q ACCEPT "$tmp/s.log" && break; sleep 0.05; done
+fail=0 pass=0
+expect() { # name regex cmd...
+  local name=$1 re=$2; shift 2
+  local out
+  out=$(timeout 20 "$@" 2>&1)
+  if grep -Eq "$re" <<<"$out"; then echo "ok   $name"; pass=$((pass+1)); else echo "FAIL $name: $out"; fail=$((fail+1)); fi
+}
+# s_server -www answers HTTP/1.0 and ends with close_notify + FIN
+expect blocking_client "bytes; tls_clean" "$B/example_blocking_client" 127.0.0.1 "$port"
+expect shutdown_pending_read "^tls_clean: clean TLS close" "$B/example_shutdown_pending_read" 127.0.0.1 "$port"
+# -www closes after each response: the pool finds the connection ended by
+# the server and answers it instead of reusing it
+expect pool_client "request 2: new connection" "$B/example_pool_client" 127.0.0.1 "$port"
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]
