@@ -34,12 +34,24 @@ int main(int argc, char **argv) {
   tlsfin_pool_set_observer(pool, report, NULL);
   for (int i = 0; i < 3; i++) {
     struct tlsfin_conn *c = tlsfin_pool_get(pool, key);
-    int fd;
-    SSL *s;
+    int fd, n = 0;
+    SSL *s = NULL;
     if (c) {
       s = tlsfin_conn_ssl(c);
       printf("request %d: reusing the pooled connection\n", i + 1);
-    } else {
+      n = get(s, c, argv[1]);
+      if (n <= 0) {
+        /* the server closed it between the check and the request (a race
+         * no check can win): close it properly, retry on a new one, as
+         * HTTP clients do for idempotent requests */
+        tlsfin_conn_close(c, TLSFIN_CLOSE_GRACEFUL, 2000);
+        report(NULL, key, tlsfin_conn_end(c));
+        tlsfin_conn_free(c);
+        SSL_free(s);
+        c = NULL;
+      }
+    }
+    if (!c) {
       s = example_connect(ctx, argv[1], argv[2], &fd);
       if (!s) {
         fprintf(stderr, "%s: cannot connect\n", key);
@@ -47,8 +59,9 @@ int main(int argc, char **argv) {
       }
       c = tlsfin_conn_wrap(s, fd);
       printf("request %d: new connection\n", i + 1);
+      n = get(s, c, argv[1]);
     }
-    printf("  %d bytes\n", get(s, c, argv[1]));
+    printf("  %d bytes\n", n);
     tlsfin_pool_put(pool, key, c); /* back to the keep-alive pool */
   }
   tlsfin_pool_free(pool); /* close_notify to every idle connection */
