@@ -458,6 +458,29 @@ static void pool_reuse_and_expire(void **state) {
   tlsfin_pool_free(pool);
 }
 
+/* SSL_OP_IGNORE_UNEXPECTED_EOF makes OpenSSL 3 report a bare EOF as
+ * SSL_ERROR_ZERO_RETURN, the code of a real close_notify: the library must
+ * still call it a truncation (SSL_RECEIVED_SHUTDOWN tells them apart). */
+static void ignore_unexpected_eof_is_still_truncation(void **state) {
+  (void)state;
+  struct peer p = start_peer(TRUNCATE_FIRST, TLS1_2_VERSION);
+  SSL *s;
+  int fd;
+  struct tlsfin_conn *c = connect_client(&p, &s, &fd);
+  SSL_set_options(s, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  char buf[64];
+  assert_int_equal(tlsfin_conn_read(c, buf, sizeof buf), 0);
+  const struct tlsfin_end *e = tlsfin_conn_end(c);
+  assert_true(e->truncated);
+  assert_false(e->close_notify_received);
+  tlsfin_conn_close(c, TLSFIN_CLOSE_GRACEFUL, 1000);
+  assert_int_equal(tlsfin_end_verdict(e), TLSFIN_VERDICT_TLS_TRUNCATED);
+  char rep[128];
+  peer_report(&p, rep, sizeof rep);
+  tlsfin_conn_free(c);
+  SSL_free(s);
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   make_cert();
@@ -471,6 +494,7 @@ int main(void) {
       cmocka_unit_test(pool_free_sends_close_notify),
       cmocka_unit_test(pool_detects_server_close),
       cmocka_unit_test(pool_reuse_and_expire),
+      cmocka_unit_test(ignore_unexpected_eof_is_still_truncation),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   SSL_CTX_free(cctx);
