@@ -33,6 +33,7 @@ struct tlsfin_conn {
   enum tlsfin_close_mode mode;
   double t0, deadline;
   bool cn_before_rst;
+  bool restore_ignore_eof;
 };
 
 static double now_ms(void) {
@@ -61,10 +62,28 @@ struct tlsfin_conn *tlsfin_conn_wrap(SSL *ssl, int fd) {
   c->end.first_close = c->end.first_close_notify = -1;
   c->end.alert_sent = c->end.alert_received = -1;
   c->end.is_server = SSL_is_server(ssl);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+  /* With this option OpenSSL 3 reports a bare EOF exactly like a
+   * close_notify (ZERO_RETURN and SSL_RECEIVED_SHUTDOWN): truncation would
+   * become invisible.  tlsfin_conn_read returns 0 at either end anyway, so
+   * the option is lifted while wrapped, and restored by tlsfin_conn_free. */
+  if (SSL_get_options(ssl) & SSL_OP_IGNORE_UNEXPECTED_EOF) {
+    SSL_clear_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    c->restore_ignore_eof = true;
+  }
+#endif
   return c;
 }
 
-void tlsfin_conn_free(struct tlsfin_conn *c) { free(c); }
+void tlsfin_conn_free(struct tlsfin_conn *c) {
+  if (!c)
+    return;
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+  if (c->restore_ignore_eof)
+    SSL_set_options(c->ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
+  free(c);
+}
 SSL *tlsfin_conn_ssl(const struct tlsfin_conn *c) { return c->ssl; }
 const char *tlsfin_conn_error(const struct tlsfin_conn *c) { return c->err; }
 const struct tlsfin_end *tlsfin_conn_end(const struct tlsfin_conn *c) {
@@ -129,8 +148,8 @@ static int classify(struct tlsfin_conn *c, int ret, enum tlsfin_phase ph) {
   case SSL_ERROR_WANT_WRITE:
     return TLSFIN_WANT_POLLOUT;
   case SSL_ERROR_ZERO_RETURN:
-    /* With SSL_OP_IGNORE_UNEXPECTED_EOF, OpenSSL 3 reports a bare EOF as
-     * ZERO_RETURN too: only SSL_RECEIVED_SHUTDOWN proves a close_notify. */
+    /* A close_notify (SSL_OP_IGNORE_UNEXPECTED_EOF, which would make a bare
+     * EOF look the same, is lifted in tlsfin_conn_wrap). */
     if (SSL_get_shutdown(c->ssl) & SSL_RECEIVED_SHUTDOWN) {
       if (!c->end.close_notify_received) {
         c->end.close_notify_received = true;
