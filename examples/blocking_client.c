@@ -2,7 +2,8 @@
  * ended.  usage: blocking_client HOST PORT [graceful|fast|abort] */
 #include <stdlib.h>
 
-#include "common.h"
+#include <stdio.h>
+#include <string.h>
 #include "tlsfin/tlsfin.h"
 
 int main(int argc, char **argv) {
@@ -17,13 +18,13 @@ int main(int argc, char **argv) {
                                        : TLSFIN_CLOSE_GRACEFUL;
   SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
   SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL); /* an example: no PKI */
-  int fd;
-  SSL *s = example_connect(ctx, argv[1], argv[2], &fd);
-  if (!s) {
-    fprintf(stderr, "%s:%s: cannot connect\n", argv[1], argv[2]);
+  const char *err;
+  struct tlsfin_conn *c = tlsfin_conn_connect(ctx, argv[1], argv[2], 3000, &err);
+  if (!c) {
+    fprintf(stderr, "%s:%s: %s\n", argv[1], argv[2], err);
     return 2;
   }
-  struct tlsfin_conn *c = tlsfin_conn_wrap(s, fd);
+  SSL *s = tlsfin_conn_ssl(c);
   char req[512], buf[4096];
   snprintf(req, sizeof req, "GET / HTTP/1.0\r\nHost: %s\r\n\r\n", argv[1]);
   SSL_write(s, req, (int)strlen(req));
@@ -37,8 +38,7 @@ int main(int argc, char **argv) {
   const struct tlsfin_end *e = tlsfin_conn_end(c);
   printf("%d bytes; %s: %s\n", total, tlsfin_verdict_name(tlsfin_end_verdict(e)),
          tlsfin_strend(e, why, sizeof why));
-  tlsfin_conn_free(c);
-  SSL_free(s);
+  tlsfin_conn_free(c); /* and the SSL object: tlsfin_conn_connect made it */
   SSL_CTX_free(ctx);
   return 0;
 }

@@ -29,5 +29,18 @@ expect shutdown_pending_read "^tls_clean: clean TLS close" "$B/example_shutdown_
 out=$(timeout 20 "$B/example_pool_client" 127.0.0.1 "$port" 2>&1)
 if [[ $(grep -c "^  [1-9][0-9]* bytes" <<<"$out") -eq 3 ]] && ! grep -q "pool closed.*: reset" <<<"$out" &&
    grep -q "pool closed.*tls_clean" <<<"$out"; then echo "ok   pool_client"; pass=$((pass+1)); else echo "FAIL pool_client: $out"; fail=$((fail+1)); fi
+# the epoll server: two clients that close with close_notify, one that
+# stays silent and is ended by the server's idle timer (300 ms)
+eport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$B/example_epoll_server" "$eport" "$tmp/c.pem" "$tmp/k.pem" 300 3 >"$tmp/ep.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q ready "$tmp/ep.log" && break; sleep 0.05; done
+for i in 1 2; do
+  echo "ping $i" | timeout 5 openssl s_client -quiet -connect "127.0.0.1:$eport" >/dev/null 2>&1
+done
+timeout 5 openssl s_client -quiet -connect "127.0.0.1:$eport" </dev/null >"$tmp/idle.out" 2>&1 &
+sleep 1.5
+if [[ $(grep -c "^end: tls_clean" "$tmp/ep.log") -ge 2 ]] && grep -q "^end: " "$tmp/ep.log" &&
+   ! grep -q "^end: reset" "$tmp/ep.log"; then echo "ok   epoll_server"; pass=$((pass+1)); else echo "FAIL epoll_server"; cat "$tmp/ep.log"; fail=$((fail+1)); fi
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -72,6 +72,12 @@ struct tlsfin_conn;
 /* Wraps an established connection (handshake done by the caller).  The
  * conn does not take ownership of ssl; it closes fd when closing. */
 struct tlsfin_conn *tlsfin_conn_wrap(SSL *ssl, int fd);
+/* For simple uses: connects to host:port, completes a TLS handshake with
+ * ctx (SNI = host) within timeout_ms, and owns the SSL object (freed by
+ * tlsfin_conn_free).  NULL on failure; *err (if not NULL) says why. */
+struct tlsfin_conn *tlsfin_conn_connect(SSL_CTX *ctx, const char *host,
+                                        const char *port, int timeout_ms,
+                                        const char **err);
 void tlsfin_conn_free(struct tlsfin_conn *c);
 const char *tlsfin_conn_error(const struct tlsfin_conn *c);
 

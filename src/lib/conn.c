@@ -4,9 +4,11 @@
  * facts in struct tlsfin_end.
  */
 #include "tlsfin/tlsfin.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <openssl/err.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -34,6 +36,7 @@ struct tlsfin_conn {
   double t0, deadline;
   bool cn_before_rst;
   bool restore_ignore_eof;
+  bool owns_ssl;
 };
 
 static double now_ms(void) {
@@ -82,9 +85,75 @@ void tlsfin_conn_free(struct tlsfin_conn *c) {
   if (c->restore_ignore_eof)
     SSL_set_options(c->ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
 #endif
+  if (c->owns_ssl) {
+    SSL_free(c->ssl);
+    if (c->fd >= 0 && c->cs != CS_DONE)
+      close(c->fd);
+  }
   free(c);
 }
+
+struct tlsfin_conn *tlsfin_conn_connect(SSL_CTX *ctx, const char *host,
+                                        const char *port, int timeout_ms,
+                                        const char **err) {
+  const char *dummy;
+  if (!err)
+    err = &dummy;
+  struct addrinfo hints = {0}, *res = NULL;
+  hints.ai_socktype = SOCK_STREAM;
+  if (getaddrinfo(host, port, &hints, &res) != 0) {
+    *err = "cannot resolve the host";
+    return NULL;
+  }
+  int fd = socket(res->ai_family, SOCK_STREAM, 0);
+  double deadline = now_ms() + timeout_ms;
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  int rc = connect(fd, res->ai_addr, res->ai_addrlen);
+  freeaddrinfo(res);
+  struct pollfd pf = {fd, POLLOUT, 0};
+  int soerr = 0;
+  socklen_t sl = sizeof soerr;
+  if ((rc != 0 && errno != EINPROGRESS) ||
+      (rc != 0 && poll(&pf, 1, timeout_ms) != 1) ||
+      getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr) {
+    *err = "cannot connect";
+    close(fd);
+    return NULL;
+  }
+  SSL *ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, fd);
+  SSL_set_tlsext_host_name(ssl, host);
+  for (;;) {
+    int r = SSL_connect(ssl);
+    if (r == 1)
+      break;
+    int e = SSL_get_error(ssl, r);
+    double left = deadline - now_ms();
+    if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && left > 0) {
+      pf.events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+      if (poll(&pf, 1, (int)left + 1) == 1)
+        continue;
+    }
+    *err = left > 0 ? "TLS handshake failed" : "TLS handshake timed out";
+    ERR_clear_error();
+    SSL_free(ssl);
+    close(fd);
+    return NULL;
+  }
+  /* back to blocking I/O for the simple use; close is deadline-bound */
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  struct tlsfin_conn *c = tlsfin_conn_wrap(ssl, fd);
+  if (!c) {
+    SSL_free(ssl);
+    close(fd);
+    *err = "out of memory";
+    return NULL;
+  }
+  c->owns_ssl = true;
+  return c;
+}
 SSL *tlsfin_conn_ssl(const struct tlsfin_conn *c) { return c->ssl; }
+bool tf_conn_owns_ssl(const struct tlsfin_conn *c) { return c->owns_ssl; }
 const char *tlsfin_conn_error(const struct tlsfin_conn *c) { return c->err; }
 const struct tlsfin_end *tlsfin_conn_end(const struct tlsfin_conn *c) {
   return &c->end;

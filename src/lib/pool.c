@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "internal.h"
 #include "tlsfin/tlsfin.h"
 
 struct entry {
@@ -60,8 +61,10 @@ static void retire(struct tlsfin_pool *p, struct entry *e) {
   tlsfin_conn_close(e->c, TLSFIN_CLOSE_GRACEFUL, p->deadline_ms);
   if (p->observer)
     p->observer(p->arg, e->key, tlsfin_conn_end(e->c));
+  bool owned = tf_conn_owns_ssl(e->c);
   tlsfin_conn_free(e->c);
-  SSL_free(ssl);
+  if (!owned)
+    SSL_free(ssl);
   free(e->key);
   free(e);
   p->n--;
