@@ -19,7 +19,8 @@ int main(int argc, char **argv) {
   SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
   SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL); /* an example: no PKI */
   const char *err;
-  struct tlsfin_conn *c = tlsfin_conn_connect(ctx, argv[1], argv[2], 3000, &err);
+  struct tlsfin_conn *c =
+      tlsfin_conn_connect(ctx, argv[1], argv[2], 3000, &err);
   if (!c) {
     fprintf(stderr, "%s:%s: %s\n", argv[1], argv[2], err);
     return 2;
@@ -36,7 +37,8 @@ int main(int argc, char **argv) {
   tlsfin_conn_close(c, mode, 2000);
   char why[256];
   const struct tlsfin_end *e = tlsfin_conn_end(c);
-  printf("%d bytes; %s: %s\n", total, tlsfin_verdict_name(tlsfin_end_verdict(e)),
+  printf("%d bytes; %s: %s\n", total,
+         tlsfin_verdict_name(tlsfin_end_verdict(e)),
          tlsfin_strend(e, why, sizeof why));
   tlsfin_conn_free(c); /* and the SSL object: tlsfin_conn_connect made it */
   SSL_CTX_free(ctx);

@@ -33,7 +33,8 @@ static double now_ms(void) {
 }
 
 static void watch(int ep, struct client *k, int want) {
-  struct epoll_event ev = {want == TLSFIN_WANT_POLLOUT ? EPOLLOUT : EPOLLIN, {.ptr = k}};
+  struct epoll_event ev = {want == TLSFIN_WANT_POLLOUT ? EPOLLOUT : EPOLLIN,
+                           {.ptr = k}};
   epoll_ctl(ep, EPOLL_CTL_MOD, k->fd, &ev);
 }
 
@@ -60,7 +61,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s PORT CERT KEY [IDLE_MS] [MAX_CONNS]\n", argv[0]);
     return 2;
   }
-  int idle_ms = argc > 4 ? atoi(argv[4]) : 1000, max = argc > 5 ? atoi(argv[5]) : 0;
+  int idle_ms = argc > 4 ? atoi(argv[4]) : 1000,
+      max = argc > 5 ? atoi(argv[5]) : 0;
   SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
   if (SSL_CTX_use_certificate_chain_file(ctx, argv[2]) != 1 ||
       SSL_CTX_use_PrivateKey_file(ctx, argv[3], SSL_FILETYPE_PEM) != 1) {

@@ -9,7 +9,8 @@
 static void report(void *arg, const char *key, const struct tlsfin_end *e) {
   (void)arg;
   char why[256];
-  printf("pool closed %s: %s: %s\n", key, tlsfin_verdict_name(tlsfin_end_verdict(e)),
+  printf("pool closed %s: %s: %s\n", key,
+         tlsfin_verdict_name(tlsfin_end_verdict(e)),
          tlsfin_strend(e, why, sizeof why));
 }
 

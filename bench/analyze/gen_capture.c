@@ -28,9 +28,10 @@ enum ending {
   E_COUNT
 };
 static const char *verdict_of[E_COUNT] = {
-    "tls_clean",  "tls_truncated", "tls_close_then_reset", "reset",
-    "tls_handshake_alert", "tls_handshake_reset", "refused", "no_answer",
-    "tcp_clean",  "tls_one_sided"};
+    "tls_clean",    "tls_truncated",       "tls_close_then_reset",
+    "reset",        "tls_handshake_alert", "tls_handshake_reset",
+    "refused",      "no_answer",           "tcp_clean",
+    "tls_one_sided"};
 /* per mille */
 static const int mix[E_COUNT] = {380, 150, 100, 70, 50, 40, 40, 20, 80, 70};
 
@@ -56,7 +57,7 @@ struct conn {
   uint32_t caddr, saddr;
   uint16_t cport, sport;
   uint32_t cseq, sseq;
-  int step;          /* script position */
+  int step;           /* script position */
   uint32_t down_left; /* bytes of application data still to send */
   int tls13;
 };
@@ -115,7 +116,8 @@ static void seg(struct conn *c, int dir, uint8_t flags, const uint8_t *p,
     memcpy(ip + 16, &b, 4);
   }
   tcp = ip + iplen;
-  uint16_t sp = htons(dir ? c->sport : c->cport), dp = htons(dir ? c->cport : c->sport);
+  uint16_t sp = htons(dir ? c->sport : c->cport),
+           dp = htons(dir ? c->cport : c->sport);
   uint32_t sq = htonl(*seq), ak = htonl((flags & A) ? *ack : 0);
   memcpy(tcp, &sp, 2);
   memcpy(tcp + 2, &dp, 2);
@@ -187,8 +189,8 @@ static uint32_t server_hello(uint8_t *b, int tls13) {
   body[n++] = 0;
   if (tls13) {
     body[n++] = 0, body[n++] = 6;
-    body[n++] = 0, body[n++] = 43, body[n++] = 0, body[n++] = 2,
-    body[n++] = 3, body[n++] = 4;
+    body[n++] = 0, body[n++] = 43, body[n++] = 0, body[n++] = 2, body[n++] = 3,
+    body[n++] = 4;
   } else {
     body[n++] = 0, body[n++] = 0;
   }
@@ -346,8 +348,10 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
       seed = strtoull(argv[++i], NULL, 10);
     else {
-      fprintf(stderr, "usage: %s -o OUT [--size-mb N] [--conns N] "
-                      "[--concurrent N] [--seed N]\n", argv[0]);
+      fprintf(stderr,
+              "usage: %s -o OUT [--size-mb N] [--conns N] "
+              "[--concurrent N] [--seed N]\n",
+              argv[0]);
       return 2;
     }
   }
@@ -422,9 +426,10 @@ int main(int argc, char **argv) {
     perror(tpath);
     return 2;
   }
-  fprintf(t, "{\"connections\":%llu,\"packets\":%llu,\"bytes\":%llu,\"verdicts\":{",
-          (unsigned long long)nconns, (unsigned long long)pkts,
-          (unsigned long long)written + 24);
+  fprintf(
+      t, "{\"connections\":%llu,\"packets\":%llu,\"bytes\":%llu,\"verdicts\":{",
+      (unsigned long long)nconns, (unsigned long long)pkts,
+      (unsigned long long)written + 24);
   for (int e = 0; e < E_COUNT; e++) {
     /* two endings map to the same verdict name */
     uint64_t n = truth[e];

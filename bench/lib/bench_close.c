@@ -107,10 +107,14 @@ int main(int argc, char **argv) {
     SSL_free(ss[i]);
   }
   printf("connections: %d (left pending: %d)\n", n, left);
-  printf("naive SSL_shutdown+close loop: %.3f s, %.0f closes/s (does not wait for "
-         "the peer: no end is known)\n", naive, n / naive);
-  printf("tlsfin GRACEFUL, non-blocking: %.3f s, %.0f closes/s; peer FIN seen on %d, "
-         "tls_clean %d, RST received %d\n", graceful, n / graceful, peer_fin, clean, rst);
+  printf(
+      "naive SSL_shutdown+close loop: %.3f s, %.0f closes/s (does not wait for "
+      "the peer: no end is known)\n",
+      naive, n / naive);
+  printf("tlsfin GRACEFUL, non-blocking: %.3f s, %.0f closes/s; peer FIN seen "
+         "on %d, "
+         "tls_clean %d, RST received %d\n",
+         graceful, n / graceful, peer_fin, clean, rst);
   printf("heap in use across the close phase: %+lld bytes\n",
          (long long)m1.uordblks - (long long)m0.uordblks);
   return 0;

@@ -66,8 +66,7 @@ int tlsfin_analyze_stream(struct tlsfin_analyze *a, FILE *f, const char *name);
 /* Writes what is still pending (the summary, the ladder). Returns 0 / -1. */
 int tlsfin_analyze_finish(struct tlsfin_analyze *a);
 
-uint64_t tlsfin_analyze_count(const struct tlsfin_analyze *a,
-                              tlsfin_verdict v);
+uint64_t tlsfin_analyze_count(const struct tlsfin_analyze *a, tlsfin_verdict v);
 uint64_t tlsfin_analyze_connections(const struct tlsfin_analyze *a);
 /* True when some connection's verdict is in the fail-on set. */
 bool tlsfin_analyze_failed(const struct tlsfin_analyze *a);

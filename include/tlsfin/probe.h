@@ -57,11 +57,11 @@ const char *tlsfin_close_outcome_name(tlsfin_close_outcome o);
 #define TLSFIN_PROBE_VERSIONS 6
 
 struct tlsfin_probe_version {
-  uint16_t offered;        /* wire version; 0 for the "max" row */
+  uint16_t offered; /* wire version; 0 for the "max" row */
   tlsfin_version_outcome outcome;
-  uint16_t negotiated;     /* ACCEPTED: the ServerHello's version */
-  int alert;               /* ALERT: description code, -1 if unknown */
-  double ms;               /* time to the outcome */
+  uint16_t negotiated; /* ACCEPTED: the ServerHello's version */
+  int alert;           /* ALERT: description code, -1 if unknown */
+  double ms;           /* time to the outcome */
 };
 
 /* The close tests, each on its own full handshake. */
@@ -100,10 +100,11 @@ int tlsfin_probe_set_idle_max(struct tlsfin_probe *p, int seconds);
  * be reached at all (message in tlsfin_probe_error). */
 int tlsfin_probe_run(struct tlsfin_probe *p);
 
-const struct tlsfin_probe_version *tlsfin_probe_version(
-    const struct tlsfin_probe *p, int i);
-const struct tlsfin_probe_close *tlsfin_probe_close(
-    const struct tlsfin_probe *p, enum tlsfin_probe_close_test t);
+const struct tlsfin_probe_version *
+tlsfin_probe_version(const struct tlsfin_probe *p, int i);
+const struct tlsfin_probe_close *
+tlsfin_probe_close(const struct tlsfin_probe *p,
+                   enum tlsfin_probe_close_test t);
 
 int tlsfin_probe_write_table(const struct tlsfin_probe *p, FILE *out);
 int tlsfin_probe_write_json(const struct tlsfin_probe *p, FILE *out);

@@ -46,7 +46,7 @@ extern "C" {
 #define TLSFIN_CAUSE_MAP(X)                                                    \
   X(PORT_CLOSED, "port_closed", "RST answers a SYN: nothing listens there")    \
   X(HANDSHAKE_REJECTED, "handshake_rejected",                                  \
-    "RST from the server right after the client's first payload")             \
+    "RST from the server right after the client's first payload")              \
   X(DATA_AFTER_CLOSE, "data_after_close",                                      \
     "RST answers payload that arrived after the sender's own FIN")             \
   X(UNREAD_DATA, "unread_data",                                                \

@@ -47,24 +47,24 @@ enum tlsfin_phase {
 
 /* How the connection ended. Sides use TAXONOMY's client/server. */
 struct tlsfin_end {
-  int first_close;          /* tcp.first_close: 0 client, 1 server, -1 */
-  int first_close_notify;   /* tls.first_close_notify: 0, 1, -1 */
-  bool close_notify_sent;   /* we sent close_notify */
+  int first_close;            /* tcp.first_close: 0 client, 1 server, -1 */
+  int first_close_notify;     /* tls.first_close_notify: 0, 1, -1 */
+  bool close_notify_sent;     /* we sent close_notify */
   bool close_notify_received; /* the peer's close_notify was read */
-  bool peer_eof;            /* the peer's FIN was read */
-  bool truncated;           /* the peer's EOF came without close_notify */
-  bool eof_mid_record;      /* ... and inside a record (data cut) */
+  bool peer_eof;              /* the peer's FIN was read */
+  bool truncated;             /* the peer's EOF came without close_notify */
+  bool eof_mid_record;        /* ... and inside a record (data cut) */
   bool rst_received;
   enum tlsfin_phase rst_phase;
   bool data_after_close_notify; /* the peer sent data after our close_notify */
-  int alert_sent;           /* fatal alert description we sent, or -1 */
-  int alert_received;       /* fatal alert description received, or -1 */
-  bool deadline_hit;        /* GRACEFUL gave up waiting */
-  bool local_abort;         /* ABORT: we reset the connection */
-  uint64_t bytes_discarded; /* read while draining, not delivered */
-  uint64_t bytes_delivered; /* handed to the drain callback */
-  double close_ms;          /* from the start of close to its end */
-  bool is_server;           /* our role */
+  int alert_sent;               /* fatal alert description we sent, or -1 */
+  int alert_received;           /* fatal alert description received, or -1 */
+  bool deadline_hit;            /* GRACEFUL gave up waiting */
+  bool local_abort;             /* ABORT: we reset the connection */
+  uint64_t bytes_discarded;     /* read while draining, not delivered */
+  uint64_t bytes_delivered;     /* handed to the drain callback */
+  double close_ms;              /* from the start of close to its end */
+  bool is_server;               /* our role */
 };
 
 struct tlsfin_conn;

@@ -179,14 +179,12 @@ uint64_t tlsfin_analyze_count(const struct tlsfin_analyze *a,
 uint64_t tlsfin_analyze_connections(const struct tlsfin_analyze *a) {
   return a->nconns;
 }
-bool tlsfin_analyze_failed(const struct tlsfin_analyze *a) {
-  return a->failed;
-}
+bool tlsfin_analyze_failed(const struct tlsfin_analyze *a) { return a->failed; }
 
 /* ---- connection table ---- */
 
-static int ep_cmp(uint8_t af, const uint8_t *a1, uint16_t p1,
-                  const uint8_t *a2, uint16_t p2) {
+static int ep_cmp(uint8_t af, const uint8_t *a1, uint16_t p1, const uint8_t *a2,
+                  uint16_t p2) {
   int c = memcmp(a1, a2, af == 4 ? 4 : 16);
   if (c)
     return c;
@@ -291,9 +289,9 @@ static void linger_push(struct tlsfin_analyze *a, struct tf_conn *c) {
  * mid-connection (TAXONOMY: "the host that sent to the lower-numbered
  * well-known port is the server"). */
 static bool well_known(uint16_t port) {
-  static const uint16_t extra[] = {1433, 1883, 2376, 3306, 4433, 5061, 5432,
-                                   5671, 6379, 6443, 8080, 8443, 8883, 9093,
-                                   9443};
+  static const uint16_t extra[] = {1433, 1883, 2376, 3306, 4433,
+                                   5061, 5432, 5671, 6379, 6443,
+                                   8080, 8443, 8883, 9093, 9443};
   if (port < 1024)
     return true;
   for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++)
@@ -356,8 +354,8 @@ static void emit_pending(struct tlsfin_analyze *a, struct pend *p) {
     uint64_t left = p->len;
     if (fseeko(a->spill, (off_t)p->off, SEEK_SET) == 0)
       while (left) {
-        size_t n = fread(buf, 1, left < sizeof buf ? left : sizeof buf,
-                         a->spill);
+        size_t n =
+            fread(buf, 1, left < sizeof buf ? left : sizeof buf, a->spill);
         if (!n)
           break;
         fwrite(buf, 1, n, a->out);
@@ -435,7 +433,8 @@ static void count_server(struct tlsfin_analyze *a, const struct tf_conn *c,
   struct server_stat *st = NULL;
   for (size_t i = 0; i < a->nservers; i++) {
     struct server_stat *x = &a->servers[i];
-    if (x->af == c->af && x->port == sv->port && !memcmp(x->addr, sv->addr, n)) {
+    if (x->af == c->af && x->port == sv->port &&
+        !memcmp(x->addr, sv->addr, n)) {
       st = x;
       break;
     }
@@ -553,8 +552,7 @@ static void on_packet(struct tlsfin_analyze *a, const struct tf_pkt *p) {
   const bool syn = p->flags & TF_TH_SYN, ack = p->flags & TF_TH_ACK;
   if (dir == 0 && syn && !ack) {
     c->client_syn_seen = true;
-    if (c->start == TF_START_MIDSTREAM && !c->s[0].has_data &&
-        !c->s[1].packets)
+    if (c->start == TF_START_MIDSTREAM && !c->s[0].has_data && !c->s[1].packets)
       c->start = TF_START_SYN_ONLY;
   }
   if (dir == 1) {
@@ -566,8 +564,8 @@ static void on_packet(struct tlsfin_analyze *a, const struct tf_pkt *p) {
     }
   }
   if (c->ladder) {
-    struct tf_ladder_row row = {a->gpkt, p->no, p->ts, (uint8_t)dir, p->flags,
-                                p->seq,  p->ack, p->len};
+    struct tf_ladder_row row = {a->gpkt,  p->no,  p->ts,  (uint8_t)dir,
+                                p->flags, p->seq, p->ack, p->len};
     tf_ladder_add(c->ladder, &row);
   }
   tf_zeek_packet(&c->zeek, dir == (c->first_is_client ? 0 : 1), p->flags,
@@ -644,8 +642,9 @@ static void write_summary(struct tlsfin_analyze *a) {
     if (!s->resets && !s->truncated)
       break;
     if (!any)
-      fprintf(o, "\nservers with most resets/truncations\n"
-                 "%-46s %6s %6s %9s\n",
+      fprintf(o,
+              "\nservers with most resets/truncations\n"
+              "%-46s %6s %6s %9s\n",
               "server", "conns", "resets", "truncated");
     any = true;
     char addr[INET6_ADDRSTRLEN + 2], ep[80];
@@ -704,8 +703,8 @@ static double now_mono(void) {
   return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc,
-                        const char *path, long long fsize);
+static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc, const char *path,
+                        long long fsize);
 
 static void open_failed(struct tlsfin_analyze *a, const char *path,
                         const char *errbuf) {
@@ -719,8 +718,7 @@ static void open_failed(struct tlsfin_analyze *a, const char *path,
     seterr(a, "%s: %s", path, errbuf);
 }
 
-int tlsfin_analyze_stream(struct tlsfin_analyze *a, FILE *f,
-                          const char *name) {
+int tlsfin_analyze_stream(struct tlsfin_analyze *a, FILE *f, const char *name) {
   char errbuf[PCAP_ERRBUF_SIZE] = "";
   pcap_t *pc = pcap_fopen_offline_with_tstamp_precision(
       f, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
@@ -754,8 +752,8 @@ int tlsfin_analyze_file(struct tlsfin_analyze *a, const char *path) {
 }
 
 /* Reads pc to its end and closes it. */
-static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc,
-                        const char *path, long long fsize) {
+static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc, const char *path,
+                        long long fsize) {
   a->path = path;
   a->bad_packets = 0;
   if (a->format == TLSFIN_FORMAT_TABLE && !a->table_header_done) {
@@ -764,8 +762,9 @@ static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc,
   }
   int lt = pcap_datalink(pc);
   if (!tf_linktype_supported(lt)) {
-    seterr(a, "%s: unsupported link type %s (%d); supported: Ethernet, "
-              "Linux cooked SLL/SLL2, raw IP, BSD loopback",
+    seterr(a,
+           "%s: unsupported link type %s (%d); supported: Ethernet, "
+           "Linux cooked SLL/SLL2, raw IP, BSD loopback",
            path, tf_linktype_name(lt), lt);
     pcap_close(pc);
     return -1;

@@ -15,8 +15,8 @@
 
 struct tf_pkt {
   double ts;
-  uint64_t no;  /* 1-based packet number in its file */
-  uint8_t af;   /* 4 or 6 */
+  uint64_t no; /* 1-based packet number in its file */
+  uint8_t af;  /* 4 or 6 */
   uint8_t src[16], dst[16];
   uint16_t sport, dport;
   uint32_t seq, ack;

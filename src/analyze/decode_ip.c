@@ -50,8 +50,7 @@ static int ipv4(struct tf_cur *c, struct tf_pkt *pkt, const char **why) {
   if (tf_get_u8(c, &vhl) < 0 || tf_get_u8(c, &tos) < 0 ||
       tf_get_be16(c, &tot) < 0 || tf_get_be16(c, &id) < 0 ||
       tf_get_be16(c, &frag) < 0 || tf_get_u8(c, &ttl) < 0 ||
-      tf_get_u8(c, &proto) < 0 || tf_skip(c, 2) < 0 ||
-      tf_cur_left(c) < 8) {
+      tf_get_u8(c, &proto) < 0 || tf_skip(c, 2) < 0 || tf_cur_left(c) < 8) {
     *why = "IPv4 header cut short";
     return TF_DECODE_BAD;
   }

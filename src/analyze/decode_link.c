@@ -60,8 +60,8 @@ static int ethernet(struct tf_cur *c, struct tf_pkt *pkt, const char **why) {
   }
   /* 802.1Q, 802.1ad and the old QinQ tag: skip each 4-byte tag (at most a
    * few; a loop bound keeps garbage from spinning). */
-  for (int tags = 0; et == ETHERTYPE_VLAN || et == ETHERTYPE_QINQ ||
-                     et == ETHERTYPE_QINQ_OLD;
+  for (int tags = 0;
+       et == ETHERTYPE_VLAN || et == ETHERTYPE_QINQ || et == ETHERTYPE_QINQ_OLD;
        tags++) {
     if (tags == 8 || tf_skip(c, 2) < 0 || tf_get_be16(c, &et) < 0) {
       *why = "VLAN tag stack cut short";

@@ -171,13 +171,13 @@ void tf_flow_packet(struct tf_conn *c, int dir, const struct tf_pkt *p,
       s->rst = true;
       s->rst_pkt = gpkt;
       s->rst_ts = p->ts;
-      s->rst_brief = (struct tf_pkt_brief){gpkt, p->ts, p->seq, p->ack,
-                                           p->len, p->flags};
+      s->rst_brief =
+          (struct tf_pkt_brief){gpkt, p->ts, p->seq, p->ack, p->len, p->flags};
       s->rst_ttl = p->ttl;
       s->rst_df = p->df;
     }
-    s->last = (struct tf_pkt_brief){gpkt, p->ts, p->seq, p->ack, p->len,
-                                    p->flags};
+    s->last =
+        (struct tf_pkt_brief){gpkt, p->ts, p->seq, p->ack, p->len, p->flags};
     return; /* an RST's payload (diagnostic text, RFC 9293 §3.10.7) is not
                stream data */
   }
@@ -210,8 +210,7 @@ void tf_flow_packet(struct tf_conn *c, int dir, const struct tf_pkt *p,
     if (s->hi_known && SEQ_LEQ(end, s->hi)) {
       /* Entirely below the highest byte sent: a retransmission, unless it
        * fills a hole left by reordering. */
-      old = !s->next_known || SEQ_LT(dseq, s->next) ||
-            ooo_has(s, dseq, p->len);
+      old = !s->next_known || SEQ_LT(dseq, s->next) || ooo_has(s, dseq, p->len);
       if (!old)
         s->bytes += p->len;
     } else if (s->hi_known && SEQ_LT(dseq, s->hi)) {
@@ -253,8 +252,8 @@ void tf_flow_packet(struct tf_conn *c, int dir, const struct tf_pkt *p,
     s->fin_ts = p->ts;
     s->fin_seq = dseq + p->len;
   }
-  s->last = (struct tf_pkt_brief){gpkt, p->ts, p->seq, p->ack, p->len,
-                                  p->flags};
+  s->last =
+      (struct tf_pkt_brief){gpkt, p->ts, p->seq, p->ack, p->len, p->flags};
 }
 
 void tf_flow_finish(struct tf_conn *c) {

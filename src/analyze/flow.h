@@ -72,8 +72,8 @@ struct tf_side {
 struct tf_ladder;
 
 struct tf_conn {
-  struct tf_conn *hnext;          /* hash chain */
-  struct tf_conn *lprev, *lnext;  /* linger list (closed connections) */
+  struct tf_conn *hnext;         /* hash chain */
+  struct tf_conn *lprev, *lnext; /* linger list (closed connections) */
   uint64_t id;
   uint32_t hash;
   uint8_t af;
@@ -102,8 +102,9 @@ struct tf_result {
   tlsfin_confidence confidence;
   char rst_detail[200];
   bool is_tls;
-  const char *handshake; /* "complete", "alert", "reset", "closed", "incomplete" */
-  int first_cn;          /* -1, 0, 1 */
+  const char
+      *handshake; /* "complete", "alert", "reset", "closed", "incomplete" */
+  int first_cn;   /* -1, 0, 1 */
   bool truncated;
   char explain[320];
 };

@@ -31,7 +31,8 @@ const char *tf_http_end_name(uint8_t end) {
 
 static const char *find_crlfcrlf(const char *p, size_t n) {
   for (size_t i = 0; i + 3 < n; i++)
-    if (p[i] == '\r' && p[i + 1] == '\n' && p[i + 2] == '\r' && p[i + 3] == '\n')
+    if (p[i] == '\r' && p[i + 1] == '\n' && p[i + 2] == '\r' &&
+        p[i + 3] == '\n')
       return p + i;
   return NULL;
 }
@@ -140,7 +141,8 @@ static long chunked(struct tf_http *h, const uint8_t *p, size_t n) {
     case CH_TRAILER: {
       char ch = (char)p[i++];
       if (ch == '\n') {
-        h->line[h->line_len < sizeof h->line ? h->line_len : sizeof h->line - 1] = 0;
+        h->line[h->line_len < sizeof h->line ? h->line_len
+                                             : sizeof h->line - 1] = 0;
         if (h->chunk_state == CH_TRAILER) {
           if (h->line_len == 0 || (h->line_len == 1 && h->line[0] == '\r')) {
             h->messages++;
@@ -203,7 +205,7 @@ static long chunked(struct tf_http *h, const uint8_t *p, size_t n) {
 static void update_end(struct tf_http *h) {
   switch (h->state) {
   case ST_HEAD:
-    h->end = h->head_len ? TF_HTTP_MID_HEADERS
+    h->end = h->head_len   ? TF_HTTP_MID_HEADERS
              : h->messages ? TF_HTTP_BOUNDARY
                            : TF_HTTP_NONE;
     h->lost_bytes = 0;

@@ -17,19 +17,19 @@
 #include <stdint.h>
 
 enum tf_http_end {
-  TF_HTTP_NONE = 0,      /* no HTTP seen */
-  TF_HTTP_BOUNDARY,      /* the stream stopped between messages */
-  TF_HTTP_MID_HEADERS,   /* stopped inside a message head */
-  TF_HTTP_MID_BODY,      /* stopped inside a body with known length */
-  TF_HTTP_UNTIL_CLOSE,   /* body delimited by the close: completeness unknown */
-  TF_HTTP_NOT_HTTP,      /* bytes that are not HTTP/1.x */
+  TF_HTTP_NONE = 0,    /* no HTTP seen */
+  TF_HTTP_BOUNDARY,    /* the stream stopped between messages */
+  TF_HTTP_MID_HEADERS, /* stopped inside a message head */
+  TF_HTTP_MID_BODY,    /* stopped inside a body with known length */
+  TF_HTTP_UNTIL_CLOSE, /* body delimited by the close: completeness unknown */
+  TF_HTTP_NOT_HTTP,    /* bytes that are not HTTP/1.x */
 };
 
 struct tf_http {
-  bool is_response;  /* parse status lines (server side) */
-  uint8_t state;     /* private */
-  uint8_t end;       /* enum tf_http_end, valid at any time */
-  char head[8192];   /* the current message head, bounded */
+  bool is_response; /* parse status lines (server side) */
+  uint8_t state;    /* private */
+  uint8_t end;      /* enum tf_http_end, valid at any time */
+  char head[8192];  /* the current message head, bounded */
   uint32_t head_len;
   uint64_t body_left;  /* Content-Length or chunk bytes still to come */
   uint8_t chunk_state; /* private: chunk-size line, data, CRLF, trailers */

@@ -17,7 +17,9 @@ struct tf_keylog {
   size_t n;
 };
 
-struct tf_keylog *tf_keylog_new(void) { return calloc(1, sizeof(struct tf_keylog)); }
+struct tf_keylog *tf_keylog_new(void) {
+  return calloc(1, sizeof(struct tf_keylog));
+}
 
 void tf_keylog_free(struct tf_keylog *k) {
   if (!k)
@@ -183,8 +185,7 @@ int tf_keylog_load_file(struct tf_keylog *k, const char *path, char *err,
     if (len == cap) {
       size_t nc = cap ? cap * 2 : 65536;
       if (nc > (256u << 20)) {
-        snprintf(err, errlen, "%s: larger than 256 MiB, not a key log",
-                 path);
+        snprintf(err, errlen, "%s: larger than 256 MiB, not a key log", path);
         free(buf);
         fclose(f);
         return -1;

@@ -66,8 +66,8 @@ int tf_pcapng_load_secrets(struct tf_keylog *k, const char *path) {
     if (len >= 20) {
       uint32_t stype = rd32(body, swap), slen = rd32(body + 4, swap);
       if (stype == TLS_KEY_LOG && slen <= len - 20)
-        added += tf_keylog_add_text(k, (const char *)body + 8, slen, NULL,
-                                    NULL);
+        added +=
+            tf_keylog_add_text(k, (const char *)body + 8, slen, NULL, NULL);
     }
     free(body);
   }

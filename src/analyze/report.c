@@ -251,8 +251,8 @@ static void json_tls(struct tf_buf *b, const struct tf_conn *c,
        t->d[0].app_data, t->d[1].app_data, t->d[0].data_after_cn,
        t->d[1].data_after_cn, r->truncated);
   /* tlsfin extensions (docs/analyze.md): what the key log made of it */
-  jfmt(b, ",\"decryption\":\"%s\",\"http\":",
-       tf_keys_status_name(t->keys_status));
+  jfmt(b,
+       ",\"decryption\":\"%s\",\"http\":", tf_keys_status_name(t->keys_status));
   const struct tf_http *rq = t->crypto ? t->crypto->http[0] : NULL;
   const struct tf_http *rs = t->crypto ? t->crypto->http[1] : NULL;
   if (rs && rs->end != TF_HTTP_NOT_HTTP && rs->end != TF_HTTP_NONE)
@@ -289,8 +289,9 @@ void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
        side(r->first_close), cl->bytes, sv->bytes, cl->packets, sv->packets,
        cl->retrans, sv->retrans);
   if (r->has_rst)
-    jfmt(b, "{\"by\":%s,\"cause\":\"%s\",\"confidence\":\"%s\","
-            "\"detail\":%q}",
+    jfmt(b,
+         "{\"by\":%s,\"cause\":\"%s\",\"confidence\":\"%s\","
+         "\"detail\":%q}",
          side(r->rst_by), tlsfin_cause_name(r->cause),
          tlsfin_confidence_name(r->confidence), r->rst_detail);
   else
@@ -325,8 +326,8 @@ static const char *verdict_color(tlsfin_verdict v) {
 
 void tf_report_table_header(FILE *out, bool color) {
   fprintf(out, "%s%5s  %-44s %-7s %-21s %-6s %-8s %-9s %-22s %s%s\n",
-          color ? "\033[1m" : "", "ID", "CLIENT -> SERVER", "TLS",
-          "VERDICT", "CLOSE", "CN c/s", "RST BY", "RST CAUSE", "HTTP END",
+          color ? "\033[1m" : "", "ID", "CLIENT -> SERVER", "TLS", "VERDICT",
+          "CLOSE", "CN c/s", "RST BY", "RST CAUSE", "HTTP END",
           color ? COLOR_OFF : "");
 }
 
@@ -369,8 +370,7 @@ void tf_report_table_row(struct tf_buf *b, const struct tf_conn *c,
                 r->first_close == 0   ? "client"
                 : r->first_close == 1 ? "server"
                                       : "-",
-                cns,
-                r->has_rst ? (r->rst_by == 0 ? "client" : "server") : "-",
+                cns, r->has_rst ? (r->rst_by == 0 ? "client" : "server") : "-",
                 r->has_rst ? tlsfin_cause_name(r->cause) : "-", hend);
 }
 
@@ -444,8 +444,8 @@ void tf_report_ladder(FILE *out, const struct tf_conn *c,
       fprintf(out, "%10llu %8.1f  %s ---->\n", (unsigned long long)row->no, ms,
               label);
     else
-      fprintf(out, "%10llu %8.1f  %28s <---- %s\n",
-              (unsigned long long)row->no, ms, "", label);
+      fprintf(out, "%10llu %8.1f  %28s <---- %s\n", (unsigned long long)row->no,
+              ms, "", label);
   }
   fprintf(out, "verdict: %s\n", tlsfin_verdict_name(r->verdict));
   if (r->has_rst)

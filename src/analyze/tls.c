@@ -449,8 +449,7 @@ void tf_tls_gap(struct tf_tls *t, int dir, uint64_t n) {
     return;
   }
   if (!d->lost)
-    set_why(t, "%s stream has a gap after %ld records", dir,
-            (long)d->records);
+    set_why(t, "%s stream has a gap after %ld records", dir, (long)d->records);
   d->lost = true;
 }
 

@@ -50,7 +50,7 @@ struct tf_tls_dir {
   uint8_t *hs_buf; /* handshake-message reassembly (plaintext only), lazily
                       allocated, bounded, freed once the handshake is over */
   uint32_t hs_have, hs_cap;
-  bool lost; /* a gap or a malformed record: no longer parsed */
+  bool lost;        /* a gap or a malformed record: no longer parsed */
   bool hs_done;     /* our hello is parsed: no more handshake buffering */
   uint8_t alert[2]; /* the first two bytes of the current alert record */
   bool cur_enc;     /* the current record is encrypted (and buffered when
@@ -62,7 +62,7 @@ struct tf_tls_dir {
   bool ccs;       /* ChangeCipherSpec sent: later records are encrypted */
   bool encrypted; /* records of this direction are now encrypted */
   uint32_t records;
-  uint64_t app_data; /* body bytes of application_data (23) records */
+  uint64_t app_data;         /* body bytes of application_data (23) records */
   struct tf_tls_rec last[2]; /* last[0] most recent complete record */
   uint8_t cn;                /* enum tf_cn */
   uint64_t cn_pkt;           /* packet of the (seen or probable) close_notify */
@@ -70,21 +70,21 @@ struct tf_tls_dir {
   bool fin_sent;      /* TLS <= 1.2: encrypted Finished after our CCS */
   bool enc_after_sh;  /* TLS 1.3 client: an encrypted record (Finished) */
   uint32_t enc_alerts;
-  uint64_t app_pkts[3]; /* packets of the last application_data records */
+  uint64_t app_pkts[3];  /* packets of the last application_data records */
   uint64_t last_app_pkt; /* last application data that is not an alert */
 };
 
 struct tf_tls {
-  uint8_t state; /* enum tf_tls_state */
+  uint8_t state;               /* enum tf_tls_state */
   uint16_t client_max_version; /* highest version the ClientHello offered */
-  uint16_t version;            /* negotiated (ServerHello, supported_versions) */
-  uint16_t cipher;             /* negotiated cipher suite */
-  bool etm; /* encrypt_then_mac negotiated (RFC 7366: CBC records) */
+  uint16_t version; /* negotiated (ServerHello, supported_versions) */
+  uint16_t cipher;  /* negotiated cipher suite */
+  bool etm;         /* encrypt_then_mac negotiated (RFC 7366: CBC records) */
   bool client_hello, server_hello;
   bool hrr; /* a HelloRetryRequest was seen (TLS 1.3 agreed, group retry) */
-  bool hs_complete;     /* both Finished sent (heuristic without keys) */
+  bool hs_complete; /* both Finished sent (heuristic without keys) */
   uint64_t hs_complete_pkt;
-  char sni[256];        /* NUL-terminated, "" when absent */
+  char sni[256]; /* NUL-terminated, "" when absent */
   uint8_t client_random[32], server_random[32]; /* for key log lookups */
   struct tf_tls_alert alerts[TF_TLS_MAX_ALERTS];
   uint8_t nalerts;

@@ -145,16 +145,15 @@ static int prf(uint16_t version, int md, const uint8_t *secret, size_t slen,
   }
   memcpy(fullseed, label, ll);
   memcpy(fullseed + ll, seed, seedlen);
-  const char *digest = version >= 0x0303 ? md_name(md == MD_SHA1 ? MD_SHA256 : md)
-                                         : "MD5-SHA1";
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)digest,
-                                       0),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET, (void *)secret,
-                                        slen),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, fullseed,
-                                        ll + seedlen),
-      OSSL_PARAM_construct_end()};
+  const char *digest =
+      version >= 0x0303 ? md_name(md == MD_SHA1 ? MD_SHA256 : md) : "MD5-SHA1";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+                                                          (char *)digest, 0),
+                         OSSL_PARAM_construct_octet_string(
+                             OSSL_KDF_PARAM_SECRET, (void *)secret, slen),
+                         OSSL_PARAM_construct_octet_string(
+                             OSSL_KDF_PARAM_SEED, fullseed, ll + seedlen),
+                         OSSL_PARAM_construct_end()};
   int ok = EVP_KDF_derive(kctx, out, outlen, params) == 1;
   EVP_KDF_CTX_free(kctx);
   return ok ? 0 : -1;
@@ -211,9 +210,9 @@ static void put_seq(uint8_t *p, uint64_t seq) {
 }
 
 static int aead_open(const struct tf_suite *s, const uint8_t *key,
-                     const uint8_t nonce[12], const uint8_t *aad,
-                     size_t aadlen, const uint8_t *ct, size_t ctlen,
-                     const uint8_t tag[16], uint8_t *out) {
+                     const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
+                     const uint8_t *ct, size_t ctlen, const uint8_t tag[16],
+                     uint8_t *out) {
   EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
   int ok = 0, n = 0, f = 0;
   if (x && EVP_DecryptInit_ex(x, cipher_of(s), NULL, NULL, NULL) == 1 &&
@@ -233,8 +232,8 @@ static int open13(struct tf_dec *d, uint8_t type, const uint8_t *body,
                   size_t len, uint8_t *out, uint8_t *inner) {
   if (len < 17 || len > 16384 + 256)
     return -1;
-  uint8_t nonce[12], aad[5] = {type, 0x03, 0x03, (uint8_t)(len >> 8),
-                               (uint8_t)len};
+  uint8_t nonce[12],
+      aad[5] = {type, 0x03, 0x03, (uint8_t)(len >> 8), (uint8_t)len};
   memcpy(nonce, d->iv, 12);
   uint8_t sq[8];
   put_seq(sq, d->seq);

@@ -19,7 +19,7 @@ struct tf_suite {
   uint8_t kind;    /* enum tf_cipher_kind */
   uint8_t key_len; /* bytes */
   uint8_t mac_len; /* CBC HMAC length, 0 for AEAD */
-  uint8_t md;      /* 1 SHA-1, 2 SHA-256, 3 SHA-384: the PRF / HKDF / HMAC hash */
+  uint8_t md; /* 1 SHA-1, 2 SHA-256, 3 SHA-384: the PRF / HKDF / HMAC hash */
   bool tls13;
 };
 
@@ -31,8 +31,8 @@ struct tf_dec {
   const struct tf_suite *suite;
   uint16_t version; /* negotiated wire version */
   uint8_t key[32];
-  uint8_t iv[16];  /* TLS 1.3/ChaCha: 12-byte IV; GCM: 4-byte salt; TLS 1.0
-                      CBC: the running IV */
+  uint8_t iv[16]; /* TLS 1.3/ChaCha: 12-byte IV; GCM: 4-byte salt; TLS 1.0
+                     CBC: the running IV */
   uint8_t mac_key[48];
   uint8_t secret[64]; /* TLS 1.3 traffic secret, for KeyUpdate */
   uint8_t secret_len;

@@ -45,8 +45,8 @@ static int init_epoch(struct tf_tlsdec *x, const struct tf_suite *s, int dir,
   int k = secret_for(dir, epoch);
   if (!x->keys->len[k])
     return -1;
-  if (tf_dec_init_tls13(&x->dec[dir], s, x->keys->secret[k],
-                        x->keys->len[k]) < 0)
+  if (tf_dec_init_tls13(&x->dec[dir], s, x->keys->secret[k], x->keys->len[k]) <
+      0)
     return -1;
   x->epoch[dir] = (uint8_t)epoch;
   return 0;
@@ -86,8 +86,8 @@ void tf_tlsdec_start(struct tf_tls *t) {
         tf_dec_init_tls12(&x->dec[0], &x->dec[1], s, t->version,
                           keys->secret[TF_SECRET_MASTER], t->client_random,
                           t->server_random) < 0) {
-      t->keys_status = keys->len[TF_SECRET_MASTER] ? TF_KEYS_UNSUPPORTED
-                                                   : TF_KEYS_MISSING;
+      t->keys_status =
+          keys->len[TF_SECRET_MASTER] ? TF_KEYS_UNSUPPORTED : TF_KEYS_MISSING;
       tf_tlsdec_free(x);
       return;
     }

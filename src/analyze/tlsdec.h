@@ -16,11 +16,11 @@
 #include "tlscrypt.h"
 
 enum tf_keys_status {
-  TF_KEYS_NONE = 0,     /* no key log given */
-  TF_KEYS_MISSING,      /* a key log, but nothing for this connection */
-  TF_KEYS_UNSUPPORTED,  /* cipher suite or version tlsfin cannot decrypt */
-  TF_KEYS_MISMATCH,     /* keys present, but records do not authenticate */
-  TF_KEYS_OK,           /* records decrypted */
+  TF_KEYS_NONE = 0,    /* no key log given */
+  TF_KEYS_MISSING,     /* a key log, but nothing for this connection */
+  TF_KEYS_UNSUPPORTED, /* cipher suite or version tlsfin cannot decrypt */
+  TF_KEYS_MISMATCH,    /* keys present, but records do not authenticate */
+  TF_KEYS_OK,          /* records decrypted */
 };
 
 struct tf_tlsdec {

@@ -68,8 +68,7 @@ static void classify_rst(const struct tf_conn *c, struct tf_result *r) {
    * evidence (Linux sends RSTs of unknown sockets with IP ID 0). */
   if (x->ttl_set && !x->ttl_varies && x->rst_ttl != x->ttl) {
     set_cause(r, TLSFIN_CAUSE_INJECTED, TLSFIN_CONFIDENCE_PROBABLE);
-    snprintf(det, dn,
-             "RST TTL %u differs from the %s's other packets (TTL %u)",
+    snprintf(det, dn, "RST TTL %u differs from the %s's other packets (TTL %u)",
              x->rst_ttl, side_name(d), x->ttl);
     return;
   }
@@ -134,8 +133,7 @@ static void classify_rst(const struct tf_conn *c, struct tf_result *r) {
              "RST without ACK, seq %u = ack of the %s's segment %.1f ms "
              "earlier%s",
              rst->seq, side_name(!d), ms_between(seg->ts, rst->ts),
-             x->packets > 1 ? " (after the connection had been idle)"
-                            : "");
+             x->packets > 1 ? " (after the connection had been idle)" : "");
     if (x->packets > 1 && x->last.pkt && x->last.pkt != rst->pkt) {
       size_t l = strlen(det);
       snprintf(det + l, dn - l, "; %s silent %.1f s before", side_name(d),
@@ -182,8 +180,8 @@ static void classify_rst(const struct tf_conn *c, struct tf_result *r) {
              close_notify_unread ? " (the peer's close_notify)" : "");
     return;
   }
-  if (unanswered && (d == 1 || close_notify_unread || still_flowing ||
-                     own_close_notify)) {
+  if (unanswered &&
+      (d == 1 || close_notify_unread || still_flowing || own_close_notify)) {
     set_cause(r, TLSFIN_CAUSE_UNREAD_DATA,
               (d == 1 || close_notify_unread || own_close_notify)
                   ? TLSFIN_CONFIDENCE_PROBABLE
@@ -192,8 +190,7 @@ static void classify_rst(const struct tf_conn *c, struct tf_result *r) {
              "RST+ACK acknowledging the %s's last %u-byte payload "
              "(%s) that the %s never answered%s",
              side_name(!d), y->ld_end - y->ld_seq,
-             close_notify_unread ? "its close_notify" : "data",
-             side_name(d),
+             close_notify_unread ? "its close_notify" : "data", side_name(d),
              x->fin             ? ", after its own FIN"
              : own_close_notify ? ", after its own close_notify"
                                 : "");
@@ -343,8 +340,8 @@ void tf_conn_verdict(const struct tf_conn *c, struct tf_result *r) {
   if (r->is_tls && !c->tls.hs_complete) {
     if (hs_alert) {
       r->verdict = TLSFIN_VERDICT_TLS_HANDSHAKE_ALERT;
-      const char *name = alert->desc >= 0 ? tlsfin_alert_name(alert->desc)
-                                          : NULL;
+      const char *name =
+          alert->desc >= 0 ? tlsfin_alert_name(alert->desc) : NULL;
       if (name && alert->desc == 70)
         snprintf(ex, en,
                  "The %s refused the TLS handshake with a protocol_version "
@@ -383,15 +380,14 @@ void tf_conn_verdict(const struct tf_conn *c, struct tf_result *r) {
   }
   if (r->is_tls && closing >= 0) {
     const struct tf_side *cs = &c->s[closing];
-    bool fin_first = cs->fin && (!cn[closing] ||
-                                 cs->fin_pkt < c->tls.d[closing].cn_pkt);
+    bool fin_first =
+        cs->fin && (!cn[closing] || cs->fin_pkt < c->tls.d[closing].cn_pkt);
     bool rst_first = cs->rst && (!cs->fin || cs->rst_pkt < cs->fin_pkt) &&
                      (!cn[closing] || cs->rst_pkt < c->tls.d[closing].cn_pkt);
     if (fin_first && !rst_first) {
       r->verdict = TLSFIN_VERDICT_TLS_TRUNCATED;
       r->truncated = true;
-      const struct tf_http *h =
-          c->tls.crypto ? c->tls.crypto->http[1] : NULL;
+      const struct tf_http *h = c->tls.crypto ? c->tls.crypto->http[1] : NULL;
       /* RFC 9112 §9.8: with the keys, the HTTP framing says whether the
        * truncation cost data. */
       if (h && h->end == TF_HTTP_BOUNDARY)
@@ -400,8 +396,8 @@ void tf_conn_verdict(const struct tf_conn *c, struct tf_result *r) {
                  "HTTP response was complete by its framing: a harmless "
                  "truncation (RFC 9112 §9.8).",
                  side_name(closing));
-      else if (h && (h->end == TF_HTTP_MID_BODY ||
-                     h->end == TF_HTTP_MID_HEADERS))
+      else if (h &&
+               (h->end == TF_HTTP_MID_BODY || h->end == TF_HTTP_MID_HEADERS))
         snprintf(ex, en,
                  "The %s closed (FIN) without close_notify in the middle of "
                  "an HTTP response (%llu byte(s) of the body never came): "
@@ -431,8 +427,7 @@ void tf_conn_verdict(const struct tf_conn *c, struct tf_result *r) {
   if (any_rst) {
     r->verdict = TLSFIN_VERDICT_RESET;
     snprintf(ex, en, "The %s reset the connection: %s (%s).",
-             side_name(r->rst_by), tlsfin_cause_help(r->cause),
-             r->rst_detail);
+             side_name(r->rst_by), tlsfin_cause_help(r->cause), r->rst_detail);
     return;
   }
   if (!(cl->fin && sv->fin)) {

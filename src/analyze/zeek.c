@@ -27,11 +27,11 @@ enum {
  * the responder of a connection seen without its SYN. */
 static bool likely_server_port(uint32_t p) {
   static const uint16_t ports[] = {
-      21,   22,   23,   25,   53,   80,   81,   88,   110,  111,  135,
-      139,  143,  389,  443,  445,  465,  502,  563,  585,  587,  614,
-      631,  636,  989,  990,  992,  993,  995,  1080, 1812, 2049, 3128,
-      3306, 3389, 5060, 5061, 5223, 5432, 5672, 6379, 6666, 6667, 6668,
-      6669, 8000, 8080, 8443, 8888, 9200};
+      21,   22,   23,   25,   53,   80,   81,   88,   110,  111,
+      135,  139,  143,  389,  443,  445,  465,  502,  563,  585,
+      587,  614,  631,  636,  989,  990,  992,  993,  995,  1080,
+      1812, 2049, 3128, 3306, 3389, 5060, 5061, 5223, 5432, 5672,
+      6379, 6666, 6667, 6668, 6669, 8000, 8080, 8443, 8888, 9200};
   for (size_t i = 0; i < sizeof ports / sizeof ports[0]; i++)
     if (ports[i] == p)
       return true;
@@ -57,8 +57,7 @@ static void flip(struct tf_zeek *z);
  * connection that began with a SYN-ACK is flipped once productive traffic
  * (A or D) shows it was no stealth scan; its history becomes "^h" and *e,
  * the sender's endpoint index, changes with the roles. */
-static bool check_history(struct tf_zeek *z, int *e, uint32_t mask,
-                          char code) {
+static bool check_history(struct tf_zeek *z, int *e, uint32_t mask, char code) {
   if ((code == 'A' || code == 'D') && z->hlen == 1 && z->hist[0] == 'H') {
     flip(z);
     z->hlen = 0;
@@ -239,16 +238,15 @@ static void ack_received(struct tf_zeek *z, int e, uint32_t ack) {
   ep->trim = ack;
 }
 
-void tf_zeek_packet(struct tf_zeek *z, bool from_first, uint8_t f,
-                    uint32_t seq, uint32_t ack, uint32_t len, uint16_t win,
-                    uint32_t src_port, uint32_t dst_port) {
+void tf_zeek_packet(struct tf_zeek *z, bool from_first, uint8_t f, uint32_t seq,
+                    uint32_t ack, uint32_t len, uint16_t win, uint32_t src_port,
+                    uint32_t dst_port) {
   if (!z->started) {
     /* TCPAnalyzer::WantConnection: a connection seen without its SYN, or
      * starting with a SYN-ACK, may have its roles flipped by port. */
     z->started = true;
     z->orig_is_first = true;
-    if ((!(f & TF_TH_SYN) || (f & TF_TH_ACK)) &&
-        likely_server_port(src_port)) {
+    if ((!(f & TF_TH_SYN) || (f & TF_TH_ACK)) && likely_server_port(src_port)) {
       bool fl = likely_server_port(dst_port)
                     ? (!(f & TF_TH_SYN) && src_port < dst_port)
                     : true;

@@ -31,10 +31,10 @@ struct tf_zeek_ep {
   uint32_t start_seq, last_seq;
   uint32_t last_syn, last_fin, last_rst; /* raw seqs of the last such letter */
   uint32_t rxmt_cnt, rxmt_thresh, win0_cnt, win0_thresh;
-  uint64_t size; /* payload bytes (conn.log orig_bytes / resp_bytes) */
-  uint32_t data_hi;  /* one past the highest payload byte (or SYN) seen */
-  uint32_t fin_seq;  /* one past the FIN (Zeek's FIN_seq) */
-  uint32_t trim;     /* how far the peer's ACKs have consumed the stream */
+  uint64_t size;    /* payload bytes (conn.log orig_bytes / resp_bytes) */
+  uint32_t data_hi; /* one past the highest payload byte (or SYN) seen */
+  uint32_t fin_seq; /* one past the FIN (Zeek's FIN_seq) */
+  uint32_t trim;    /* how far the peer's ACKs have consumed the stream */
   uint32_t gap_cnt, gap_thresh;
   bool fin_cnt, trim_init;
 };

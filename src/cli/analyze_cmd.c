@@ -129,8 +129,9 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
       else if (!strcmp(optarg, "auto"))
         color = -1;
       else {
-        fprintf(stderr, "tlsfin analyze: --color: '%s' is not auto, always "
-                        "or never\n",
+        fprintf(stderr,
+                "tlsfin analyze: --color: '%s' is not auto, always "
+                "or never\n",
                 optarg);
         goto usage_error;
       }

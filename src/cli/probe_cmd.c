@@ -62,8 +62,9 @@ int tlsfin_cmd_probe(int argc, char **argv) {
     case 't': {
       long ms = strtol(optarg, &end, 10);
       if (*end || tlsfin_probe_set_timeout_ms(p, (int)ms) < 0) {
-        fprintf(stderr, "tlsfin probe: --timeout: '%s' is not a number of "
-                        "milliseconds >= 50\n",
+        fprintf(stderr,
+                "tlsfin probe: --timeout: '%s' is not a number of "
+                "milliseconds >= 50\n",
                 optarg);
         goto out;
       }
@@ -72,8 +73,9 @@ int tlsfin_cmd_probe(int argc, char **argv) {
     case 'i': {
       long s = strtol(optarg, &end, 10);
       if (*end || s < 1 || s > 3600) {
-        fprintf(stderr, "tlsfin probe: --idle-max: '%s' is not 1-3600 "
-                        "seconds\n",
+        fprintf(stderr,
+                "tlsfin probe: --idle-max: '%s' is not 1-3600 "
+                "seconds\n",
                 optarg);
         goto out;
       }
@@ -82,7 +84,8 @@ int tlsfin_cmd_probe(int argc, char **argv) {
     }
     case 'F': {
       char *dup = strdup(optarg), *save = NULL;
-      for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+      for (char *t = strtok_r(dup, ",", &save); t;
+           t = strtok_r(NULL, ",", &save)) {
         if (!strcmp(t, "resets-on-version"))
           fail_resets = true;
         else if (!strcmp(t, "no-close-notify"))
@@ -122,7 +125,8 @@ int tlsfin_cmd_probe(int argc, char **argv) {
     tlsfin_probe_write_table(p, stdout);
   rc = TLSFIN_EXIT_OK;
   for (int i = 0; i < TLSFIN_PROBE_VERSIONS; i++)
-    if (fail_resets && tlsfin_probe_version(p, i)->outcome == TLSFIN_VERSION_RESET)
+    if (fail_resets &&
+        tlsfin_probe_version(p, i)->outcome == TLSFIN_VERSION_RESET)
       rc = TLSFIN_EXIT_FINDINGS;
   if (fail_cn && tlsfin_probe_close(p, TLSFIN_PROBE_CLOSE_NOTIFY)->outcome !=
                      TLSFIN_CLOSE_CLOSE_NOTIFY)

@@ -19,8 +19,15 @@
 #include <time.h>
 #include <unistd.h>
 
-enum cstate { CS_START = 0, CS_SEND_CN, CS_SHUT_WR, CS_READ, CS_WAIT_EOF,
-              CS_DRAIN, CS_DONE };
+enum cstate {
+  CS_START = 0,
+  CS_SEND_CN,
+  CS_SHUT_WR,
+  CS_READ,
+  CS_WAIT_EOF,
+  CS_DRAIN,
+  CS_DONE
+};
 
 struct tlsfin_conn {
   SSL *ssl;
@@ -163,8 +170,7 @@ int tlsfin_conn_set_nonblocking(struct tlsfin_conn *c, bool on) {
   return 0;
 }
 int tlsfin_conn_set_drain(struct tlsfin_conn *c, size_t budget,
-                          void (*cb)(void *, const void *, size_t),
-                          void *arg) {
+                          void (*cb)(void *, const void *, size_t), void *arg) {
   c->budget = budget;
   c->cb = cb;
   c->arg = arg;
@@ -187,8 +193,7 @@ static void got_rst(struct tlsfin_conn *c, enum tlsfin_phase ph) {
   if (!c->end.rst_received) {
     c->end.rst_received = true;
     c->end.rst_phase = ph;
-    c->cn_before_rst =
-        c->end.close_notify_sent || c->end.close_notify_received;
+    c->cn_before_rst = c->end.close_notify_sent || c->end.close_notify_received;
     first_close(c, !local_side(c));
   }
 }
@@ -470,8 +475,8 @@ tlsfin_verdict tlsfin_end_verdict(const struct tlsfin_end *e) {
   if (e->alert_received >= 0)
     return TLSFIN_VERDICT_RESET;
   /* the side that started the end: its close_notify or FIN came first */
-  int closing = e->first_close_notify >= 0 ? e->first_close_notify
-                                           : e->first_close;
+  int closing =
+      e->first_close_notify >= 0 ? e->first_close_notify : e->first_close;
   if (closing < 0)
     return TLSFIN_VERDICT_OPEN;
   if (closing != local && e->truncated)
@@ -499,8 +504,7 @@ const char *tlsfin_strend(const struct tlsfin_end *e, char *buf, size_t n) {
                    e->close_notify_received ? "after it" : "with a bare FIN");
     break;
   case TLSFIN_VERDICT_TLS_TRUNCATED:
-    len = snprintf(buf, n,
-                   "the %s closed without close_notify%s: a truncation",
+    len = snprintf(buf, n, "the %s closed without close_notify%s: a truncation",
                    peer, e->eof_mid_record ? " in the middle of a record" : "");
     break;
   case TLSFIN_VERDICT_TLS_CLOSE_THEN_RESET:
@@ -509,7 +513,8 @@ const char *tlsfin_strend(const struct tlsfin_end *e, char *buf, size_t n) {
       len = snprintf(buf, n, "we reset the connection (abort)");
     else
       len = snprintf(buf, n, "the %s reset the connection%s", peer,
-                     e->rst_phase == TLSFIN_PHASE_CLOSING ? " while we closed" : "");
+                     e->rst_phase == TLSFIN_PHASE_CLOSING ? " while we closed"
+                                                          : "");
     break;
   case TLSFIN_VERDICT_HALF_CLOSED:
     len = snprintf(buf, n, "we closed; the %s had not closed %s", peer,
@@ -524,9 +529,8 @@ const char *tlsfin_strend(const struct tlsfin_end *e, char *buf, size_t n) {
                     a ? a : "(unknown)");
   }
   if (len >= 0 && (size_t)len < n)
-    snprintf(buf + len, n - (size_t)len,
-             " (%.1f ms, %llu bytes discarded%s)", e->close_ms,
-             (unsigned long long)e->bytes_discarded,
+    snprintf(buf + len, n - (size_t)len, " (%.1f ms, %llu bytes discarded%s)",
+             e->close_ms, (unsigned long long)e->bytes_discarded,
              e->data_after_close_notify ? ", data after close_notify" : "");
   return buf;
 }

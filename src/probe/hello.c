@@ -84,7 +84,7 @@ size_t tf_build_client_hello(uint8_t *out, size_t cap, uint16_t version,
   u16(&w, 0x00ff); /* TLS_EMPTY_RENEGOTIATION_INFO_SCSV */
   close16(&w, cs);
   u8(&w, 1);
-  u8(&w, 0); /* null compression */
+  u8(&w, 0);               /* null compression */
   if (version != 0x0300) { /* SSL 3.0 hellos carry no extensions */
     size_t exts = open16(&w);
     if (sni && *sni) { /* RFC 6066 §3 */
@@ -107,9 +107,9 @@ size_t tf_build_client_hello(uint8_t *out, size_t cap, uint16_t version,
     u16(&w, 2);
     u8(&w, 1);
     u8(&w, 0);
-    static const uint16_t sigs[] = {0x0403, 0x0503, 0x0603, 0x0804, 0x0805,
-                                    0x0806, 0x0401, 0x0501, 0x0601, 0x0201,
-                                    0x0203};
+    static const uint16_t sigs[] = {0x0403, 0x0503, 0x0603, 0x0804,
+                                    0x0805, 0x0806, 0x0401, 0x0501,
+                                    0x0601, 0x0201, 0x0203};
     u16(&w, 13); /* signature_algorithms */
     u16(&w, (unsigned)(2 + sizeof sigs));
     u16(&w, (unsigned)sizeof sigs);

@@ -36,8 +36,8 @@ struct tlsfin_probe {
   uint16_t best; /* best accepted version, for the close tests */
 };
 
-static const uint16_t versions[TLSFIN_PROBE_VERSIONS] = {
-    0x0300, 0x0301, 0x0302, 0x0303, 0x0304, 0};
+static const uint16_t versions[TLSFIN_PROBE_VERSIONS] = {0x0300, 0x0301, 0x0302,
+                                                         0x0303, 0x0304, 0};
 
 #define NAME_ROW(e, n, h) n,
 static const char *const vnames[] = {TLSFIN_VERSION_OUTCOME_MAP(NAME_ROW)};
@@ -136,12 +136,13 @@ int tlsfin_probe_set_idle_max(struct tlsfin_probe *p, int s) {
   p->idle_max = s < 0 ? 0 : s;
   return 0;
 }
-const struct tlsfin_probe_version *tlsfin_probe_version(
-    const struct tlsfin_probe *p, int i) {
+const struct tlsfin_probe_version *
+tlsfin_probe_version(const struct tlsfin_probe *p, int i) {
   return i >= 0 && i < TLSFIN_PROBE_VERSIONS ? &p->v[i] : NULL;
 }
-const struct tlsfin_probe_close *tlsfin_probe_close(
-    const struct tlsfin_probe *p, enum tlsfin_probe_close_test t) {
+const struct tlsfin_probe_close *
+tlsfin_probe_close(const struct tlsfin_probe *p,
+                   enum tlsfin_probe_close_test t) {
   return (int)t >= 0 && t < TLSFIN_PROBE_CLOSE_TESTS ? &p->c[t] : NULL;
 }
 
@@ -351,8 +352,8 @@ static void close_test(struct tlsfin_probe *p, SSL_CTX *ctx,
                        enum tlsfin_probe_close_test which) {
   struct tlsfin_probe_close *c = &p->c[which];
   int fd = -1;
-  double wait = which == TLSFIN_PROBE_IDLE ? p->idle_max * 1000.0
-                                           : (double)p->timeout_ms;
+  double wait =
+      which == TLSFIN_PROBE_IDLE ? p->idle_max * 1000.0 : (double)p->timeout_ms;
   double deadline = now_ms() + p->timeout_ms;
   SSL *s = handshake(p, ctx, &fd, deadline, c->note, sizeof c->note);
   if (!s) {
@@ -363,7 +364,8 @@ static void close_test(struct tlsfin_probe *p, SSL_CTX *ctx,
   snprintf(req, sizeof req,
            "GET / HTTP/1.1\r\nHost: %s\r\nUser-Agent: tlsfin-probe\r\n\r\n",
            p->sni[0] ? p->sni : p->host);
-  if (which == TLSFIN_PROBE_HALF_CLOSE && SSL_write(s, req, (int)strlen(req)) <= 0)
+  if (which == TLSFIN_PROBE_HALF_CLOSE &&
+      SSL_write(s, req, (int)strlen(req)) <= 0)
     snprintf(c->note, sizeof c->note, "could not send the request");
   double t0 = now_ms();
   deadline = t0 + wait;
@@ -448,9 +450,8 @@ int tlsfin_probe_write_table(const struct tlsfin_probe *p, FILE *o) {
     const struct tlsfin_probe_version *v = &p->v[i];
     char detail[120] = "";
     if (v->outcome == TLSFIN_VERSION_ACCEPTED)
-      snprintf(detail, sizeof detail, "%s%s", i == TLSFIN_PROBE_VERSIONS - 1
-                                                  ? "server chose "
-                                                  : "negotiated ",
+      snprintf(detail, sizeof detail, "%s%s",
+               i == TLSFIN_PROBE_VERSIONS - 1 ? "server chose " : "negotiated ",
                vname(v->negotiated));
     else if (v->outcome == TLSFIN_VERSION_ALERT)
       snprintf(detail, sizeof detail, "alert %s",
@@ -470,8 +471,9 @@ int tlsfin_probe_write_table(const struct tlsfin_probe *p, FILE *o) {
       snprintf(ms, sizeof ms, "after %.1f ms", c->ms);
     fprintf(o, "%-14s %-13s %-8s %s%s%s\n", test_names[t],
             tlsfin_close_outcome_name(c->outcome),
-            c->then == TLSFIN_CLOSE_SKIPPED ? "-"
-                                            : tlsfin_close_outcome_name(c->then),
+            c->then == TLSFIN_CLOSE_SKIPPED
+                ? "-"
+                : tlsfin_close_outcome_name(c->then),
             ms, ms[0] && c->note[0] ? "; " : "", c->note);
   }
   return 0;
@@ -503,7 +505,8 @@ int tlsfin_probe_write_json(const struct tlsfin_probe *p, FILE *o) {
   for (int i = 0; i < TLSFIN_PROBE_VERSIONS; i++) {
     const struct tlsfin_probe_version *v = &p->v[i];
     const char *an = v->alert >= 0 ? tlsfin_alert_name(v->alert) : NULL;
-    fprintf(o, "%s{\"offered\":\"%s\",\"outcome\":\"%s\",\"version\":", i ? "," : "",
+    fprintf(o, "%s{\"offered\":\"%s\",\"outcome\":\"%s\",\"version\":",
+            i ? "," : "",
             i == TLSFIN_PROBE_VERSIONS - 1 ? "max" : vname(v->offered),
             tlsfin_version_outcome_name(v->outcome));
     if (v->outcome == TLSFIN_VERSION_ACCEPTED)

@@ -11,13 +11,22 @@
 
 static void verdicts_round_trip(void **state) {
   (void)state;
-  static const char *expected[] = {
-      "no_answer",     "refused",        "stalled",
-      "open",          "tls_handshake_alert", "tls_handshake_reset",
-      "tls_handshake_closed", "tls_truncated", "tls_close_then_reset",
-      "reset",         "half_closed",    "tls_clean",
-      "tls_one_sided", "tcp_clean"};
-  assert_int_equal(TLSFIN_VERDICT_COUNT, sizeof(expected) / sizeof(expected[0]));
+  static const char *expected[] = {"no_answer",
+                                   "refused",
+                                   "stalled",
+                                   "open",
+                                   "tls_handshake_alert",
+                                   "tls_handshake_reset",
+                                   "tls_handshake_closed",
+                                   "tls_truncated",
+                                   "tls_close_then_reset",
+                                   "reset",
+                                   "half_closed",
+                                   "tls_clean",
+                                   "tls_one_sided",
+                                   "tcp_clean"};
+  assert_int_equal(TLSFIN_VERDICT_COUNT,
+                   sizeof(expected) / sizeof(expected[0]));
   for (int i = 0; i < TLSFIN_VERDICT_COUNT; i++) {
     assert_string_equal(tlsfin_verdict_name((tlsfin_verdict)i), expected[i]);
     assert_int_equal(tlsfin_verdict_parse(expected[i]), i);
@@ -29,16 +38,22 @@ static void verdicts_round_trip(void **state) {
 
 static void causes_round_trip(void **state) {
   (void)state;
-  static const char *expected[] = {
-      "port_closed",        "handshake_rejected", "data_after_close",
-      "unread_data",        "abort",              "unknown_connection",
-      "retransmission_timeout", "injected",       "unknown"};
+  static const char *expected[] = {"port_closed",
+                                   "handshake_rejected",
+                                   "data_after_close",
+                                   "unread_data",
+                                   "abort",
+                                   "unknown_connection",
+                                   "retransmission_timeout",
+                                   "injected",
+                                   "unknown"};
   assert_int_equal(TLSFIN_CAUSE_COUNT, sizeof(expected) / sizeof(expected[0]));
   for (int i = 0; i < TLSFIN_CAUSE_COUNT; i++) {
     assert_string_equal(tlsfin_cause_name((tlsfin_cause)i), expected[i]);
     assert_int_equal(tlsfin_cause_parse(expected[i]), i);
   }
-  assert_string_equal(tlsfin_confidence_name(TLSFIN_CONFIDENCE_POSSIBLE), "possible");
+  assert_string_equal(tlsfin_confidence_name(TLSFIN_CONFIDENCE_POSSIBLE),
+                      "possible");
 }
 
 static void alerts_and_versions(void **state) {

@@ -15,7 +15,8 @@ int main(int argc, char **argv) {
   if (argc != 3)
     return 2;
   signal(SIGPIPE, SIG_IGN);
-  enum tlsfin_close_mode mode = !strcmp(argv[2], "graceful") ? TLSFIN_CLOSE_GRACEFUL
+  enum tlsfin_close_mode mode = !strcmp(argv[2], "graceful")
+                                    ? TLSFIN_CLOSE_GRACEFUL
                                 : !strcmp(argv[2], "fast") ? TLSFIN_CLOSE_FAST
                                                            : TLSFIN_CLOSE_ABORT;
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -37,14 +38,15 @@ int main(int argc, char **argv) {
   int r = tlsfin_conn_close(c, mode, 2000);
   const struct tlsfin_end *e = tlsfin_conn_end(c);
   char sentence[256];
-  printf("{\"mode\":\"%s\",\"rc\":%d,\"verdict\":\"%s\",\"close_notify_sent\":%s,"
-         "\"close_notify_received\":%s,\"rst_received\":%s,\"local_abort\":%s,"
-         "\"explain\":\"%s\"}\n",
-         argv[2], r, tlsfin_verdict_name(tlsfin_end_verdict(e)),
-         e->close_notify_sent ? "true" : "false",
-         e->close_notify_received ? "true" : "false",
-         e->rst_received ? "true" : "false", e->local_abort ? "true" : "false",
-         tlsfin_strend(e, sentence, sizeof sentence));
+  printf(
+      "{\"mode\":\"%s\",\"rc\":%d,\"verdict\":\"%s\",\"close_notify_sent\":%s,"
+      "\"close_notify_received\":%s,\"rst_received\":%s,\"local_abort\":%s,"
+      "\"explain\":\"%s\"}\n",
+      argv[2], r, tlsfin_verdict_name(tlsfin_end_verdict(e)),
+      e->close_notify_sent ? "true" : "false",
+      e->close_notify_received ? "true" : "false",
+      e->rst_received ? "true" : "false", e->local_abort ? "true" : "false",
+      tlsfin_strend(e, sentence, sizeof sentence));
   tlsfin_conn_free(c);
   SSL_free(s);
   SSL_CTX_free(ctx);

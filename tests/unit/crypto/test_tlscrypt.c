@@ -26,8 +26,10 @@ static void unhex(const char *h, uint8_t *out, size_t n) {
 static void rfc8448_traffic_keys(void **state) {
   (void)state;
   uint8_t s_hs[32], c_hs[32], want[16];
-  unhex("b67b7d690cc16c4e75e54213cb2d37b4e9c912bcded9105d42befd59d391ad38", s_hs, 32);
-  unhex("b3eddb126e067f35a780b3abf45e2d8f3b1a950738f52e9600746a0e27a55a21", c_hs, 32);
+  unhex("b67b7d690cc16c4e75e54213cb2d37b4e9c912bcded9105d42befd59d391ad38",
+        s_hs, 32);
+  unhex("b3eddb126e067f35a780b3abf45e2d8f3b1a950738f52e9600746a0e27a55a21",
+        c_hs, 32);
   struct tf_dec d;
   assert_int_equal(tf_dec_init_tls13(&d, tf_suite_find(0x1301), s_hs, 32), 0);
   unhex("3fce516009c21727d0f2e4e86ee403bc", want, 16);
@@ -76,10 +78,11 @@ static void tls13_alert_record(void **state) {
     memcpy(nonce, enc.iv, 12);
     nonce[11] ^= (uint8_t)seq;
     size_t padding = seq == 2 ? 16 : 0; /* JDK-style padded alert */
-    uint8_t msg[3 + 16] = {1, 0, 21};  /* warning close_notify, type 21 */
+    uint8_t msg[3 + 16] = {1, 0, 21};   /* warning close_notify, type 21 */
     size_t ptlen = 3 + padding;
     uint8_t aad[5] = {23, 3, 3, 0, (uint8_t)(ptlen + 16)};
-    int n = seal(EVP_chacha20_poly1305(), enc.key, nonce, aad, 5, msg, ptlen, out);
+    int n =
+        seal(EVP_chacha20_poly1305(), enc.key, nonce, aad, 5, msg, ptlen, out);
     assert_int_equal(n, (int)(19 + padding));
     int m = tf_dec_record(&dec, 23, out, (size_t)n, pt, &inner);
     assert_int_equal(m, 2);
@@ -110,8 +113,9 @@ static void tls12_gcm_alert(void **state) {
   memset(cr, 1, 32);
   memset(sr, 2, 32);
   struct tf_dec c, s;
-  assert_int_equal(tf_dec_init_tls12(&c, &s, tf_suite_find(0xC02F), 0x0303,
-                                     master, cr, sr), 0);
+  assert_int_equal(
+      tf_dec_init_tls12(&c, &s, tf_suite_find(0xC02F), 0x0303, master, cr, sr),
+      0);
   uint8_t nonce[12], aad[13] = {0}, body[8 + 2 + 16], pt[32], inner;
   memcpy(nonce, s.iv, 4);
   memset(nonce + 4, 0xab, 8);
@@ -138,8 +142,9 @@ static void tls12_cbc_alert(void **state) {
   memset(cr, 3, 32);
   memset(sr, 4, 32);
   struct tf_dec c, s;
-  assert_int_equal(tf_dec_init_tls12(&c, &s, tf_suite_find(0xC013), 0x0303,
-                                     master, cr, sr), 0);
+  assert_int_equal(
+      tf_dec_init_tls12(&c, &s, tf_suite_find(0xC013), 0x0303, master, cr, sr),
+      0);
   uint8_t mac_in[13 + 2] = {0, 0, 0, 0, 0, 0, 0, 0, 21, 3, 3, 0, 2, 2, 0};
   uint8_t mac[20];
   unsigned ml = 20;
@@ -173,8 +178,9 @@ static void tls12_cbc_etm(void **state) {
   memset(cr, 6, 32);
   memset(sr, 8, 32);
   struct tf_dec c, s;
-  assert_int_equal(tf_dec_init_tls12(&c, &s, tf_suite_find(0xC027), 0x0303,
-                                     master, cr, sr), 0);
+  assert_int_equal(
+      tf_dec_init_tls12(&c, &s, tf_suite_find(0xC027), 0x0303, master, cr, sr),
+      0);
   s.etm = true;
   uint8_t pt[16] = {1, 0}; /* warning close_notify + 14 bytes padding (13) */
   memset(pt + 2, 13, 14);
@@ -212,14 +218,18 @@ static void keylog_lines(void **state) {
       "EXPORTER_SECRET "
       "0101010101010101010101010101010101010101010101010101010101010101 "
       "b67b7d690cc16c4e75e54213cb2d37b4e9c912bcded9105d42befd59d391ad38\n"
-      "CLIENT_RANDOM 0202020202020202020202020202020202020202020202020202020202020202 "
-      "000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f\n"
+      "CLIENT_RANDOM "
+      "0202020202020202020202020202020202020202020202020202020202020202 "
+      "000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f00010203"
+      "0405060708090a0b0c0d0e0f\n"
       "garbage line\n"
       "CLIENT_RANDOM 02 00\n"
-      "CLIENT_TRAFFIC_SECRET_0 zz02020202020202020202020202020202020202020202020202020202020202 00\n"
+      "CLIENT_TRAFFIC_SECRET_0 "
+      "zz02020202020202020202020202020202020202020202020202020202020202 00\n"
       "\n";
   unsigned bad = 0, first = 0;
-  assert_int_equal(tf_keylog_add_text(k, text, sizeof text - 1, &bad, &first), 2);
+  assert_int_equal(tf_keylog_add_text(k, text, sizeof text - 1, &bad, &first),
+                   2);
   assert_int_equal(bad, 3);
   assert_int_equal(first, 5);
   uint8_t cr[32];
@@ -236,15 +246,18 @@ static void keylog_lines(void **state) {
   assert_null(tf_keylog_find(k, cr));
   assert_int_equal(tf_keylog_count(k), 2);
   char err[256];
-  assert_int_equal(tf_keylog_load_file(k, "/nonexistent/keys", err, sizeof err), -1);
+  assert_int_equal(tf_keylog_load_file(k, "/nonexistent/keys", err, sizeof err),
+                   -1);
   assert_non_null(strstr(err, "/nonexistent/keys"));
   tf_keylog_free(k);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(rfc8448_traffic_keys), cmocka_unit_test(tls13_alert_record),
-      cmocka_unit_test(tls12_gcm_alert),      cmocka_unit_test(tls12_cbc_alert),
+      cmocka_unit_test(rfc8448_traffic_keys),
+      cmocka_unit_test(tls13_alert_record),
+      cmocka_unit_test(tls12_gcm_alert),
+      cmocka_unit_test(tls12_cbc_alert),
       cmocka_unit_test(tls12_cbc_etm),
       cmocka_unit_test(keylog_lines),
   };

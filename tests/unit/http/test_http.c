@@ -29,16 +29,19 @@ static void check_all_splits(const char *s, uint8_t want) {
     assert_int_equal(end_of(s, n, k, NULL), want);
 }
 
-static const char CL_OK[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
-                            "HTTP/1.1 404 Not Found\r\ncontent-length:0\r\n\r\n";
-static const char CL_CUT[] = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello";
+static const char CL_OK[] =
+    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+    "HTTP/1.1 404 Not Found\r\ncontent-length:0\r\n\r\n";
+static const char CL_CUT[] =
+    "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello";
 static const char CHUNKED_OK[] =
     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
     "5;ext=1\r\nhello\r\n3\r\nabc\r\n0\r\nTrailer: x\r\n\r\n";
 static const char CHUNKED_CUT[] =
     "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhel";
 static const char CLOSE_DELIM[] = "HTTP/1.0 200 OK\r\nServer: x\r\n\r\nbody...";
-static const char NO_BODY[] = "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n";
+static const char NO_BODY[] =
+    "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n";
 static const char MID_HEAD[] = "HTTP/1.1 200 OK\r\nContent-Le";
 
 static void framing(void **state) {
@@ -76,16 +79,21 @@ static void not_http(void **state) {
   (void)state;
   struct tf_http h;
   tf_http_init(&h, true);
-  assert_int_equal(tf_http_feed(&h, (const uint8_t *)"\x16\x03\x03garbage", 10), -1);
+  assert_int_equal(tf_http_feed(&h, (const uint8_t *)"\x16\x03\x03garbage", 10),
+                   -1);
   assert_int_equal(h.end, TF_HTTP_NOT_HTTP);
   tf_http_init(&h, true);
   const char bad_cl[] = "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n";
-  assert_int_equal(tf_http_feed(&h, (const uint8_t *)bad_cl, strlen(bad_cl)), -1);
+  assert_int_equal(tf_http_feed(&h, (const uint8_t *)bad_cl, strlen(bad_cl)),
+                   -1);
   int st;
   int64_t cl;
   bool ch;
-  assert_int_equal(tf_http_parse_head("HTTP/1.1 200 OK\r\n", 17, true, &st, &cl, &ch), -2);
-  assert_int_equal(tf_http_parse_head("HTTP/1.1 200 OK\r\nA: b\r\n\r\nrest", 29, true, &st, &cl, &ch), 25);
+  assert_int_equal(
+      tf_http_parse_head("HTTP/1.1 200 OK\r\n", 17, true, &st, &cl, &ch), -2);
+  assert_int_equal(tf_http_parse_head("HTTP/1.1 200 OK\r\nA: b\r\n\r\nrest", 29,
+                                      true, &st, &cl, &ch),
+                   25);
   assert_int_equal(st, 200);
   assert_int_equal(cl, -1);
 }

@@ -43,8 +43,18 @@ static void make_cert(void) {
   X509_sign(cert, pkey, EVP_sha256());
 }
 
-enum behave { ANSWER_CN, ANSWER_CN_SLOW, BARE_FIN, SILENT, TRUNCATE_FIRST, DATA_AFTER_CN,
-              EXPECT_RST, IDLE_CLOSE, EXPECT_CN, ECHO_THEN_CN };
+enum behave {
+  ANSWER_CN,
+  ANSWER_CN_SLOW,
+  BARE_FIN,
+  SILENT,
+  TRUNCATE_FIRST,
+  DATA_AFTER_CN,
+  EXPECT_RST,
+  IDLE_CLOSE,
+  EXPECT_CN,
+  ECHO_THEN_CN
+};
 
 struct peer {
   pid_t pid;
@@ -96,7 +106,7 @@ static void child(int lfd, int wr, enum behave b, long version) {
     break;
   case DATA_AFTER_CN:
     r = SSL_read(s, buf, sizeof buf); /* the client's close_notify */
-    SSL_write(s, "late data", 9);      /* TLS 1.3 half-close: still allowed */
+    SSL_write(s, "late data", 9);     /* TLS 1.3 half-close: still allowed */
     SSL_shutdown(s);
     shutdown(fd, SHUT_WR);
     r = (int)recv(fd, buf, sizeof buf, 0);
@@ -126,8 +136,8 @@ static void child(int lfd, int wr, enum behave b, long version) {
     }
     snprintf(msg, sizeof msg, "%s",
              (SSL_get_shutdown(s) & SSL_RECEIVED_SHUTDOWN) ? "close_notify"
-             : SSL_get_error(s, r) == SSL_ERROR_SYSCALL     ? "rst"
-                                                            : "eof");
+             : SSL_get_error(s, r) == SSL_ERROR_SYSCALL    ? "rst"
+                                                           : "eof");
     break;
   }
   if (write(wr, msg, strlen(msg) + 1) < 0)
@@ -208,8 +218,8 @@ static void graceful_peer_answers(void **state) {
      * behaves */
     assert_string_equal(rep, "fin 0 errno 0");
     char sentence[256];
-    assert_non_null(strstr(tlsfin_strend(e, sentence, sizeof sentence),
-                           "clean TLS close"));
+    assert_non_null(
+        strstr(tlsfin_strend(e, sentence, sizeof sentence), "clean TLS close"));
     tlsfin_conn_free(c);
     SSL_free(s);
   }
@@ -342,7 +352,8 @@ static void nonblocking_graceful(void **state) {
     r = tlsfin_conn_close(c, TLSFIN_CLOSE_GRACEFUL, 2000);
     clock_gettime(CLOCK_MONOTONIC, &b);
     /* a non-blocking call never waits for the peer itself */
-    assert_true((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < 100);
+    assert_true(
+        (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < 100);
     if (r != TLSFIN_WANT_POLLIN && r != TLSFIN_WANT_POLLOUT)
       break;
     struct pollfd pf = {fd, r == TLSFIN_WANT_POLLIN ? POLLIN : POLLOUT, 0};
@@ -492,10 +503,14 @@ int main(void) {
   cctx = SSL_CTX_new(TLS_client_method());
   SSL_CTX_set_verify(cctx, SSL_VERIFY_NONE, NULL);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(graceful_peer_answers), cmocka_unit_test(graceful_peer_bare_fin),
-      cmocka_unit_test(graceful_deadline),     cmocka_unit_test(peer_truncates),
-      cmocka_unit_test(half_close_delivers),   cmocka_unit_test(abort_resets),
-      cmocka_unit_test(nonblocking_graceful),  cmocka_unit_test(fast_does_not_wait),
+      cmocka_unit_test(graceful_peer_answers),
+      cmocka_unit_test(graceful_peer_bare_fin),
+      cmocka_unit_test(graceful_deadline),
+      cmocka_unit_test(peer_truncates),
+      cmocka_unit_test(half_close_delivers),
+      cmocka_unit_test(abort_resets),
+      cmocka_unit_test(nonblocking_graceful),
+      cmocka_unit_test(fast_does_not_wait),
       cmocka_unit_test(pool_free_sends_close_notify),
       cmocka_unit_test(pool_detects_server_close),
       cmocka_unit_test(pool_reuse_and_expire),

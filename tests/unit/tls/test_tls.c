@@ -59,12 +59,14 @@ static size_t client_hello(uint8_t *hs, int with_sv, const char *sni) {
   if (sni) {
     size_t l = strlen(sni);
     b[n++] = 0, b[n++] = 0, b[n++] = 0, b[n++] = (uint8_t)(l + 5);
-    b[n++] = 0, b[n++] = (uint8_t)(l + 3), b[n++] = 0, b[n++] = 0, b[n++] = (uint8_t)l;
+    b[n++] = 0, b[n++] = (uint8_t)(l + 3), b[n++] = 0, b[n++] = 0,
+    b[n++] = (uint8_t)l;
     memcpy(b + n, sni, l), n += l;
   }
   if (with_sv) { /* GREASE, TLS 1.3, TLS 1.2 */
     b[n++] = 0, b[n++] = 43, b[n++] = 0, b[n++] = 7, b[n++] = 6;
-    b[n++] = 0x7a, b[n++] = 0x7a, b[n++] = 3, b[n++] = 4, b[n++] = 3, b[n++] = 3;
+    b[n++] = 0x7a, b[n++] = 0x7a, b[n++] = 3, b[n++] = 4, b[n++] = 3,
+    b[n++] = 3;
   }
   b[el] = (uint8_t)((n - el - 2) >> 8), b[el + 1] = (uint8_t)(n - el - 2);
   hs[0] = 1, hs[1] = 0, hs[2] = (uint8_t)(n >> 8), hs[3] = (uint8_t)n;
@@ -227,7 +229,8 @@ static void not_tls_and_malformed(void **state) {
   (void)state;
   struct tf_tls t;
   tf_tls_init(&t);
-  assert_int_equal(tf_tls_feed(&t, 0, (const uint8_t *)"GET / HTTP/1.1\r\n", 16, 1), -1);
+  assert_int_equal(
+      tf_tls_feed(&t, 0, (const uint8_t *)"GET / HTTP/1.1\r\n", 16, 1), -1);
   assert_int_equal(t.state, TF_TLS_NO);
   tf_tls_free(&t);
   /* a record longer than 2^14 + 2048 after a valid start */
@@ -248,13 +251,16 @@ static void not_tls_and_malformed(void **state) {
   tf_tls_feed(&t, 0, ch, sizeof ch, 1);
   assert_false(t.client_hello);
   tf_tls_free(&t);
-  assert_int_equal(tf_tls_parse_client_hello((const uint8_t *)"\3\3", 2, &t), -1);
+  assert_int_equal(tf_tls_parse_client_hello((const uint8_t *)"\3\3", 2, &t),
+                   -1);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(tls13_facts),     cmocka_unit_test(tls13_no_close_notify),
-      cmocka_unit_test(tls12_alerts),    cmocka_unit_test(plaintext_alert),
+      cmocka_unit_test(tls13_facts),
+      cmocka_unit_test(tls13_no_close_notify),
+      cmocka_unit_test(tls12_alerts),
+      cmocka_unit_test(plaintext_alert),
       cmocka_unit_test(not_tls_and_malformed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

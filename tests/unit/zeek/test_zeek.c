@@ -41,49 +41,61 @@ static void states(void **state) {
   RUN(s0, "S0", "S");
   const struct pk rej[] = {{1, S, 100, 0, 0, 0}, {0, R | A, 0, 101, 0, 0}};
   RUN(rej, "REJ", "Sr");
-  const struct pk sf[] = {{1, S, 100, 0, 0, 0},      {0, S | A, 500, 101, 0, 0},
-                          {1, A, 101, 501, 0, 0},    {1, P | A, 101, 501, 10, 0},
-                          {0, P | A, 501, 111, 20, 0}, {1, F | A, 111, 521, 0, 0},
-                          {0, F | A, 521, 112, 0, 0},  {1, A, 112, 522, 0, 0}};
+  const struct pk sf[] = {
+      {1, S, 100, 0, 0, 0},        {0, S | A, 500, 101, 0, 0},
+      {1, A, 101, 501, 0, 0},      {1, P | A, 101, 501, 10, 0},
+      {0, P | A, 501, 111, 20, 0}, {1, F | A, 111, 521, 0, 0},
+      {0, F | A, 521, 112, 0, 0},  {1, A, 112, 522, 0, 0}};
   RUN(sf, "SF", "ShADdFf"); /* no pure ACK from the responder: no a */
-  const struct pk s1[] = {{1, S, 100, 0, 0, 0}, {0, S | A, 500, 101, 0, 0},
-                          {1, A, 101, 501, 0, 0}};
+  const struct pk s1[] = {
+      {1, S, 100, 0, 0, 0}, {0, S | A, 500, 101, 0, 0}, {1, A, 101, 501, 0, 0}};
   RUN(s1, "S1", "ShA");
-  const struct pk rsto[] = {{1, S, 100, 0, 0, 0}, {0, S | A, 500, 101, 0, 0},
-                            {1, A, 101, 501, 0, 0}, {1, R | A, 101, 501, 0, 0}};
+  const struct pk rsto[] = {{1, S, 100, 0, 0, 0},
+                            {0, S | A, 500, 101, 0, 0},
+                            {1, A, 101, 501, 0, 0},
+                            {1, R | A, 101, 501, 0, 0}};
   RUN(rsto, "RSTO", "ShAR");
-  const struct pk rstr[] = {{1, S, 100, 0, 0, 0},   {0, S | A, 500, 101, 0, 0},
-                            {1, A, 101, 501, 0, 0}, {1, P | A, 101, 501, 5, 0},
+  const struct pk rstr[] = {{1, S, 100, 0, 0, 0},
+                            {0, S | A, 500, 101, 0, 0},
+                            {1, A, 101, 501, 0, 0},
+                            {1, P | A, 101, 501, 5, 0},
                             {0, R | A, 501, 106, 0, 0}};
   RUN(rstr, "RSTR", "ShADr");
-  const struct pk s2[] = {{1, S, 100, 0, 0, 0}, {0, S | A, 500, 101, 0, 0},
-                          {1, A, 101, 501, 0, 0}, {1, F | A, 101, 501, 0, 0}};
+  const struct pk s2[] = {{1, S, 100, 0, 0, 0},
+                          {0, S | A, 500, 101, 0, 0},
+                          {1, A, 101, 501, 0, 0},
+                          {1, F | A, 101, 501, 0, 0}};
   RUN(s2, "S2", "ShAF");
   const struct pk rstos0[] = {{1, S, 100, 0, 0, 0}, {1, R, 101, 0, 0, 0}};
   RUN(rstos0, "RSTOS0", "SR");
   /* RST after a completed FIN exchange changes nothing (UpdateClosedState) */
-  const struct pk sf_rst[] = {{1, S, 100, 0, 0, 0},   {0, S | A, 500, 101, 0, 0},
-                              {1, A, 101, 501, 0, 0}, {1, F | A, 101, 501, 0, 0},
-                              {0, F | A, 501, 102, 0, 0}, {1, R, 102, 0, 0, 0}};
+  const struct pk sf_rst[] = {
+      {1, S, 100, 0, 0, 0},       {0, S | A, 500, 101, 0, 0},
+      {1, A, 101, 501, 0, 0},     {1, F | A, 101, 501, 0, 0},
+      {0, F | A, 501, 102, 0, 0}, {1, R, 102, 0, 0, 0}};
   RUN(sf_rst, "SF", "ShAFfR");
 }
 
 static void letters(void **state) {
   (void)state;
   /* 11 retransmissions of the same data: 't' at the 1st and the 10th */
-  struct pk rx[16] = {{1, S, 100, 0, 0, 0}, {0, S | A, 500, 101, 0, 0},
-                      {1, A, 101, 501, 0, 0}, {0, P | A, 501, 101, 50, 0}};
+  struct pk rx[16] = {{1, S, 100, 0, 0, 0},
+                      {0, S | A, 500, 101, 0, 0},
+                      {1, A, 101, 501, 0, 0},
+                      {0, P | A, 501, 101, 50, 0}};
   for (int i = 4; i < 15; i++)
     rx[i] = (struct pk){0, P | A, 501, 101, 50, 0};
   rx[15] = (struct pk){1, A, 101, 551, 0, 0};
   run(rx, 16, 50000, 443, "S1", "ShAdtt");
   /* a repeated SYN with a new sequence number is a new letter */
-  const struct pk syns[] = {{1, S, 100, 0, 0, 0}, {1, S, 100, 0, 0, 0},
-                            {1, S, 900, 0, 0, 0}};
+  const struct pk syns[] = {
+      {1, S, 100, 0, 0, 0}, {1, S, 100, 0, 0, 0}, {1, S, 900, 0, 0, 0}};
   RUN(syns, "S0", "SS");
   /* zero window from the receiver */
-  const struct pk w[] = {{1, S, 100, 0, 0, 0}, {0, S | A, 500, 101, 0, 0},
-                         {1, P | A, 101, 501, 10, 0}, {0, A, 501, 111, 0, 0}};
+  const struct pk w[] = {{1, S, 100, 0, 0, 0},
+                         {0, S | A, 500, 101, 0, 0},
+                         {1, P | A, 101, 501, 10, 0},
+                         {0, A, 501, 111, 0, 0}};
   struct pk w2[4];
   for (int i = 0; i < 4; i++)
     w2[i] = w[i];
@@ -92,8 +104,8 @@ static void letters(void **state) {
   struct tf_zeek z;
   tf_zeek_init(&z);
   for (int i = 0; i < 4; i++)
-    tf_zeek_packet(&z, w2[i].first, w2[i].flags, w2[i].seq, w2[i].ack, w2[i].len,
-                   i == 3 ? 0 : 1000, w2[i].first ? 50000 : 443,
+    tf_zeek_packet(&z, w2[i].first, w2[i].flags, w2[i].seq, w2[i].ack,
+                   w2[i].len, i == 3 ? 0 : 1000, w2[i].first ? 50000 : 443,
                    w2[i].first ? 443 : 50000);
   assert_string_equal(tf_zeek_history(&z), "ShDaw");
 }
@@ -110,7 +122,8 @@ static void flips(void **state) {
   assert_false(tf_zeek_orig_is_first(&z));
   /* a SYN-ACK first between two unlikely ports, then productive traffic:
    * the late flip rewrites the history to "^h" */
-  const struct pk synack[] = {{1, S | A, 500, 101, 0, 0}, {0, A, 101, 501, 0, 0}};
+  const struct pk synack[] = {{1, S | A, 500, 101, 0, 0},
+                              {0, A, 101, 501, 0, 0}};
   run(synack, 2, 40000, 50000, "OTH", "^hA");
 }
 
