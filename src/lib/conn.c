@@ -306,6 +306,18 @@ static int wait_or_want(struct tlsfin_conn *c, int want) {
   return r == 0 ? 0 : 1;
 }
 
+/* After a WANT: 1 to retry now, or the WANT code for the caller.  When
+ * the deadline has passed, the close moves on to draining (and retries). */
+static int on_want(struct tlsfin_conn *c, int want) {
+  int w = wait_or_want(c, want);
+  if (w == 0) {
+    c->end.deadline_hit = true;
+    c->cs = CS_DRAIN;
+    return 1;
+  }
+  return w;
+}
+
 /* Reads whatever is readable now so close() sends FIN, not RST
  * (RFC 9293 §3.10.4: unread data makes close an abort on Linux). */
 static void drain_now(struct tlsfin_conn *c) {
@@ -376,15 +388,10 @@ int tlsfin_conn_close(struct tlsfin_conn *c, enum tlsfin_close_mode mode,
       }
       int k = classify(c, r, TLSFIN_PHASE_CLOSING);
       if (k == TLSFIN_WANT_POLLIN || k == TLSFIN_WANT_POLLOUT) {
-        int w = wait_or_want(c, k);
-        if (w == 1)
-          break;
-        if (w == 0) {
-          c->end.deadline_hit = true;
-          c->cs = CS_DRAIN;
-          break;
-        }
-        return w;
+        int w = on_want(c, k);
+        if (w != 1)
+          return w;
+        break;
       }
       c->cs = CS_DRAIN; /* RST or error: nothing more to say */
       break;
@@ -411,15 +418,10 @@ int tlsfin_conn_close(struct tlsfin_conn *c, enum tlsfin_close_mode mode,
       }
       int k = classify(c, r, TLSFIN_PHASE_CLOSING);
       if (k == TLSFIN_WANT_POLLIN || k == TLSFIN_WANT_POLLOUT) {
-        int w = wait_or_want(c, k);
-        if (w == 1)
-          break;
-        if (w == 0) {
-          c->end.deadline_hit = true;
-          c->cs = CS_DRAIN;
-          break;
-        }
-        return w;
+        int w = on_want(c, k);
+        if (w != 1)
+          return w;
+        break;
       }
       c->cs = k < 0 ? CS_DRAIN : CS_WAIT_EOF;
       break;
@@ -441,15 +443,10 @@ int tlsfin_conn_close(struct tlsfin_conn *c, enum tlsfin_close_mode mode,
         break;
       }
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-        int w = wait_or_want(c, TLSFIN_WANT_POLLIN);
-        if (w == 1)
-          break;
-        if (w == 0) {
-          c->end.deadline_hit = true;
-          c->cs = CS_DRAIN;
-          break;
-        }
-        return w;
+        int w = on_want(c, TLSFIN_WANT_POLLIN);
+        if (w != 1)
+          return w;
+        break;
       }
       got_rst(c, TLSFIN_PHASE_CLOSING);
       c->cs = CS_DRAIN;
