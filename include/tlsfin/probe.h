@@ -109,6 +109,39 @@ tlsfin_probe_close(const struct tlsfin_probe *p,
 int tlsfin_probe_write_table(const struct tlsfin_probe *p, FILE *out);
 int tlsfin_probe_write_json(const struct tlsfin_probe *p, FILE *out);
 
+/* Client mode: a TLS server that reports how each client behaves. */
+enum tlsfin_behave {
+  TLSFIN_BEHAVE_CLOSE_NOTIFY = 0, /* respond, then close_notify + FIN */
+  TLSFIN_BEHAVE_FIN_MID_RESPONSE, /* FIN 1000 bytes short, no close_notify */
+  TLSFIN_BEHAVE_RESET,            /* respond, then RST */
+  TLSFIN_BEHAVE_IDLE_CLOSE,       /* respond, keep alive: wait for the client */
+};
+const char *tlsfin_behave_name(enum tlsfin_behave b);
+int tlsfin_behave_parse(const char *s); /* -1 when unknown */
+
+struct tlsfin_listen_client {
+  char peer[64];
+  char sni[256];
+  bool handshake, request;
+  uint16_t client_max_version; /* highest version offered */
+  uint16_t version;            /* negotiated */
+  /* what the client did after our behaviour: close_notify (then FIN/RST),
+   * a bare FIN, an RST, data, nothing (by the deadline) */
+  tlsfin_close_outcome reaction;
+  tlsfin_close_outcome then;
+  bool sent_close_notify;
+  double ms;
+  char note[96];
+};
+
+/* Serves count clients (0: until killed) on [ADDRESS:]PORT, calling report
+ * for each.  -1 with err set when it cannot listen. */
+int tlsfin_probe_listen(const char *addr, enum tlsfin_behave behave, int count,
+                        int timeout_ms,
+                        void (*report)(void *arg,
+                                       const struct tlsfin_listen_client *c),
+                        void *arg, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

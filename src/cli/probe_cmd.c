@@ -1,6 +1,7 @@
 /* tlsfin probe HOST:PORT [--sni NAME] [--http] [--format=table|json]
  *              [--timeout MS] [--idle-max SECONDS] [--fail-on=CHECK,...] */
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,20 +9,59 @@
 
 #include "cmds.h"
 #include "tlsfin/probe.h"
+#include "tlsfin/taxonomy.h"
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: tlsfin probe HOST:PORT [options]\n"
-          "  --sni=NAME            server name to send (default: HOST unless "
-          "an address)\n"
-          "  --http                send an HTTP request in the half-close "
-          "test\n"
-          "  --format=table|json   output (default table)\n"
-          "  --timeout=MS          deadline of each step (default 3000)\n"
-          "  --idle-max=SECONDS    also wait this long for the server to "
-          "close an idle connection\n"
-          "  --fail-on=CHECK,...   exit 1 when a check fails: "
-          "resets-on-version, no-close-notify\n");
+  fprintf(
+      f, "usage: tlsfin probe HOST:PORT [options]\n"
+         "  --sni=NAME            server name to send (default: HOST unless "
+         "an address)\n"
+         "  --http                send an HTTP request in the half-close "
+         "test\n"
+         "  --format=table|json   output (default table)\n"
+         "  --timeout=MS          deadline of each step (default 3000)\n"
+         "  --idle-max=SECONDS    also wait this long for the server to "
+         "close an idle connection\n"
+         "  --fail-on=CHECK,...   exit 1 when a check fails: "
+         "resets-on-version, no-close-notify\n"
+         "       tlsfin probe --listen [ADDRESS:]PORT [--behave=B] [--count=N] "
+         "[--format=table|json]\n"
+         "  client mode: a TLS server that reports each client; B is "
+         "close-notify (default),\n"
+         "  fin-mid-response, reset or idle-close\n");
+}
+
+static const char *vn(uint16_t v) {
+  const char *n = tlsfin_version_name(v);
+  return n ? n : "-";
+}
+
+static void report_table(void *arg, const struct tlsfin_listen_client *c) {
+  (void)arg;
+  printf("%-22s %-8s %-8s %-6s %-13s %-8s %.0f ms%s%s\n", c->peer,
+         vn(c->client_max_version), c->handshake ? vn(c->version) : "-",
+         c->sni[0] ? "yes" : "no", tlsfin_close_outcome_name(c->reaction),
+         c->then == TLSFIN_CLOSE_SKIPPED ? "-"
+                                         : tlsfin_close_outcome_name(c->then),
+         c->ms, c->note[0] ? "; " : "", c->note);
+  fflush(stdout);
+}
+
+static void report_json(void *arg, const struct tlsfin_listen_client *c) {
+  (void)arg;
+  printf("{\"client\":\"%s\",\"client_max_version\":\"%s\",\"version\":%s%s%s,"
+         "\"sni\":%s%s%s,\"request\":%s,\"reaction\":\"%s\",\"then\":%s%s%s,"
+         "\"ms\":%.1f}\n",
+         c->peer, vn(c->client_max_version), c->handshake ? "\"" : "",
+         c->handshake ? vn(c->version) : "null", c->handshake ? "\"" : "",
+         c->sni[0] ? "\"" : "", c->sni[0] ? "(set)" : "null",
+         c->sni[0] ? "\"" : "", c->request ? "true" : "false",
+         tlsfin_close_outcome_name(c->reaction),
+         c->then == TLSFIN_CLOSE_SKIPPED ? "" : "\"",
+         c->then == TLSFIN_CLOSE_SKIPPED ? "null"
+                                         : tlsfin_close_outcome_name(c->then),
+         c->then == TLSFIN_CLOSE_SKIPPED ? "" : "\"", c->ms);
+  fflush(stdout);
 }
 
 int tlsfin_cmd_probe(int argc, char **argv) {
@@ -32,12 +72,19 @@ int tlsfin_cmd_probe(int argc, char **argv) {
       {"timeout", required_argument, NULL, 't'},
       {"idle-max", required_argument, NULL, 'i'},
       {"fail-on", required_argument, NULL, 'F'},
+      {"listen", required_argument, NULL, 'l'},
+      {"behave", required_argument, NULL, 'B'},
+      {"count", required_argument, NULL, 'n'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
+  /* a peer that closes while OpenSSL writes must not kill the probe */
+  signal(SIGPIPE, SIG_IGN);
   struct tlsfin_probe *p = tlsfin_probe_new();
   if (!p)
     return TLSFIN_EXIT_USAGE;
   bool json = false, fail_resets = false, fail_cn = false;
+  const char *listen_on = NULL;
+  int behave = TLSFIN_BEHAVE_CLOSE_NOTIFY, count = 0, timeout_ms = 3000;
   int o, rc = TLSFIN_EXIT_USAGE;
   optind = 1;
   opterr = 0;
@@ -61,6 +108,7 @@ int tlsfin_cmd_probe(int argc, char **argv) {
       break;
     case 't': {
       long ms = strtol(optarg, &end, 10);
+      timeout_ms = (int)ms;
       if (*end || tlsfin_probe_set_timeout_ms(p, (int)ms) < 0) {
         fprintf(stderr,
                 "tlsfin probe: --timeout: '%s' is not a number of "
@@ -99,6 +147,28 @@ int tlsfin_cmd_probe(int argc, char **argv) {
       free(dup);
       break;
     }
+    case 'l':
+      listen_on = optarg;
+      break;
+    case 'B':
+      if ((behave = tlsfin_behave_parse(optarg)) < 0) {
+        fprintf(stderr,
+                "tlsfin probe: --behave: '%s' is not close-notify, "
+                "fin-mid-response, reset or idle-close\n",
+                optarg);
+        goto out;
+      }
+      break;
+    case 'n':
+      count = (int)strtol(optarg, &end, 10);
+      if (*end || count < 1) {
+        fprintf(stderr,
+                "tlsfin probe: --count: '%s' is not a positive "
+                "number\n",
+                optarg);
+        goto out;
+      }
+      break;
     case 'h':
       usage(stdout);
       rc = TLSFIN_EXIT_OK;
@@ -109,6 +179,25 @@ int tlsfin_cmd_probe(int argc, char **argv) {
       usage(stderr);
       goto out;
     }
+  }
+  if (listen_on) {
+    if (optind != argc) {
+      fprintf(stderr, "tlsfin probe: --listen takes no HOST:PORT\n");
+      goto out;
+    }
+    char err[300];
+    if (!json)
+      printf("%-22s %-8s %-8s %-6s %-13s %-8s %s\n", "CLIENT", "OFFERED",
+             "VERSION", "SNI", "REACTION", "THEN", "AFTER");
+    fflush(stdout);
+    if (tlsfin_probe_listen(listen_on, (enum tlsfin_behave)behave, count,
+                            timeout_ms, json ? report_json : report_table, NULL,
+                            err, sizeof err) < 0) {
+      fprintf(stderr, "tlsfin probe: %s\n", err);
+      goto out;
+    }
+    rc = TLSFIN_EXIT_OK;
+    goto out;
   }
   if (optind != argc - 1) {
     fprintf(stderr, "tlsfin probe: expected exactly one HOST:PORT\n");
