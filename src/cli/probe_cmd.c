@@ -1,7 +1,9 @@
 /* tlsfin probe HOST:PORT [--sni NAME] [--http] [--format=table|json]
  *              [--timeout MS] [--idle-max SECONDS] [--fail-on=CHECK,...] */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,36 @@ static void usage(FILE *f) {
          "  client mode: a TLS server that reports each client; B is "
          "close-notify (default),\n"
          "  fin-mid-response, reset or idle-close\n");
+}
+
+/* --targets FILE -j N: each target probed by one worker at a time (its own
+ * steps stay sequential, so a server sees one probe connection at once). */
+struct job {
+  struct tlsfin_probe *p;
+  char target[300];
+  int rc; /* 0 ok, -1 failed */
+  char err[300];
+};
+struct pool_state {
+  struct job *jobs;
+  int n, next;
+  pthread_mutex_t mu;
+};
+static void *worker(void *arg) {
+  struct pool_state *ps = arg;
+  for (;;) {
+    pthread_mutex_lock(&ps->mu);
+    int i = ps->next < ps->n ? ps->next++ : -1;
+    pthread_mutex_unlock(&ps->mu);
+    if (i < 0)
+      return NULL;
+    struct job *j = &ps->jobs[i];
+    if (tlsfin_probe_set_target(j->p, j->target) < 0 ||
+        tlsfin_probe_run(j->p) < 0) {
+      j->rc = -1;
+      snprintf(j->err, sizeof j->err, "%s", tlsfin_probe_error(j->p));
+    }
+  }
 }
 
 static const char *vn(uint16_t v) {
@@ -75,6 +107,8 @@ int tlsfin_cmd_probe(int argc, char **argv) {
       {"listen", required_argument, NULL, 'l'},
       {"behave", required_argument, NULL, 'B'},
       {"count", required_argument, NULL, 'n'},
+      {"targets", required_argument, NULL, 'T'},
+      {"jobs", required_argument, NULL, 'j'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   /* a peer that closes while OpenSSL writes must not kill the probe */
@@ -83,18 +117,21 @@ int tlsfin_cmd_probe(int argc, char **argv) {
   if (!p)
     return TLSFIN_EXIT_USAGE;
   bool json = false, fail_resets = false, fail_cn = false;
-  const char *listen_on = NULL;
+  const char *listen_on = NULL, *targets = NULL;
+  int jobs = 4;
+  bool http = false;
   int behave = TLSFIN_BEHAVE_CLOSE_NOTIFY, count = 0, timeout_ms = 3000;
   int o, rc = TLSFIN_EXIT_USAGE;
   optind = 1;
   opterr = 0;
-  while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, "+hj:", opts, NULL)) != -1) {
     char *end;
     switch (o) {
     case 's':
       tlsfin_probe_set_sni(p, optarg);
       break;
     case 'H':
+      http = true;
       tlsfin_probe_set_http(p, true);
       break;
     case 'f':
@@ -150,6 +187,16 @@ int tlsfin_cmd_probe(int argc, char **argv) {
     case 'l':
       listen_on = optarg;
       break;
+    case 'T':
+      targets = optarg;
+      break;
+    case 'j':
+      jobs = (int)strtol(optarg, &end, 10);
+      if (*end || jobs < 1 || jobs > 64) {
+        fprintf(stderr, "tlsfin probe: -j: '%s' is not 1-64\n", optarg);
+        goto out;
+      }
+      break;
     case 'B':
       if ((behave = tlsfin_behave_parse(optarg)) < 0) {
         fprintf(stderr,
@@ -197,6 +244,69 @@ int tlsfin_cmd_probe(int argc, char **argv) {
       goto out;
     }
     rc = TLSFIN_EXIT_OK;
+    goto out;
+  }
+  if (targets) {
+    FILE *f = fopen(targets, "r");
+    if (!f) {
+      fprintf(stderr, "tlsfin probe: --targets %s: %s\n", targets,
+              strerror(errno));
+      goto out;
+    }
+    struct pool_state ps = {calloc(1024, sizeof(struct job)), 0, 0,
+                            PTHREAD_MUTEX_INITIALIZER};
+    char line[512];
+    unsigned lineno = 0;
+    while (fgets(line, sizeof line, f) && ps.n < 1024) {
+      lineno++;
+      line[strcspn(line, " \t\r\n#")] = 0;
+      if (!line[0])
+        continue;
+      struct job *j = &ps.jobs[ps.n++];
+      if (strlen(line) >= sizeof j->target) {
+        fprintf(stderr, "tlsfin probe: %s:%u: target too long\n", targets,
+                lineno);
+        ps.n--;
+        continue;
+      }
+      memcpy(j->target, line, strlen(line) + 1);
+      j->p = tlsfin_probe_new();
+      tlsfin_probe_set_timeout_ms(j->p, timeout_ms);
+      tlsfin_probe_set_http(j->p, http);
+    }
+    fclose(f);
+    pthread_t th[64];
+    int nt = jobs < ps.n ? jobs : ps.n;
+    for (int i = 0; i < nt; i++)
+      pthread_create(&th[i], NULL, worker, &ps);
+    for (int i = 0; i < nt; i++)
+      pthread_join(th[i], NULL);
+    rc = TLSFIN_EXIT_OK;
+    for (int i = 0; i < ps.n; i++) {
+      struct job *j = &ps.jobs[i];
+      if (j->rc < 0) {
+        fprintf(stderr, "tlsfin probe: %s\n", j->err);
+        rc = TLSFIN_EXIT_USAGE;
+      } else if (json) {
+        tlsfin_probe_write_json(j->p, stdout);
+      } else {
+        tlsfin_probe_write_table(j->p, stdout);
+        printf("\n");
+      }
+      if (j->rc == 0 && rc != TLSFIN_EXIT_USAGE) {
+        for (int k = 0; k < TLSFIN_PROBE_VERSIONS; k++)
+          if (fail_resets &&
+              tlsfin_probe_version(j->p, k)->outcome == TLSFIN_VERSION_RESET)
+            rc = TLSFIN_EXIT_FINDINGS;
+        if (fail_cn &&
+            tlsfin_probe_close(j->p, TLSFIN_PROBE_CLOSE_NOTIFY)->outcome !=
+                TLSFIN_CLOSE_CLOSE_NOTIFY)
+          rc = TLSFIN_EXIT_FINDINGS;
+      }
+      tlsfin_probe_free(j->p);
+    }
+    free(ps.jobs);
+    (void)lineno;
     goto out;
   }
   if (optind != argc - 1) {

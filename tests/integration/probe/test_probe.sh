@@ -82,6 +82,30 @@ rc=0; "$T" probe --fail-on=resets-on-version --timeout=500 "127.0.0.1:$rport" >/
 rc=0; "$T" probe --fail-on=resets-on-version "127.0.0.1:$p13" >/dev/null 2>&1 || rc=$?
 [[ $rc -eq 0 ]] && ok fail-on-clean || ko "fail-on-clean (exit $rc)"
 
+# gnutls-serv limited to TLS 1.3 by a priority string
+pg=$(freeport)
+gnutls-serv --http -p "$pg" --x509certfile "$tmp/c.pem" --x509keyfile "$tmp/k.pem" \
+  --priority "NORMAL:-VERS-ALL:+VERS-TLS1.3" >"$tmp/gnutls.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do ss -ltn | grep -q ":$pg " && break; sleep 0.05; done
+check gnutls_tls13 "$pg" '
+assert v["TLS1.3"]["outcome"] == "accepted", v["TLS1.3"]
+assert v["TLS1.2"]["outcome"] in ("alert", "closed"), v["TLS1.2"]
+assert v["max"]["version"] == "TLS1.3"
+assert c["close_notify"]["server"] in ("close_notify", "fin"), c'
+
+# --targets: several servers at once, results in file order; an
+# unreachable one is reported on stderr and makes the exit code 2
+printf '# servers\n127.0.0.1:%s\n127.0.0.1:%s   # TLS 1.2 only\n\n127.0.0.1:%s\n' "$p13" "$p12" "$(freeport)" >"$tmp/targets"
+rc=0; "$T" probe --targets="$tmp/targets" -j 3 --format=json --timeout=800 >"$tmp/t.json" 2>"$tmp/t.err" || rc=$?
+if [[ $rc -eq 2 ]] && grep -q "cannot connect" "$tmp/t.err" && python3 - "$tmp/t.json" "$p13" "$p12" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert [r["target"] for r in rows] == ["127.0.0.1:" + sys.argv[2], "127.0.0.1:" + sys.argv[3]], rows
+assert rows[0]["versions"][5]["version"] == "TLS1.3" and rows[1]["versions"][5]["version"] == "TLS1.2"
+PY
+then ok targets; else ko "targets (exit $rc)"; cat "$tmp/t.err"; fi
+
 # Cross-check with the analyzer: capture the probe's own traffic against the
 # TLS 1.3-only server and read it back with tlsfin analyze (root: dumpcap).
 if [[ $(id -u) -eq 0 ]] && command -v dumpcap >/dev/null; then
