@@ -94,6 +94,56 @@ assert v["TLS1.2"]["outcome"] in ("alert", "closed"), v["TLS1.2"]
 assert v["max"]["version"] == "TLS1.3"
 assert c["close_notify"]["server"] in ("close_notify", "fin"), c'
 
+# nginx (TLS 1.2 + 1.3): it never answers close_notify, it closes with a
+# bare FIN (the lab's habit_curl_nginx shows the same from curl's side)
+if command -v nginx >/dev/null; then
+  pn=$(freeport)
+  mkdir -p "$tmp/html" && chmod 755 "$tmp" "$tmp/html" && echo hi >"$tmp/html/index.html"
+  cat >"$tmp/nginx.conf" <<CONF
+worker_processes 1;
+error_log $tmp/nginx.err;
+pid $tmp/nginx.pid;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path $tmp/b; proxy_temp_path $tmp/p; fastcgi_temp_path $tmp/f;
+  uwsgi_temp_path $tmp/u; scgi_temp_path $tmp/s;
+  server { listen 127.0.0.1:$pn ssl; ssl_certificate $tmp/c.pem; ssl_certificate_key $tmp/k.pem;
+           ssl_protocols TLSv1.2 TLSv1.3; root $tmp/html; }
+}
+CONF
+  nginx -c "$tmp/nginx.conf"
+  for _ in $(seq 100); do ss -ltn | grep -q ":$pn " && break; sleep 0.05; done
+  check nginx "$pn" '
+assert v["TLS1.3"]["outcome"] == "accepted" and v["TLS1.2"]["outcome"] == "accepted", v
+assert v["TLS1.1"]["outcome"] == "alert", v["TLS1.1"]
+assert c["close_notify"]["server"] == "fin", c
+assert c["half_close"]["response"] is True, c' --http
+  kill "$(cat "$tmp/nginx.pid")" 2>/dev/null
+fi
+
+# a Python ssl server whose close() never sends close_notify
+pp=$(freeport)
+python3 - "$pp" "$tmp/c.pem" "$tmp/k.pem" >"$tmp/py.log" 2>&1 <<'PY' &
+import socket, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", int(sys.argv[1]))); ls.listen(8); print("ready", flush=True)
+while True:
+    c, _ = ls.accept()
+    try:
+        s = ctx.wrap_socket(c, server_side=True)
+        s.recv(4096)   # our close_notify (or data)
+        s.close()      # Python: no close_notify back, a bare FIN
+    except (ssl.SSLError, OSError):
+        c.close()
+PY
+pids+=($!)
+waitline "$tmp/py.log" ready
+check python_close "$pp" '
+assert c["close_notify"]["server"] == "fin", c
+assert c["truncation"]["server"] == "fin", c'
+
 # --targets: several servers at once, results in file order; an
 # unreachable one is reported on stderr and makes the exit code 2
 printf '# servers\n127.0.0.1:%s\n127.0.0.1:%s   # TLS 1.2 only\n\n127.0.0.1:%s\n' "$p13" "$p12" "$(freeport)" >"$tmp/targets"
