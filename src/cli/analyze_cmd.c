@@ -66,7 +66,6 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
     return TLSFIN_EXIT_USAGE;
   }
   int color = -1; /* auto */
-  bool ladder = false;
   int o;
   optind = 1;
   opterr = 0;
@@ -114,7 +113,6 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
                 optarg);
         goto usage_error;
       }
-      ladder = true;
       tlsfin_analyze_set_conn(a, n);
       break;
     }
@@ -150,7 +148,6 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
     fprintf(stderr, "tlsfin analyze: no capture file given\n");
     goto usage_error;
   }
-  (void)ladder;
   tlsfin_analyze_set_color(a, color == 1 || (color == -1 && isatty(1)));
   if (isatty(2))
     tlsfin_analyze_set_progress(a, stderr);
