@@ -61,6 +61,12 @@
 #                            ssl_protocols PROTOCOLS, root $TMPD/html which it
 #                            creates), extra directives for the http and
 #                            server blocks; returns once it listens.
+#   lab_haproxy PORT BIND_OPTIONS RULES
+#                            start haproxy (mode http) terminating TLS on
+#                            127.0.0.1:PORT with $CERT; BIND_OPTIONS extend
+#                            the bind line (e.g. ssl-min-ver TLSv1.3), RULES
+#                            are the frontend's lines (a backend or an
+#                            http-request return); returns once it listens.
 #   lab_json_str STRING      print STRING as a JSON string literal (quoted).
 #   lab_expect JSON          append one line (a JSON object) to $EXPECT;
 #                            validated with python's json module.
@@ -341,6 +347,26 @@ http {
 }
 CONF
   lab_bg nginx nginx -p "$TMPD" -c "$TMPD/nginx.conf" -g "daemon off;"
+  lab_wait_listen "$port" 10
+}
+
+lab_haproxy() {
+  local port=$1 bind_opts=$2 rules=$3
+  cat "$CERT" "$CERTKEY" >"$TMPD/haproxy.pem"
+  cat >"$TMPD/haproxy.cfg" <<CONF
+global
+  log stderr format raw local0 info
+defaults
+  mode http
+  log global
+  timeout connect 2s
+  timeout client 5s
+  timeout server 5s
+frontend fe
+  bind 127.0.0.1:$port ssl crt $TMPD/haproxy.pem $bind_opts
+$rules
+CONF
+  lab_bg haproxy haproxy -db -f "$TMPD/haproxy.cfg"
   lab_wait_listen "$port" 10
 }
 

@@ -31,23 +31,9 @@ mkdir -p "$TMPD/www"
 echo hello >"$TMPD/www/index.html"
 lab_bg backend "$LAB_PY" -m http.server "$be" --bind 127.0.0.1 --directory "$TMPD/www"
 lab_wait_listen "$be" 10
-cat "$CERT" "$CERTKEY" >"$TMPD/both.pem"
-cat >"$TMPD/haproxy.cfg" <<CONF
-global
-  log stderr format raw local0 info
-defaults
-  mode http
-  log global
-  timeout connect 2s
-  timeout client 5s
-  timeout server 5s
-frontend fe
-  bind 127.0.0.1:$hap ssl crt $TMPD/both.pem
-  default_backend be
+lab_haproxy "$hap" "" "  default_backend be
 backend be
-  server s1 127.0.0.1:$be
-CONF
-lab_bg haproxy haproxy -db -f "$TMPD/haproxy.cfg"
+  server s1 127.0.0.1:$be"
 cat >"$TMPD/stunnel.conf" <<CONF
 foreground = yes
 pid =
@@ -59,7 +45,6 @@ key = $CERTKEY
 CONF
 lab_bg stunnel stunnel4 "$TMPD/stunnel.conf"
 lab_bg gnutls gnutls-serv --http -p "$gns" --x509certfile "$CERT" --x509keyfile "$CERTKEY"
-lab_wait_listen "$hap" 10
 lab_wait_listen "$stn" 10
 lab_wait_listen "$gns" 10
 lab_capture_start "tcp port $hap or tcp port $stn or tcp port $gns"

@@ -51,22 +51,8 @@ lab_wait_listen "${ports[2]}" 10
 jclient java4 "https://127.0.0.1:${ports[2]}/" TLSv1.2
 
 # 5: haproxy terminating TLS with ssl-min-ver TLSv1.3
-cat "$CERT" "$CERTKEY" >"$TMPD/haproxy.pem"
-cat >"$TMPD/haproxy.cfg" <<CONF
-global
-  log stderr format raw local0 info
-defaults
-  mode http
-  log global
-  timeout connect 2s
-  timeout client 5s
-  timeout server 5s
-frontend fe
-  bind 127.0.0.1:${ports[3]} ssl crt $TMPD/haproxy.pem ssl-min-ver TLSv1.3
-  http-request return status 200 content-type text/plain string "hi"
-CONF
-lab_bg haproxy haproxy -db -f "$TMPD/haproxy.cfg"
-lab_wait_listen "${ports[3]}" 10
+lab_haproxy "${ports[3]}" "ssl-min-ver TLSv1.3" \
+  '  http-request return status 200 content-type text/plain string "hi"'
 jclient java5 "https://127.0.0.1:${ports[3]}/" TLSv1.2
 
 # 6: the seed's "Connection reset": the server resets on the ClientHello
