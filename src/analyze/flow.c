@@ -71,6 +71,10 @@ static bool ooo_has(const struct tf_side *s, uint32_t seq, uint32_t len) {
   return false;
 }
 
+static void reassemble(struct tf_conn *c, int dir, uint32_t seq,
+                       const uint8_t *data, uint32_t caplen, uint32_t len,
+                       uint64_t gpkt);
+
 /* Holds a segment beyond a hole.  Only the bytes someone will read are
  * copied (none when the stream is not TLS); the sequence range is always
  * kept so that the hole-filling segment is not mistaken for a
@@ -83,11 +87,14 @@ static void hold(struct tf_conn *c, int dir, uint32_t seq, const uint8_t *data,
     nsegs++;
   if (s->ooo_bytes + caplen > OOO_MAX_BYTES || nsegs >= OOO_MAX_SEGS) {
     drain(c, dir, true); /* the hole will not be filled: declare the gap */
-    if (c->tls.state != TF_TLS_NO)
-      tf_tls_gap(&c->tls, dir, (uint32_t)(seq - s->next));
-    s->next = seq;
-    feed(c, dir, data, caplen, len, gpkt);
-    s->next = seq + len;
+    /* the held data may already reach past seq: only a real hole is a gap,
+     * and the overlap is trimmed as for any other segment */
+    if (SEQ_GT(seq, s->next)) {
+      if (c->tls.state != TF_TLS_NO)
+        tf_tls_gap(&c->tls, dir, (uint32_t)(seq - s->next));
+      s->next = seq;
+    }
+    reassemble(c, dir, seq, data, caplen, len, gpkt);
     return;
   }
   if (c->tls.state == TF_TLS_NO)
