@@ -48,6 +48,7 @@ typedef enum {
       TLSFIN_CLOSE_OUTCOME_COUNT
 } tlsfin_close_outcome;
 
+/* Public names; "?" for a value out of range (never NULL). */
 const char *tlsfin_version_outcome_name(tlsfin_version_outcome o);
 const char *tlsfin_close_outcome_name(tlsfin_close_outcome o);
 

@@ -42,11 +42,12 @@ static const uint16_t versions[TLSFIN_PROBE_VERSIONS] = {0x0300, 0x0301, 0x0302,
 #define NAME_ROW(e, n, h) n,
 static const char *const vnames[] = {TLSFIN_VERSION_OUTCOME_MAP(NAME_ROW)};
 static const char *const cnames[] = {TLSFIN_CLOSE_OUTCOME_MAP(NAME_ROW)};
+/* Never NULL: the names go straight into printf. */
 const char *tlsfin_version_outcome_name(tlsfin_version_outcome o) {
-  return (int)o >= 0 && o < TLSFIN_VERSION_OUTCOME_COUNT ? vnames[o] : NULL;
+  return (int)o >= 0 && o < TLSFIN_VERSION_OUTCOME_COUNT ? vnames[o] : "?";
 }
 const char *tlsfin_close_outcome_name(tlsfin_close_outcome o) {
-  return (int)o >= 0 && o < TLSFIN_CLOSE_OUTCOME_COUNT ? cnames[o] : NULL;
+  return (int)o >= 0 && o < TLSFIN_CLOSE_OUTCOME_COUNT ? cnames[o] : "?";
 }
 
 static void seterr(struct tlsfin_probe *p, const char *fmt, ...)
