@@ -71,13 +71,26 @@ struct tf_side {
 
 struct tf_ladder;
 
+/* What the local kernel said about one side of a connection (tlsfin watch
+ * with the eBPF collector): the reason it gave for the RST this side sent
+ * (enum sk_rst_reason, by name), and the process that owned the socket. */
+struct tf_kside {
+  const char *rst_reason; /* NULL: no kernel RST event for this side */
+  bool local;             /* the kernel saw this endpoint's socket */
+  bool has_proc;
+  uint32_t pid;
+  char comm[16];
+};
+
 struct tf_conn {
   struct tf_conn *hnext;         /* hash chain */
-  struct tf_conn *lprev, *lnext; /* linger list (closed connections) */
+  struct tf_conn *lprev, *lnext; /* the engine's age list it is on */
   uint64_t id;
   uint32_t hash;
   uint8_t af;
-  bool lingering, finalized;
+  uint8_t list; /* enum tf_list (engine.c): which age list */
+  bool finalized;
+  bool expired;  /* finished by a timeout, not by its own end */
   uint8_t start; /* enum tf_start */
   bool client_syn_seen, synack_seen, server_any;
   bool first_is_client; /* the first packet came from the client */
@@ -88,6 +101,7 @@ struct tf_conn {
   struct tf_tls tls;
   uint32_t tls_payload_seen; /* first payload bytes tried for TLS */
   struct tf_ladder *ladder;  /* only for the --conn connection */
+  struct tf_kside kern[2];   /* kernel evidence, when watch has it */
 };
 
 enum tf_start { TF_START_HANDSHAKE, TF_START_SYN_ONLY, TF_START_MIDSTREAM };
@@ -100,6 +114,7 @@ struct tf_result {
   int rst_by;
   tlsfin_cause cause;
   tlsfin_confidence confidence;
+  const char *kernel_reason; /* the RST sender's kernel reason, or NULL */
   char rst_detail[200];
   bool is_tls;
   const char

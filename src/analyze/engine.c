@@ -1,0 +1,434 @@
+/*
+ * The connection engine shared by analyze and watch: a hash table of TCP
+ * connections (4-tuple + port reuse), three age lists that make every
+ * timeout O(1) per packet, and the one place where a finished connection
+ * gets its verdict and is handed to the sinks.
+ */
+#include "engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+
+/* Each connection is on exactly one list, ordered by its last packet, so
+ * the oldest of each kind is at the head and expiry looks at heads only. */
+enum tf_list {
+  L_ATTEMPT, /* SYNs from the client and nothing else yet */
+  L_ACTIVE,  /* anything else still open */
+  L_HALF,    /* one side sent FIN, the other nothing since */
+  L_ENDED,   /* RST, or FIN both ways: lingering for trailing packets */
+  L_COUNT
+};
+
+struct tf_engine {
+  struct tf_engine_opts o;
+  struct tf_sink *sinks, **sinks_tail;
+  struct tf_enrich enrich;
+  struct tf_keylog *keylog;
+  uint64_t ladder_id;
+  uint64_t next_id;
+  uint64_t gpkt; /* packets across inputs: the order of events */
+  double now;    /* the latest time seen (capture clock) */
+  struct tf_conn **buckets;
+  size_t nbuckets;
+  struct {
+    struct tf_conn *head, *tail;
+  } lists[L_COUNT];
+  struct tf_engine_stats st;
+};
+
+struct tf_engine *tf_engine_new(const struct tf_engine_opts *o) {
+  struct tf_engine *e = calloc(1, sizeof *e);
+  if (!e)
+    return NULL;
+  if (o)
+    e->o = *o;
+  e->next_id = 1;
+  e->sinks_tail = &e->sinks;
+  e->nbuckets = 1024;
+  e->buckets = calloc(e->nbuckets, sizeof *e->buckets);
+  if (!e->buckets) {
+    free(e);
+    return NULL;
+  }
+  return e;
+}
+
+void tf_engine_add_sink(struct tf_engine *e, struct tf_sink *s) {
+  s->next = NULL;
+  *e->sinks_tail = s;
+  e->sinks_tail = &s->next;
+}
+
+void tf_engine_set_enrich(struct tf_engine *e, const struct tf_enrich *en) {
+  e->enrich = *en;
+}
+void tf_engine_set_keylog(struct tf_engine *e, struct tf_keylog *k) {
+  e->keylog = k;
+}
+void tf_engine_set_ladder(struct tf_engine *e, uint64_t id) {
+  e->ladder_id = id;
+}
+const struct tf_engine_stats *tf_engine_stats(const struct tf_engine *e) {
+  return &e->st;
+}
+
+/* ---- connection table ---- */
+
+static int ep_cmp(uint8_t af, const uint8_t *a1, uint16_t p1, const uint8_t *a2,
+                  uint16_t p2) {
+  int c = memcmp(a1, a2, af == 4 ? 4 : 16);
+  if (c)
+    return c;
+  return (int)p1 - (int)p2;
+}
+
+/* FNV-1a over the endpoints in canonical order: both directions hash alike. */
+static uint32_t tuple_hash(const struct tf_pkt *p) {
+  const uint8_t *a1 = p->src, *a2 = p->dst;
+  uint16_t p1 = p->sport, p2 = p->dport;
+  if (ep_cmp(p->af, a1, p1, a2, p2) > 0) {
+    a1 = p->dst;
+    a2 = p->src;
+    p1 = p->dport;
+    p2 = p->sport;
+  }
+  uint32_t h = 2166136261u;
+  size_t n = p->af == 4 ? 4 : 16;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ a1[i]) * 16777619u;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ a2[i]) * 16777619u;
+  h = (h ^ (p1 & 0xff)) * 16777619u;
+  h = (h ^ (p1 >> 8)) * 16777619u;
+  h = (h ^ (p2 & 0xff)) * 16777619u;
+  h = (h ^ (p2 >> 8)) * 16777619u;
+  return h ^ p->af;
+}
+
+/* -1 no match, else the direction of the packet in c. */
+static int match(const struct tf_conn *c, const struct tf_pkt *p) {
+  if (c->af != p->af)
+    return -1;
+  size_t n = p->af == 4 ? 4 : 16;
+  const struct tf_side *s0 = &c->s[0], *s1 = &c->s[1];
+  if (s0->port == p->sport && s1->port == p->dport &&
+      !memcmp(s0->addr, p->src, n) && !memcmp(s1->addr, p->dst, n))
+    return 0;
+  if (s1->port == p->sport && s0->port == p->dport &&
+      !memcmp(s1->addr, p->src, n) && !memcmp(s0->addr, p->dst, n))
+    return 1;
+  return -1;
+}
+
+static void table_grow(struct tf_engine *e) {
+  size_t nb = e->nbuckets * 2;
+  struct tf_conn **b = calloc(nb, sizeof *b);
+  if (!b)
+    return; /* keep the longer chains */
+  for (size_t i = 0; i < e->nbuckets; i++) {
+    struct tf_conn *c = e->buckets[i];
+    while (c) {
+      struct tf_conn *n = c->hnext;
+      size_t j = c->hash & (nb - 1);
+      c->hnext = b[j];
+      b[j] = c;
+      c = n;
+    }
+  }
+  free(e->buckets);
+  e->buckets = b;
+  e->nbuckets = nb;
+}
+
+static void table_remove(struct tf_engine *e, struct tf_conn *c) {
+  struct tf_conn **pp = &e->buckets[c->hash & (e->nbuckets - 1)];
+  while (*pp && *pp != c)
+    pp = &(*pp)->hnext;
+  if (*pp)
+    *pp = c->hnext;
+  e->st.open--;
+}
+
+static void list_unlink(struct tf_engine *e, struct tf_conn *c) {
+  if (c->lprev)
+    c->lprev->lnext = c->lnext;
+  else
+    e->lists[c->list].head = c->lnext;
+  if (c->lnext)
+    c->lnext->lprev = c->lprev;
+  else
+    e->lists[c->list].tail = c->lprev;
+  c->lprev = c->lnext = NULL;
+}
+
+/* Moves c to the tail of list l: it is now the youngest there. */
+static void list_push(struct tf_engine *e, struct tf_conn *c, enum tf_list l) {
+  list_unlink(e, c);
+  c->list = (uint8_t)l;
+  c->lprev = e->lists[l].tail;
+  if (e->lists[l].tail)
+    e->lists[l].tail->lnext = c;
+  else
+    e->lists[l].head = c;
+  e->lists[l].tail = c;
+}
+
+/* Well-known service ports: decide roles of a capture that starts
+ * mid-connection (TAXONOMY: "the host that sent to the lower-numbered
+ * well-known port is the server"). */
+static bool well_known(uint16_t port) {
+  static const uint16_t extra[] = {1433, 1883, 2376, 3306, 4433,
+                                   5061, 5432, 5671, 6379, 6443,
+                                   8080, 8443, 8883, 9093, 9443};
+  if (port < 1024)
+    return true;
+  for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++)
+    if (extra[i] == port)
+      return true;
+  return false;
+}
+
+static struct tf_conn *conn_new(struct tf_engine *e, const struct tf_pkt *p,
+                                uint32_t hash) {
+  struct tf_conn *c = calloc(1, sizeof *c);
+  if (!c)
+    return NULL;
+  const bool syn = p->flags & TF_TH_SYN, ack = p->flags & TF_TH_ACK;
+  bool sender_is_client;
+  if (syn && !ack)
+    sender_is_client = true;
+  else if (syn && ack)
+    sender_is_client = false;
+  else if (well_known(p->dport) != well_known(p->sport))
+    sender_is_client = well_known(p->dport);
+  else if (well_known(p->dport) && well_known(p->sport))
+    sender_is_client = p->dport < p->sport;
+  else
+    sender_is_client = true;
+  size_t n = p->af == 4 ? 4 : 16;
+  int cl = sender_is_client ? 0 : 1;
+  memcpy(c->s[cl].addr, p->src, n);
+  c->s[cl].port = p->sport;
+  memcpy(c->s[!cl].addr, p->dst, n);
+  c->s[!cl].port = p->dport;
+  c->af = p->af;
+  c->hash = hash;
+  c->id = e->next_id++;
+  c->first_ts = p->ts;
+  c->first_is_client = sender_is_client;
+  c->start = TF_START_MIDSTREAM;
+  tf_zeek_init(&c->zeek);
+  tf_tls_init(&c->tls);
+  c->tls.keylog = e->keylog;
+  if (e->ladder_id && c->id == e->ladder_id)
+    c->ladder = calloc(1, sizeof *c->ladder);
+  size_t j = hash & (e->nbuckets - 1);
+  c->hnext = e->buckets[j];
+  e->buckets[j] = c;
+  c->list = L_ACTIVE;
+  list_push(e, c, L_ACTIVE);
+  if (++e->st.open > e->nbuckets)
+    table_grow(e);
+  return c;
+}
+
+/* ---- finishing ---- */
+
+static void conn_finalize(struct tf_engine *e, struct tf_conn *c) {
+  struct tf_result r;
+  tf_flow_finish(c);
+  if (e->enrich.fn)
+    e->enrich.fn(e->enrich.ctx, c);
+  tf_conn_verdict(c, &r);
+  e->st.connections++;
+  e->st.verdicts[r.verdict]++;
+  if (r.has_rst)
+    e->st.causes[r.cause]++;
+  if (c->expired)
+    e->st.expired++;
+  for (struct tf_sink *s = e->sinks; s; s = s->next)
+    if (s->conn)
+      s->conn(s->ctx, c, &r);
+  list_unlink(e, c);
+  table_remove(e, c);
+  tf_flow_release(c);
+  free(c->ladder);
+  free(c);
+}
+
+static bool conn_done(const struct tf_conn *c) {
+  return c->s[0].rst || c->s[1].rst || (c->s[0].fin && c->s[1].fin);
+}
+
+/* The list a connection belongs on after its latest packet. */
+static enum tf_list list_for(const struct tf_conn *c) {
+  if (conn_done(c))
+    return L_ENDED;
+  if (c->s[0].fin != c->s[1].fin)
+    return L_HALF;
+  if (c->client_syn_seen && !c->server_any && !c->s[0].has_data)
+    return L_ATTEMPT;
+  return L_ACTIVE;
+}
+
+static double timeout_of(const struct tf_engine *e, enum tf_list l) {
+  switch (l) {
+  case L_ATTEMPT:
+    return e->o.attempt_timeout ? e->o.attempt_timeout : e->o.idle_timeout;
+  case L_ACTIVE:
+    return e->o.idle_timeout;
+  case L_HALF:
+    return e->o.half_closed_timeout ? e->o.half_closed_timeout
+                                    : e->o.idle_timeout;
+  case L_ENDED:
+  case L_COUNT:
+    break;
+  }
+  return e->o.linger > 0 ? e->o.linger : TF_ENGINE_LINGER_DEFAULT;
+}
+
+/* Finishes every connection whose list timeout has passed at `now`. */
+static void expire(struct tf_engine *e, double now) {
+  for (int l = 0; l < L_COUNT; l++) {
+    double t = timeout_of(e, (enum tf_list)l);
+    if (t <= 0)
+      continue;
+    struct tf_conn *c;
+    while ((c = e->lists[l].head) && c->last_ts + t < now) {
+      c->expired = l != L_ENDED;
+      conn_finalize(e, c);
+    }
+  }
+}
+
+void tf_engine_advance(struct tf_engine *e, double now) {
+  /* Time that goes backwards (reordered or re-stamped capture) never
+   * brings connections back: the clock only moves forward. */
+  if (now > e->now)
+    e->now = now;
+  expire(e, e->now);
+}
+
+/* A SYN on a tuple that already has a connection starts a new one when the
+ * old one is over, or when the SYN's ISN differs from the one we know
+ * (port reuse), or when the old one had more than SYNs. */
+static bool syn_starts_new(const struct tf_conn *c, int dir,
+                           const struct tf_pkt *p) {
+  const struct tf_side *s = &c->s[dir];
+  if (!(p->flags & TF_TH_SYN) || (p->flags & TF_TH_ACK) ||
+      (p->flags & TF_TH_RST))
+    return false;
+  if (conn_done(c))
+    return !(s->isn_known && s->isn == p->seq && !c->s[!dir].has_data &&
+             !s->has_data && !c->s[!dir].rst);
+  if (s->isn_known)
+    return s->isn != p->seq;
+  /* A SYN-ACK seen before the SYN it answers (reordered capture) belongs
+   * to the same connection. */
+  const struct tf_side *o = &c->s[!dir];
+  if (o->syn && o->ack_known && o->ack == p->seq + 1 && !s->has_data &&
+      !o->has_data)
+    return false;
+  return s->has_data || o->has_data || c->synack_seen;
+}
+
+void tf_engine_packet(struct tf_engine *e, const struct tf_pkt *p,
+                      const struct tf_raw *raw) {
+  e->gpkt++;
+  e->st.packets++;
+  tf_engine_advance(e, p->ts);
+  uint32_t h = tuple_hash(p);
+  struct tf_conn *c = e->buckets[h & (e->nbuckets - 1)];
+  int dir = -1;
+  for (; c; c = c->hnext)
+    if (c->hash == h && (dir = match(c, p)) >= 0)
+      break;
+  if (c && syn_starts_new(c, dir, p)) {
+    conn_finalize(e, c);
+    c = NULL;
+  }
+  if (!c) {
+    c = conn_new(e, p, h);
+    if (!c)
+      return;
+    dir = match(c, p);
+  }
+  const bool syn = p->flags & TF_TH_SYN, ack = p->flags & TF_TH_ACK;
+  if (dir == 0 && syn && !ack) {
+    c->client_syn_seen = true;
+    if (c->start == TF_START_MIDSTREAM && !c->s[0].has_data && !c->s[1].packets)
+      c->start = TF_START_SYN_ONLY;
+  }
+  if (dir == 1) {
+    c->server_any = true;
+    if (syn && ack) {
+      c->synack_seen = true;
+      if (c->start == TF_START_SYN_ONLY)
+        c->start = TF_START_HANDSHAKE;
+    }
+  }
+  if (c->ladder) {
+    struct tf_ladder_row row = {e->gpkt,  p->no,  p->ts,  (uint8_t)dir,
+                                p->flags, p->seq, p->ack, p->len};
+    tf_ladder_add(c->ladder, &row);
+  }
+  tf_zeek_packet(&c->zeek, dir == (c->first_is_client ? 0 : 1), p->flags,
+                 p->seq, p->ack, p->len, p->win,
+                 c->first_is_client ? c->s[0].port : c->s[1].port,
+                 c->first_is_client ? c->s[1].port : c->s[0].port);
+  tf_flow_packet(c, dir, p, e->gpkt);
+  c->last_ts = p->ts > c->last_ts ? p->ts : c->last_ts;
+  c->last_pkt = e->gpkt;
+  for (struct tf_sink *s = e->sinks; s; s = s->next)
+    if (s->packet)
+      s->packet(s->ctx, c, dir, p, raw);
+  /* refreshes its place: it ages from its last packet */
+  list_push(e, c, list_for(c));
+}
+
+static int cmp_conn_id(const void *x, const void *y) {
+  const struct tf_conn *a = *(struct tf_conn *const *)x;
+  const struct tf_conn *b = *(struct tf_conn *const *)y;
+  return a->id < b->id ? -1 : a->id > b->id ? 1 : 0;
+}
+
+void tf_engine_flush(struct tf_engine *e) {
+  while (e->st.open) {
+    size_t n = e->st.open, k = 0;
+    struct tf_conn **all = malloc(n * sizeof *all);
+    if (!all) { /* out of memory: any order still gives every record */
+      for (size_t i = 0; i < e->nbuckets && !k; i++)
+        if (e->buckets[i]) {
+          conn_finalize(e, e->buckets[i]);
+          k = 1;
+        }
+      continue;
+    }
+    for (size_t i = 0; i < e->nbuckets; i++)
+      for (struct tf_conn *c = e->buckets[i]; c; c = c->hnext)
+        all[k++] = c;
+    qsort(all, k, sizeof *all, cmp_conn_id);
+    for (size_t i = 0; i < k; i++)
+      conn_finalize(e, all[i]);
+    free(all);
+  }
+}
+
+void tf_engine_free(struct tf_engine *e) {
+  if (!e)
+    return;
+  for (size_t i = 0; i < e->nbuckets; i++) {
+    struct tf_conn *c = e->buckets[i];
+    while (c) {
+      struct tf_conn *n = c->hnext;
+      tf_flow_release(c);
+      free(c->ladder);
+      free(c);
+      c = n;
+    }
+  }
+  free(e->buckets);
+  free(e);
+}

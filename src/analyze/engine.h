@@ -1,0 +1,97 @@
+/*
+ * The engine of tlsfin: sources hand it packets, it owns the connections
+ * (table, lists by age, timeouts) and is the only place that decides
+ * verdicts; finished connections go to its sinks.  analyze (files) and
+ * watch (live interfaces) run this same code; what differs is the clock and
+ * which sinks are attached (STYLE.md, "sources -> one engine -> sinks").
+ *
+ *   source (pcap file, stdin, live iface) --tf_engine_packet()--> engine
+ *   engine --tf_sink.conn()--> records (table/jsonl), summary, ladder,
+ *                              flight recorder, metrics
+ */
+#ifndef TLSFIN_ANALYZE_ENGINE_H
+#define TLSFIN_ANALYZE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decode.h"
+#include "flow.h"
+
+struct tf_keylog;
+
+/* The bytes of one captured packet, for sinks that keep packets (the
+ * flight recorder).  iface is the source's interface index. */
+struct tf_raw {
+  const uint8_t *data;
+  uint32_t caplen, len;
+  int iface;
+};
+
+/* A sink receives every finished connection, with its verdict; sinks that
+ * keep packets also see each packet with the connection it belongs to. */
+struct tf_sink {
+  void *ctx;
+  void (*packet)(void *ctx, const struct tf_conn *c, int dir,
+                 const struct tf_pkt *p, const struct tf_raw *raw);
+  void (*conn)(void *ctx, const struct tf_conn *c, const struct tf_result *r);
+  struct tf_sink *next; /* owned by the engine's list */
+};
+
+/* Timeouts, in seconds of the capture clock (for live capture the capture
+ * clock is the wall clock).  0 disables one. */
+struct tf_engine_opts {
+  /* an ended connection (RST, or FIN both ways) waits this long after its
+   * last packet for trailing ACKs, retransmissions and the RSTs they
+   * provoke */
+  double linger;
+  /* SYN(s) with no answer: written as no_answer (Zeek: tcp_attempt_delay) */
+  double attempt_timeout;
+  /* no packet in either direction: written with its verdict so far
+   * (open, half_closed, stalled); later packets start a new connection */
+  double idle_timeout;
+  /* a connection with a FIN one way and nothing the other way
+   * (half_closed) waits this long after its last packet */
+  double half_closed_timeout;
+};
+#define TF_ENGINE_LINGER_DEFAULT 2.0
+
+/* Kernel evidence about a connection, filled by the enrich hook (watch
+ * with the eBPF collector) just before the verdict. */
+struct tf_enrich {
+  void *ctx;
+  void (*fn)(void *ctx, struct tf_conn *c);
+};
+
+struct tf_engine;
+
+struct tf_engine *tf_engine_new(const struct tf_engine_opts *o);
+void tf_engine_free(struct tf_engine *e);
+/* Sinks are called in the order they were added. */
+void tf_engine_add_sink(struct tf_engine *e, struct tf_sink *s);
+void tf_engine_set_enrich(struct tf_engine *e, const struct tf_enrich *en);
+void tf_engine_set_keylog(struct tf_engine *e, struct tf_keylog *k);
+/* Keep a ladder (last packets) for connection id. */
+void tf_engine_set_ladder(struct tf_engine *e, uint64_t id);
+
+/* One decoded TCP packet; raw may be NULL.  Times are p->ts. */
+void tf_engine_packet(struct tf_engine *e, const struct tf_pkt *p,
+                      const struct tf_raw *raw);
+/* The clock moved to `now` without a packet (live capture): finish what
+ * has timed out. */
+void tf_engine_advance(struct tf_engine *e, double now);
+/* Finish every connection still open, in order of first packet. */
+void tf_engine_flush(struct tf_engine *e);
+
+struct tf_engine_stats {
+  uint64_t packets;     /* TCP packets handed to the engine */
+  uint64_t connections; /* finished */
+  uint64_t open;        /* in the table now */
+  uint64_t expired;     /* finished by a timeout */
+  uint64_t verdicts[TLSFIN_VERDICT_COUNT];
+  uint64_t causes[TLSFIN_CAUSE_COUNT];
+};
+const struct tf_engine_stats *tf_engine_stats(const struct tf_engine *e);
+
+#endif

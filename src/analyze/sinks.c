@@ -1,0 +1,330 @@
+/* Sinks of finished connections: records (table, JSONL), summary, ladder. */
+#include "sinks.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "report.h"
+
+/* ---- records ---- */
+
+/* A finished record waiting for earlier connections to finish. */
+struct pend {
+  uint8_t kind; /* PEND_EMPTY, PEND_MEM (s), PEND_SPILLED */
+  uint32_t len;
+  char *s;
+  uint64_t off;
+};
+enum { PEND_EMPTY = 0, PEND_MEM, PEND_SPILLED };
+/* Ordered output holds finished records behind a long-lived connection;
+ * past this many bytes they go to a temporary file, so memory stays
+ * bounded by the open connections, not by the capture. */
+#define PEND_MEM_MAX (8u << 20)
+
+struct tf_records {
+  struct tf_sink sink;
+  FILE *out;
+  enum tf_rec_format format;
+  bool color, ordered, flush, header_done;
+  int status;
+  struct pend *pending;
+  size_t pend_cap; /* ring indexed by id - emit_id */
+  size_t pend_head;
+  size_t pend_bytes; /* formatted records held in memory */
+  FILE *spill;       /* records held past PEND_MEM_MAX */
+  uint64_t spill_end;
+  uint64_t emit_id;
+};
+
+static void rec_write(struct tf_records *r, const char *s, size_t n) {
+  if (fwrite(s, 1, n, r->out) != n)
+    r->status = -1;
+}
+
+static void emit_pending(struct tf_records *r, struct pend *p) {
+  if (p->kind == PEND_MEM) {
+    rec_write(r, p->s, p->len);
+    free(p->s);
+    r->pend_bytes -= p->len;
+  } else if (p->kind == PEND_SPILLED) {
+    char buf[8192];
+    uint64_t left = p->len;
+    if (fseeko(r->spill, (off_t)p->off, SEEK_SET) == 0)
+      while (left) {
+        size_t n =
+            fread(buf, 1, left < sizeof buf ? left : sizeof buf, r->spill);
+        if (!n)
+          break;
+        rec_write(r, buf, n);
+        left -= n;
+      }
+    fseeko(r->spill, 0, SEEK_END);
+  }
+  memset(p, 0, sizeof *p);
+}
+
+/* An entry for a record, in memory or, past PEND_MEM_MAX, in the spill
+ * file. */
+static struct pend make_pend(struct tf_records *r, char *s, size_t len) {
+  struct pend p = {0};
+  p.len = (uint32_t)len;
+  if (r->pend_bytes + p.len > PEND_MEM_MAX &&
+      (r->spill || (r->spill = tmpfile()) != NULL) &&
+      fwrite(s, 1, p.len, r->spill) == p.len) {
+    p.kind = PEND_SPILLED;
+    p.off = r->spill_end;
+    r->spill_end += p.len;
+    free(s);
+    return p;
+  }
+  p.kind = PEND_MEM;
+  p.s = s;
+  r->pend_bytes += p.len;
+  return p;
+}
+
+static void write_now(struct tf_records *r, char *s, size_t len) {
+  rec_write(r, s, len);
+  free(s);
+}
+
+/* Queue the record of connection id and write every record that is now in
+ * order. */
+static void queue_record(struct tf_records *r, uint64_t id, char *s,
+                         size_t len) {
+  if (!r->ordered) {
+    write_now(r, s, len);
+    return;
+  }
+  size_t off = (size_t)(id - r->emit_id);
+  if (off >= r->pend_cap) {
+    size_t ncap = r->pend_cap ? r->pend_cap : 256;
+    while (ncap <= off)
+      ncap *= 2;
+    struct pend *np = calloc(ncap, sizeof *np);
+    if (!np) { /* out of memory: order is lost, data is not */
+      write_now(r, s, len);
+      return;
+    }
+    for (size_t i = 0; i < r->pend_cap; i++)
+      np[i] = r->pending[(r->pend_head + i) % r->pend_cap];
+    free(r->pending);
+    r->pending = np;
+    r->pend_cap = ncap;
+    r->pend_head = 0;
+  }
+  r->pending[(r->pend_head + off) % r->pend_cap] = make_pend(r, s, len);
+  while (r->pend_cap && r->pending[r->pend_head].kind != PEND_EMPTY) {
+    emit_pending(r, &r->pending[r->pend_head]);
+    r->pend_head = (r->pend_head + 1) % r->pend_cap;
+    r->emit_id++;
+  }
+}
+
+void tf_records_header(struct tf_records *r) {
+  if (r->format == TF_REC_TABLE && !r->header_done) {
+    tf_report_table_header(r->out, r->color);
+    r->header_done = true;
+  }
+}
+
+static void records_conn(void *ctx, const struct tf_conn *c,
+                         const struct tf_result *res) {
+  struct tf_records *r = ctx;
+  struct tf_buf b = {0};
+  tf_records_header(r);
+  if (r->format == TF_REC_JSONL)
+    tf_report_jsonl(&b, c, res);
+  else
+    tf_report_table_row(&b, c, res, r->color);
+  if (!b.p)
+    return; /* out of memory: this record is lost, not the others */
+  queue_record(r, c->id, b.p, b.len);
+  if (r->flush && fflush(r->out) != 0)
+    r->status = -1;
+}
+
+struct tf_records *tf_records_new(FILE *out, enum tf_rec_format f, bool color,
+                                  bool ordered) {
+  struct tf_records *r = calloc(1, sizeof *r);
+  if (!r)
+    return NULL;
+  r->out = out;
+  r->format = f;
+  r->color = color;
+  r->ordered = ordered;
+  r->emit_id = 1;
+  r->sink.ctx = r;
+  r->sink.conn = records_conn;
+  return r;
+}
+struct tf_sink *tf_records_sink(struct tf_records *r) {
+  return &r->sink;
+}
+void tf_records_set_flush(struct tf_records *r, bool on) { r->flush = on; }
+int tf_records_status(const struct tf_records *r) {
+  return r->status || ferror(r->out) ? -1 : 0;
+}
+
+void tf_records_free(struct tf_records *r) {
+  if (!r)
+    return;
+  for (size_t i = 0; i < r->pend_cap; i++)
+    if (r->pending[i].kind == PEND_MEM)
+      free(r->pending[i].s);
+  free(r->pending);
+  if (r->spill)
+    fclose(r->spill);
+  free(r);
+}
+
+/* ---- summary ---- */
+
+struct server_stat {
+  uint8_t af, addr[16];
+  uint16_t port;
+  uint64_t conns, resets, truncated;
+};
+
+struct tf_summary {
+  struct tf_sink sink;
+  struct server_stat *servers;
+  size_t n, cap;
+};
+
+static void summary_conn(void *ctx, const struct tf_conn *c,
+                         const struct tf_result *r) {
+  struct tf_summary *su = ctx;
+  const struct tf_side *sv = &c->s[1];
+  size_t n = c->af == 4 ? 4 : 16;
+  struct server_stat *st = NULL;
+  for (size_t i = 0; i < su->n; i++) {
+    struct server_stat *x = &su->servers[i];
+    if (x->af == c->af && x->port == sv->port &&
+        !memcmp(x->addr, sv->addr, n)) {
+      st = x;
+      break;
+    }
+  }
+  if (!st) {
+    if (su->n == su->cap) {
+      size_t nc = su->cap ? su->cap * 2 : 64;
+      struct server_stat *ns = realloc(su->servers, nc * sizeof *ns);
+      if (!ns)
+        return;
+      su->servers = ns;
+      su->cap = nc;
+    }
+    st = &su->servers[su->n++];
+    memset(st, 0, sizeof *st);
+    st->af = c->af;
+    memcpy(st->addr, sv->addr, n);
+    st->port = sv->port;
+  }
+  st->conns++;
+  if (r->has_rst)
+    st->resets++;
+  if (r->truncated)
+    st->truncated++;
+}
+
+struct tf_summary *tf_summary_new(void) {
+  struct tf_summary *s = calloc(1, sizeof *s);
+  if (!s)
+    return NULL;
+  s->sink.ctx = s;
+  s->sink.conn = summary_conn;
+  return s;
+}
+struct tf_sink *tf_summary_sink(struct tf_summary *s) {
+  return &s->sink;
+}
+
+static int cmp_server(const void *x, const void *y) {
+  const struct server_stat *a = x, *b = y;
+  uint64_t ka = a->resets + a->truncated, kb = b->resets + b->truncated;
+  return ka < kb ? 1 : ka > kb ? -1 : 0;
+}
+
+void tf_summary_write(struct tf_summary *su, const struct tf_engine_stats *st,
+                      FILE *o) {
+  fprintf(o, "connections: %llu\n\nverdict                 count\n",
+          (unsigned long long)st->connections);
+  for (int v = 0; v < TLSFIN_VERDICT_COUNT; v++)
+    if (st->verdicts[v])
+      fprintf(o, "%-22s %6llu  %s\n", tlsfin_verdict_name((tlsfin_verdict)v),
+              (unsigned long long)st->verdicts[v],
+              tlsfin_verdict_help((tlsfin_verdict)v));
+  bool any = false;
+  for (int k = 0; k < TLSFIN_CAUSE_COUNT; k++)
+    if (st->causes[k]) {
+      if (!any)
+        fprintf(o, "\nrst cause               count\n");
+      any = true;
+      fprintf(o, "%-22s %6llu  %s\n", tlsfin_cause_name((tlsfin_cause)k),
+              (unsigned long long)st->causes[k],
+              tlsfin_cause_help((tlsfin_cause)k));
+    }
+  if (!su)
+    return;
+  if (su->n) /* qsort(NULL, 0, ...) is undefined */
+    qsort(su->servers, su->n, sizeof *su->servers, cmp_server);
+  any = false;
+  for (size_t i = 0; i < su->n && i < 10; i++) {
+    const struct server_stat *s = &su->servers[i];
+    if (!s->resets && !s->truncated)
+      break;
+    if (!any)
+      fprintf(o,
+              "\nservers with most resets/truncations\n"
+              "%-46s %6s %6s %9s\n",
+              "server", "conns", "resets", "truncated");
+    any = true;
+    char addr[INET6_ADDRSTRLEN + 2], ep[80];
+    tf_format_addr(addr, sizeof addr, s->af, s->addr);
+    snprintf(ep, sizeof ep, s->af == 6 ? "[%s]:%u" : "%s:%u", addr, s->port);
+    fprintf(o, "%-46s %6llu %6llu %9llu\n", ep, (unsigned long long)s->conns,
+            (unsigned long long)s->resets, (unsigned long long)s->truncated);
+  }
+}
+
+void tf_summary_free(struct tf_summary *s) {
+  if (!s)
+    return;
+  free(s->servers);
+  free(s);
+}
+
+/* ---- ladder ---- */
+
+struct tf_ladder_sink {
+  struct tf_sink sink;
+  FILE *out;
+  bool done;
+};
+
+static void ladder_conn(void *ctx, const struct tf_conn *c,
+                        const struct tf_result *r) {
+  struct tf_ladder_sink *l = ctx;
+  if (!c->ladder)
+    return;
+  tf_report_ladder(l->out, c, r);
+  l->done = true;
+}
+
+struct tf_ladder_sink *tf_ladder_sink_new(FILE *out) {
+  struct tf_ladder_sink *l = calloc(1, sizeof *l);
+  if (!l)
+    return NULL;
+  l->out = out;
+  l->sink.ctx = l;
+  l->sink.conn = ladder_conn;
+  return l;
+}
+struct tf_sink *tf_ladder_sink(struct tf_ladder_sink *l) {
+  return &l->sink;
+}
+bool tf_ladder_sink_done(const struct tf_ladder_sink *l) { return l->done; }
+void tf_ladder_sink_free(struct tf_ladder_sink *l) { free(l); }

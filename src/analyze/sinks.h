@@ -1,0 +1,47 @@
+/*
+ * The sinks of analyze and watch: where finished connections go.
+ *  - records: one formatted record per connection (table row, JSONL), in
+ *    order of first packet (held records spill to a temporary file) or as
+ *    they end;
+ *  - summary: counts per verdict and cause, servers with most resets;
+ *  - ladder: the ladder diagram of one connection.
+ * The flight recorder and the metrics live with watch (src/watch/).
+ */
+#ifndef TLSFIN_ANALYZE_SINKS_H
+#define TLSFIN_ANALYZE_SINKS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "engine.h"
+
+enum tf_rec_format { TF_REC_TABLE, TF_REC_JSONL };
+
+struct tf_records;
+struct tf_records *tf_records_new(FILE *out, enum tf_rec_format f, bool color,
+                                  bool ordered);
+struct tf_sink *tf_records_sink(struct tf_records *r);
+/* Flush each record as it is written (pipes, -l, watch). */
+void tf_records_set_flush(struct tf_records *r, bool on);
+/* The table header, once, before the first row. */
+void tf_records_header(struct tf_records *r);
+/* -1 once a write to the output failed (disk full, closed pipe). */
+int tf_records_status(const struct tf_records *r);
+void tf_records_free(struct tf_records *r);
+
+struct tf_summary;
+struct tf_summary *tf_summary_new(void);
+struct tf_sink *tf_summary_sink(struct tf_summary *s);
+/* Writes counts from the engine's stats and the top servers. */
+void tf_summary_write(struct tf_summary *s, const struct tf_engine_stats *st,
+                      FILE *out);
+void tf_summary_free(struct tf_summary *s);
+
+struct tf_ladder_sink;
+struct tf_ladder_sink *tf_ladder_sink_new(FILE *out);
+struct tf_sink *tf_ladder_sink(struct tf_ladder_sink *l);
+bool tf_ladder_sink_done(const struct tf_ladder_sink *l);
+void tf_ladder_sink_free(struct tf_ladder_sink *l);
+
+#endif

@@ -1,0 +1,64 @@
+/* What every packet source shares: link type, filter, decode into the
+ * engine. */
+#include "source.h"
+
+#include <string.h>
+
+#define MAX_BAD_REPORTS 5
+
+int tf_source_init(struct tf_source *s, pcap_t *pc, const char *name,
+                   const char *filter, char *err, size_t errlen) {
+  int iface = s->iface;
+  FILE *warn = s->warn;
+  memset(s, 0, sizeof *s);
+  s->iface = iface;
+  s->warn = warn ? warn : stderr;
+  s->name = name;
+  s->pc = pc;
+  s->linktype = pcap_datalink(pc);
+  if (!tf_linktype_supported(s->linktype)) {
+    snprintf(err, errlen,
+             "%s: unsupported link type %s (%d); supported: Ethernet, "
+             "Linux cooked SLL/SLL2, raw IP, BSD loopback",
+             name, tf_linktype_name(s->linktype), s->linktype);
+    return -1;
+  }
+  if (filter) {
+    struct bpf_program prog;
+    if (pcap_compile(pc, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+      snprintf(err, errlen, "--filter '%s': %s", filter, pcap_geterr(pc));
+      return -1;
+    }
+    int rc = pcap_setfilter(pc, &prog);
+    pcap_freecode(&prog);
+    if (rc < 0) {
+      snprintf(err, errlen, "--filter '%s': %s", filter, pcap_geterr(pc));
+      return -1;
+    }
+  }
+  return 0;
+}
+
+void tf_source_packet(struct tf_source *s, struct tf_engine *e,
+                      const struct pcap_pkthdr *h, const u_char *data) {
+  s->no++;
+  struct tf_pkt p;
+  const char *why = NULL;
+  int d = tf_decode_packet(s->linktype, data, h->caplen, &p, &why);
+  if (d == TF_DECODE_BAD) {
+    if (s->bad < MAX_BAD_REPORTS)
+      fprintf(s->warn, "tlsfin: %s: packet %llu: %s (skipped)\n", s->name,
+              (unsigned long long)s->no, why);
+    if (!s->bad)
+      snprintf(s->firstbad, sizeof s->firstbad, "packet %llu: %s",
+               (unsigned long long)s->no, why);
+    s->bad++;
+    return;
+  }
+  if (d != TF_DECODE_TCP)
+    return;
+  p.ts = (double)h->ts.tv_sec + h->ts.tv_usec / 1e6;
+  p.no = s->no;
+  struct tf_raw raw = {data, h->caplen, h->len, s->iface};
+  tf_engine_packet(e, &p, &raw);
+}

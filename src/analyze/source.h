@@ -1,0 +1,35 @@
+/*
+ * Sources hand packets to the engine.  Every source (a capture file, stdin,
+ * a live interface) is a libpcap handle; this is what they share: checking
+ * the link type, the BPF filter, and decoding one captured packet into the
+ * engine with malformed packets counted and reported once each (first few).
+ */
+#ifndef TLSFIN_ANALYZE_SOURCE_H
+#define TLSFIN_ANALYZE_SOURCE_H
+
+#include <pcap/pcap.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "engine.h"
+
+struct tf_source {
+  const char *name; /* file path or interface, for messages */
+  pcap_t *pc;
+  int linktype;
+  int iface;    /* index for the recorder */
+  uint64_t no;  /* packets read from this source */
+  uint64_t bad; /* malformed packets skipped */
+  char firstbad[256];
+  FILE *warn; /* where the first malformed packets are reported */
+};
+
+/* Checks the link type and installs the filter (NULL: none).  0, or -1
+ * with a one-line message in err naming the source. */
+int tf_source_init(struct tf_source *s, pcap_t *pc, const char *name,
+                   const char *filter, char *err, size_t errlen);
+/* Decodes one captured packet and hands it to the engine. */
+void tf_source_packet(struct tf_source *s, struct tf_engine *e,
+                      const struct pcap_pkthdr *h, const u_char *data);
+
+#endif
