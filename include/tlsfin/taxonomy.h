@@ -142,6 +142,40 @@ int tlsfin_alert_parse(const char *name);
 /* "TLS1.3", "TLS1.2", "TLS1.1", "TLS1.0", "SSL3", or NULL for anything else
  * (GREASE, drafts, SSL2). */
 const char *tlsfin_version_name(uint16_t wire_version);
+
+/* The Linux kernel's own RST reasons (enum sk_rst_reason, tracepoint
+ * tcp:tcp_send_reset, Linux >= 6.10) and the CAUSE each maps to
+ * (TAXONOMY.md "The kernel's own reasons"; docs/watch.md).  A reason whose
+ * cause depends on what the RST answered names it in the third column:
+ * SYN (an RST answering a SYN is port_closed) or HELLO (an RST answering a
+ * TLS ClientHello is handshake_rejected). */
+#define TLSFIN_KERNEL_REASON_MAP(X)                                            \
+  X("NO_SOCKET", UNKNOWN_CONNECTION, SYN)                                      \
+  X("TCP_FLAGS", UNKNOWN_CONNECTION, NONE)                                     \
+  X("TCP_INVALID_ACK_SEQUENCE", UNKNOWN_CONNECTION, NONE)                      \
+  X("TCP_RFC7323_PAWS", UNKNOWN_CONNECTION, NONE)                              \
+  X("TCP_TOO_OLD_ACK", UNKNOWN_CONNECTION, NONE)                               \
+  X("TCP_ACK_UNSENT_DATA", UNKNOWN_CONNECTION, NONE)                           \
+  X("TCP_OLD_ACK", UNKNOWN_CONNECTION, NONE)                                   \
+  X("INVALID_SYN", UNKNOWN_CONNECTION, NONE)                                   \
+  X("TCP_ABORT_ON_CLOSE", UNREAD_DATA, NONE)                                   \
+  X("TCP_ABORT_ON_DATA", DATA_AFTER_CLOSE, NONE)                               \
+  X("TCP_TIMEWAIT_SOCKET", DATA_AFTER_CLOSE, NONE)                             \
+  X("TCP_STATE", ABORT, HELLO)                                                 \
+  X("TCP_ABORT_ON_LINGER", ABORT, NONE)                                        \
+  X("TCP_DISCONNECT_WITH_DATA", ABORT, NONE)                                   \
+  X("TCP_ABORT_ON_MEMORY", ABORT, NONE)                                        \
+  X("TCP_KEEPALIVE_TIMEOUT", RETRANSMISSION_TIMEOUT, NONE)
+
+enum tlsfin_rst_answers {
+  TLSFIN_RST_ANSWERS_OTHER = 0,
+  TLSFIN_RST_ANSWERS_SYN,  /* the RST answers a SYN (no SYN-ACK sent) */
+  TLSFIN_RST_ANSWERS_HELLO /* the RST answers a TLS ClientHello */
+};
+/* The cause for a kernel reason name; TLSFIN_CAUSE_UNKNOWN for a reason
+ * not in the table (NOT_SPECIFIED, MPTCP_*, a newer kernel's). */
+tlsfin_cause tlsfin_cause_from_kernel(const char *reason,
+                                      enum tlsfin_rst_answers answers);
 /* Wire version from its name; 0 when unknown. */
 uint16_t tlsfin_version_parse(const char *name);
 

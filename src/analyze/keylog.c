@@ -78,20 +78,43 @@ static int unhex(const char *s, const char *e, uint8_t *out, size_t max) {
   return (int)(n / 2);
 }
 
+/* Labels indexed by enum tf_secret. */
+static const char *const secret_label[TF_SECRET_COUNT] = {
+    [TF_SECRET_MASTER] = "CLIENT_RANDOM",
+    [TF_SECRET_CLIENT_HS] = "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+    [TF_SECRET_SERVER_HS] = "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+    [TF_SECRET_CLIENT_AP0] = "CLIENT_TRAFFIC_SECRET_0",
+    [TF_SECRET_SERVER_AP0] = "SERVER_TRAFFIC_SECRET_0",
+};
+
+size_t tf_keylog_format(const struct tf_keys *k, const uint8_t cr[32],
+                        char *out, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  size_t used = 0;
+  for (int w = 0; w < TF_SECRET_COUNT; w++) {
+    size_t need = strlen(secret_label[w]) + 1 + 64 + 1 + 2u * k->len[w] + 1;
+    if (!k->len[w] || used + need >= n)
+      continue;
+    used += (size_t)snprintf(out + used, n - used, "%s ", secret_label[w]);
+    for (int i = 0; i < 32; i++) {
+      out[used++] = hex[cr[i] >> 4];
+      out[used++] = hex[cr[i] & 15];
+    }
+    out[used++] = ' ';
+    for (int i = 0; i < k->len[w]; i++) {
+      out[used++] = hex[k->secret[w][i] >> 4];
+      out[used++] = hex[k->secret[w][i] & 15];
+    }
+    out[used++] = '\n';
+    out[used] = 0;
+  }
+  return used;
+}
+
 static int label_of(const char *s, size_t n) {
-  static const struct {
-    const char *name;
-    int which;
-  } labels[] = {
-      {"CLIENT_RANDOM", TF_SECRET_MASTER},
-      {"CLIENT_HANDSHAKE_TRAFFIC_SECRET", TF_SECRET_CLIENT_HS},
-      {"SERVER_HANDSHAKE_TRAFFIC_SECRET", TF_SECRET_SERVER_HS},
-      {"CLIENT_TRAFFIC_SECRET_0", TF_SECRET_CLIENT_AP0},
-      {"SERVER_TRAFFIC_SECRET_0", TF_SECRET_SERVER_AP0},
-  };
-  for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
-    if (strlen(labels[i].name) == n && !memcmp(labels[i].name, s, n))
-      return labels[i].which;
+  for (int w = 0; w < TF_SECRET_COUNT; w++)
+    if (strlen(secret_label[w]) == n && !memcmp(secret_label[w], s, n))
+      return w;
   /* Known labels that carry nothing tlsfin needs. */
   if ((n == 15 && !memcmp(s, "EXPORTER_SECRET", 15)) ||
       (n == 21 && !memcmp(s, "EARLY_EXPORTER_SECRET", 21)) ||

@@ -44,6 +44,11 @@ int tf_keylog_load_file(struct tf_keylog *k, const char *path, char *err,
 const struct tf_keys *tf_keylog_find(const struct tf_keylog *k,
                                      const uint8_t cr[32]);
 size_t tf_keylog_count(const struct tf_keylog *k);
+/* The key log lines of one connection (NUL-terminated, as many whole lines
+ * as fit in n); returns their length.  The flight recorder writes them into
+ * a pcapng Decryption Secrets Block. */
+size_t tf_keylog_format(const struct tf_keys *k, const uint8_t cr[32],
+                        char *out, size_t n);
 /* Secrets from the Decryption Secrets Blocks of a pcapng file (pcapng_dsb.c);
  * returns the number added, 0 when there are none, -1 when unreadable. */
 int tf_pcapng_load_secrets(struct tf_keylog *k, const char *path);

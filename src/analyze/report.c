@@ -265,6 +265,24 @@ static void json_tls(struct tf_buf *b, const struct tf_conn *c,
     jfmt(b, "null}");
 }
 
+/* docs/watch.md: the process that owned each local endpoint's socket, as
+ * the kernel reported it; null when the kernel said nothing (analyze). */
+static void json_process(struct tf_buf *b, const struct tf_conn *c) {
+  if (!c->kern[0].has_proc && !c->kern[1].has_proc) {
+    jfmt(b, "null");
+    return;
+  }
+  for (int d = 0; d < 2; d++) {
+    jfmt(b, d ? ",\"server\":" : "{\"client\":");
+    if (c->kern[d].has_proc)
+      jfmt(b, "{\"pid\":%u,\"comm\":%q}", (unsigned)c->kern[d].pid,
+           c->kern[d].comm);
+    else
+      jfmt(b, "null");
+  }
+  jfmt(b, "}");
+}
+
 void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
                      const struct tf_result *r) {
   char a0[INET6_ADDRSTRLEN], a1[INET6_ADDRSTRLEN];
@@ -291,13 +309,18 @@ void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
   if (r->has_rst)
     jfmt(b,
          "{\"by\":%s,\"cause\":\"%s\",\"confidence\":\"%s\","
-         "\"detail\":%q}",
+         "\"detail\":%q,\"kernel_reason\":%s%s%s}",
          side(r->rst_by), tlsfin_cause_name(r->cause),
-         tlsfin_confidence_name(r->confidence), r->rst_detail);
+         tlsfin_confidence_name(r->confidence), r->rst_detail,
+         r->kernel_reason ? "\"" : "",
+         r->kernel_reason ? r->kernel_reason : "null",
+         r->kernel_reason ? "\"" : "");
   else
     jfmt(b, "null");
   jfmt(b, ",\"tls\":");
   json_tls(b, c, r);
+  jfmt(b, ",\"process\":");
+  json_process(b, c);
   jfmt(b, ",\"verdict\":\"%s\",\"explain\":%q}\n",
        tlsfin_verdict_name(r->verdict), r->explain);
 }
@@ -324,10 +347,11 @@ static const char *verdict_color(tlsfin_verdict v) {
   }
 }
 
-void tf_report_table_header(FILE *out, bool color) {
-  fprintf(out, "%s%5s  %-44s %-7s %-21s %-6s %-8s %-9s %-22s %s%s\n",
+void tf_report_table_header(FILE *out, bool color, bool process) {
+  fprintf(out, "%s%5s  %-44s %-7s %-21s %-6s %-8s %-9s %-22s %s%s%s\n",
           color ? "\033[1m" : "", "ID", "CLIENT -> SERVER", "TLS", "VERDICT",
-          "CLOSE", "CN c/s", "RST BY", "RST CAUSE", "HTTP END",
+          "CLOSE", "CN c/s", "RST BY", "RST CAUSE",
+          process ? "HTTP END  " : "HTTP END", process ? "PROCESS" : "",
           color ? COLOR_OFF : "");
 }
 
@@ -335,8 +359,22 @@ static char cn_letter(uint8_t cn) {
   return cn == TF_CN_SEEN ? 'Y' : cn == TF_CN_PROBABLE ? 'p' : '-';
 }
 
+/* "curl[812] -> nginx[45]": the processes behind the two endpoints, in the
+ * order of the CLIENT -> SERVER column; "-" for an endpoint not local. */
+static void process_text(char *dst, size_t n, const struct tf_conn *c) {
+  char p[2][40];
+  for (int d = 0; d < 2; d++) {
+    if (c->kern[d].has_proc)
+      snprintf(p[d], sizeof p[d], "%.16s[%u]", c->kern[d].comm,
+               (unsigned)c->kern[d].pid);
+    else
+      snprintf(p[d], sizeof p[d], "-");
+  }
+  snprintf(dst, n, "%s -> %s", p[0], p[1]);
+}
+
 void tf_report_table_row(struct tf_buf *b, const struct tf_conn *c,
-                         const struct tf_result *r, bool color) {
+                         const struct tf_result *r, bool color, bool process) {
   char a0[INET6_ADDRSTRLEN], a1[INET6_ADDRSTRLEN], ep[120];
   tf_format_addr(a0, sizeof a0, c->af, c->s[0].addr);
   tf_format_addr(a1, sizeof a1, c->af, c->s[1].addr);
@@ -362,7 +400,10 @@ void tf_report_table_row(struct tf_buf *b, const struct tf_conn *c,
   if (r->is_tls)
     snprintf(cns, sizeof cns, "%c/%c", cn_letter(c->tls.d[0].cn),
              cn_letter(c->tls.d[1].cn));
-  tf_buf_printf(b, "%5llu  %-44s %-7s %s%-21s%s %-6s %-8s %-9s %-22s %s\n",
+  char proc[100] = "";
+  if (process)
+    process_text(proc, sizeof proc, c);
+  tf_buf_printf(b, "%5llu  %-44s %-7s %s%-21s%s %-6s %-8s %-9s %-22s %-*s%s\n",
                 (unsigned long long)c->id, ep,
                 r->is_tls ? (v ? v : "TLS?") : "-",
                 color ? verdict_color(r->verdict) : "",
@@ -371,7 +412,8 @@ void tf_report_table_row(struct tf_buf *b, const struct tf_conn *c,
                 : r->first_close == 1 ? "server"
                                       : "-",
                 cns, r->has_rst ? (r->rst_by == 0 ? "client" : "server") : "-",
-                r->has_rst ? tlsfin_cause_name(r->cause) : "-", hend);
+                r->has_rst ? tlsfin_cause_name(r->cause) : "-",
+                process ? 10 : 0, hend, proc);
 }
 
 /* ---- ladder ---- */

@@ -21,9 +21,10 @@ void tf_buf_free(struct tf_buf *b);
 
 void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
                      const struct tf_result *r);
-void tf_report_table_header(FILE *out, bool color);
+/* process: a PROCESS column (watch with kernel evidence). */
+void tf_report_table_header(FILE *out, bool color, bool process);
 void tf_report_table_row(struct tf_buf *b, const struct tf_conn *c,
-                         const struct tf_result *r, bool color);
+                         const struct tf_result *r, bool color, bool process);
 
 /* Ladder of the last packets of one connection. */
 #define TF_LADDER_MAX 40

@@ -27,7 +27,7 @@ struct tf_records {
   struct tf_sink sink;
   FILE *out;
   enum tf_rec_format format;
-  bool color, ordered, flush, header_done;
+  bool color, ordered, flush, header_done, process;
   int status;
   struct pend *pending;
   size_t pend_cap; /* ring indexed by id - emit_id */
@@ -125,7 +125,7 @@ static void queue_record(struct tf_records *r, uint64_t id, char *s,
 
 void tf_records_header(struct tf_records *r) {
   if (r->format == TF_REC_TABLE && !r->header_done) {
-    tf_report_table_header(r->out, r->color);
+    tf_report_table_header(r->out, r->color, r->process);
     r->header_done = true;
   }
 }
@@ -138,7 +138,7 @@ static void records_conn(void *ctx, const struct tf_conn *c,
   if (r->format == TF_REC_JSONL)
     tf_report_jsonl(&b, c, res);
   else
-    tf_report_table_row(&b, c, res, r->color);
+    tf_report_table_row(&b, c, res, r->color, r->process);
   if (!b.p)
     return; /* out of memory: this record is lost, not the others */
   queue_record(r, c->id, b.p, b.len);
@@ -164,6 +164,7 @@ struct tf_sink *tf_records_sink(struct tf_records *r) {
   return &r->sink;
 }
 void tf_records_set_flush(struct tf_records *r, bool on) { r->flush = on; }
+void tf_records_set_process(struct tf_records *r, bool on) { r->process = on; }
 int tf_records_status(const struct tf_records *r) {
   return r->status || ferror(r->out) ? -1 : 0;
 }

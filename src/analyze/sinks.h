@@ -24,6 +24,8 @@ struct tf_records *tf_records_new(FILE *out, enum tf_rec_format f, bool color,
 struct tf_sink *tf_records_sink(struct tf_records *r);
 /* Flush each record as it is written (pipes, -l, watch). */
 void tf_records_set_flush(struct tf_records *r, bool on);
+/* A PROCESS column in the table (kernel evidence available). */
+void tf_records_set_process(struct tf_records *r, bool on);
 /* The table header, once, before the first row. */
 void tf_records_header(struct tf_records *r);
 /* -1 once a write to the output failed (disk full, closed pipe). */

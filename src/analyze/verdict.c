@@ -42,7 +42,7 @@ static bool answers_segment(const struct tf_pkt_brief *rst,
          (seg->flags & TF_TH_ACK) && rst->seq == seg->ack;
 }
 
-static void classify_rst(const struct tf_conn *c, struct tf_result *r) {
+static void classify_rst_wire(const struct tf_conn *c, struct tf_result *r) {
   /* the first RST of the connection */
   int d = c->s[0].rst && (!c->s[1].rst || c->s[0].rst_pkt < c->s[1].rst_pkt)
               ? 0
@@ -218,6 +218,51 @@ static void classify_rst(const struct tf_conn *c, struct tf_result *r) {
   snprintf(det, dn, "RST%s seq %u ack %u from the %s fits no known pattern",
            (rst->flags & TF_TH_ACK) ? "+ACK" : "", rst->seq, rst->ack,
            side_name(d));
+}
+
+/* What the RST answered, for the kernel reasons whose cause depends on it
+ * (tlsfin_cause_from_kernel). */
+static enum tlsfin_rst_answers rst_answers(const struct tf_conn *c, int d) {
+  const struct tf_side *x = &c->s[d], *y = &c->s[!d];
+  if (d == 1 && c->s[0].syn && !c->synack_seen && !x->has_data)
+    return TLSFIN_RST_ANSWERS_SYN;
+  if (d == 1 && c->tls.client_hello && !c->tls.hs_complete && !x->has_data &&
+      y->has_data && y->first_data_pkt == y->ld_pkt)
+    return TLSFIN_RST_ANSWERS_HELLO;
+  return TLSFIN_RST_ANSWERS_OTHER;
+}
+
+/* The cause of the first RST: from the sender's kernel when watch has its
+ * reason (certain: the kernel says why it reset), else from the wire.  The
+ * wire's reading stays in the detail so the two can be compared. */
+static void classify_rst(const struct tf_conn *c, struct tf_result *r) {
+  classify_rst_wire(c, r);
+  const char *kr = c->kern[r->rst_by].rst_reason;
+  if (!kr)
+    return;
+  tlsfin_cause wire = r->cause;
+  r->kernel_reason = kr;
+  r->cause = tlsfin_cause_from_kernel(kr, rst_answers(c, r->rst_by));
+  r->confidence = r->cause == TLSFIN_CAUSE_UNKNOWN ? TLSFIN_CONFIDENCE_POSSIBLE
+                                                   : TLSFIN_CONFIDENCE_CERTAIN;
+  /* "kernel of the server: TCP_ABORT_ON_CLOSE; wire: <wire detail>", or
+   * "...; the wire alone suggested abort" when they disagree.  A long wire
+   * detail is cut: the kernel's word comes first. */
+  char out[sizeof r->rst_detail];
+  int n = snprintf(out, sizeof out, "kernel of the %s: %s; %s%s",
+                   side_name(r->rst_by), kr,
+                   wire == r->cause ? "wire: " : "the wire alone suggested ",
+                   wire == r->cause ? "" : tlsfin_cause_name(wire));
+  size_t used = n < 0 ? 0 : (size_t)n < sizeof out ? (size_t)n : sizeof out - 1;
+  if (wire == r->cause) {
+    size_t w = strlen(r->rst_detail);
+    if (w > sizeof out - 1 - used)
+      w = sizeof out - 1 - used;
+    memcpy(out + used, r->rst_detail, w);
+    used += w;
+  }
+  out[used] = 0;
+  memcpy(r->rst_detail, out, used + 1);
 }
 
 /* Packet number of the first of a side's end events. */

@@ -7,4 +7,5 @@
 
 int tlsfin_cmd_analyze(int argc, char **argv);
 int tlsfin_cmd_probe(int argc, char **argv);
+int tlsfin_cmd_watch(int argc, char **argv);
 #endif

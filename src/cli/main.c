@@ -12,6 +12,9 @@ static void usage(FILE *f) {
           "commands:\n"
           "  analyze   a teardown verdict for every TCP connection in "
           "pcap/pcapng files\n"
+          "  watch     the same verdicts live on network interfaces, with "
+          "metrics\n"
+          "            and a flight recorder of the bad endings\n"
           "  probe     test how a TLS server (or client) handles versions and "
           "teardown\n"
           "\n"
@@ -36,6 +39,8 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(argv[1], "analyze"))
     return tlsfin_cmd_analyze(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "watch"))
+    return tlsfin_cmd_watch(argc - 1, argv + 1);
   if (!strcmp(argv[1], "probe"))
     return tlsfin_cmd_probe(argc - 1, argv + 1);
   fprintf(stderr, "tlsfin: unknown command '%s'\n", argv[1]);

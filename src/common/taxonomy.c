@@ -98,3 +98,28 @@ uint16_t tlsfin_version_parse(const char *name) {
       return vs[i];
   return 0;
 }
+
+tlsfin_cause tlsfin_cause_from_kernel(const char *reason,
+                                      enum tlsfin_rst_answers answers) {
+  if (!reason)
+    return TLSFIN_CAUSE_UNKNOWN;
+    /* The third column names the one situation in which the reason means a
+     * more specific cause: NO_SOCKET answering a SYN is a closed port,
+     * TCP_STATE answering a ClientHello is a refused handshake. */
+#define SYN TLSFIN_RST_ANSWERS_SYN
+#define HELLO TLSFIN_RST_ANSWERS_HELLO
+#define NONE TLSFIN_RST_ANSWERS_OTHER
+#define X(name, cause, special)                                                \
+  if (!strcmp(reason, name)) {                                                 \
+    if ((special) != NONE && answers == (special))                             \
+      return (special) == SYN ? TLSFIN_CAUSE_PORT_CLOSED                       \
+                              : TLSFIN_CAUSE_HANDSHAKE_REJECTED;               \
+    return TLSFIN_CAUSE_##cause;                                               \
+  }
+  TLSFIN_KERNEL_REASON_MAP(X)
+#undef X
+#undef SYN
+#undef HELLO
+#undef NONE
+  return TLSFIN_CAUSE_UNKNOWN;
+}
