@@ -1,0 +1,31 @@
+/* Record passed from tlsfin.bpf.c to kernel.c through the ring buffer.
+ * Included by the BPF side (after vmlinux.h) and by user space (after
+ * <linux/types.h>), so it uses only the kernel's __u* types. */
+#ifndef TLSFIN_EVENT_H
+#define TLSFIN_EVENT_H
+
+enum tlsfin_ev_type {
+  TLSFIN_EV_RST_SENT = 0,
+  TLSFIN_EV_RST_RECV = 1,
+  TLSFIN_EV_CONNECT = 2,
+  TLSFIN_EV_ACCEPT = 3,
+  TLSFIN_EV_CLOSE = 4,
+};
+
+struct tlsfin_event {
+  __u64 ts_ns;  /* bpf_ktime_get_ns (CLOCK_MONOTONIC) */
+  __u32 type;   /* enum tlsfin_ev_type */
+  __u32 pid;    /* tgid of the current task */
+  __s32 reason; /* RST_SENT: enum sk_rst_reason */
+  __s32 state;  /* socket state; 0 = no socket */
+  __u16 family; /* AF_INET / AF_INET6 as the kernel stored it; 0 = unknown */
+  __u16 lport, rport; /* host byte order */
+  __u16 pad;
+  __u8 laddr[16], raddr[16]; /* AF_INET: first 4 bytes */
+  char comm[16];
+};
+
+/* Index in the per-CPU "lost" array. */
+#define TLSFIN_LOST_RINGBUF 0
+
+#endif
