@@ -1,0 +1,972 @@
+/*
+ * Flight recorder (recorder.h).  Memory: one small entry per open
+ * connection in a chained hash table that grows and shrinks with the number
+ * of open connections, a ring of packet pointers per connection that grows
+ * by doubling up to ring_packets, and one allocation per held packet (header
+ * + at most snaplen bytes) counted against mem_max.  Connections holding
+ * packets are also on a list ordered by the arrival of their last packet, so
+ * the one to trim under memory pressure is found in O(1).
+ *
+ * Files: pcapng (draft-ietf-opsawg-pcapng) written little-endian whatever
+ * the host, one fwrite per ended connection on an unbuffered stream, so a
+ * failed write can be cut back to the last complete block with ftruncate and
+ * the file stays valid.
+ */
+#include "recorder.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BT_SHB 0x0A0D0D0Au
+#define BT_IDB 0x00000001u
+#define BT_EPB 0x00000006u
+#define BT_DSB 0x0000000Au
+#define BYTE_ORDER_MAGIC 0x1A2B3C4Du
+#define SECRETS_TLS_KEY_LOG 0x544c534bu
+#define OPT_ENDOFOPT 0u
+#define OPT_COMMENT 1u
+#define OPT_SHB_USERAPPL 4u
+#define OPT_IF_NAME 2u
+#define OPT_IF_TSRESOL 9u
+
+/* libpcap's largest snapshot length: an IDB claiming more is "adjusted" by
+ * libpcap, and it then rejects the next IDB as having a different one. */
+#define SNAPLEN_MAX 262144u
+/* Options carry a 16-bit length. */
+#define COMMENT_MAX 65535u
+/* libpcap refuses blocks larger than an EPB of its largest snaplen plus
+ * 128 KiB of options (about 400 KB); one connection's key log is a few
+ * lines, so this only stops a caller passing a whole key log file. */
+#define KEYLOG_MAX (256u << 10)
+#define IFACE_MAX 4096u
+#define RING_MAX (1u << 20)
+#define BUCKETS_MIN 1024u
+#define RING_MIN 4u
+/* The build buffer is kept between connections, unless a large connection
+ * left it bigger than this. */
+#define OUTBUF_KEEP (1u << 20)
+/* "tlsfin-YYYYmmddTHHMMSSZ-NNNN.pcapng" plus room for a longer sequence
+ * left by someone else's run. */
+#define FNAME_LEN 64
+#define NO_IDB UINT32_MAX
+
+struct pkt {
+  uint64_t ts_usec;
+  uint32_t caplen, origlen, iface;
+  uint8_t data[];
+};
+
+struct conn {
+  uint64_t id;
+  struct conn *hnext;         /* hash chain */
+  struct conn *older, *newer; /* held list, by arrival of the last packet */
+  bool listed;                /* on the held list (count > 0) */
+  struct pkt **slot;          /* ring of cap slots, count from head */
+  uint32_t cap, head, count;
+};
+
+struct iface {
+  uint16_t linktype;
+  char *name;
+};
+
+struct ofile {
+  char name[FNAME_LEN];
+  uint64_t size;
+};
+
+struct buf {
+  uint8_t *p;
+  size_t len, cap;
+  bool oom;
+};
+
+struct tf_recorder {
+  char *dir;
+  unsigned ring;
+  size_t mem_max;
+  uint32_t snaplen;
+  uint64_t file_max, dir_max;
+  unsigned rotate;
+  time_t (*now)(void);
+
+  struct conn **bucket;
+  size_t nbucket, nconn;
+  struct conn *oldest, *newest; /* held list */
+
+  struct iface *ifs;
+  uint32_t nif, capif;
+
+  /* Current file; file_idb maps an interface to its IDB index in it. */
+  FILE *f;
+  char cur_name[FNAME_LEN];
+  char cur_path[PATH_MAX];
+  uint64_t cur_size, cur_conns;
+  long long cur_period;
+  uint32_t *file_idb;
+  uint32_t file_nidb;
+  char last_stamp[24];
+  unsigned seq;
+
+  /* Our files in dir other than the current one, oldest (by name) first
+   * from old_head. */
+  struct ofile *old;
+  size_t nold, old_head;
+  uint64_t old_bytes;
+
+  struct buf out;
+  struct tf_recorder_stats st;
+  uint64_t bytes_index;
+  char err[PATH_MAX + 128]; /* a whole path and its strerror fit */
+};
+
+/* ---- little-endian block builder ---- */
+
+static void buf_need(struct buf *b, size_t n) {
+  if (b->oom)
+    return;
+  if (n > SIZE_MAX - b->len) {
+    b->oom = true;
+    return;
+  }
+  size_t want = b->len + n;
+  if (want <= b->cap)
+    return;
+  size_t cap = b->cap ? b->cap : 4096;
+  while (cap < want)
+    cap = cap > SIZE_MAX / 2 ? want : cap * 2;
+  uint8_t *p = realloc(b->p, cap);
+  if (!p) {
+    b->oom = true;
+    return;
+  }
+  b->p = p;
+  b->cap = cap;
+}
+
+static void put(struct buf *b, const void *d, size_t n) {
+  buf_need(b, n);
+  if (b->oom || n == 0)
+    return;
+  memcpy(b->p + b->len, d, n);
+  b->len += n;
+}
+
+static void put16(struct buf *b, uint16_t v) {
+  uint8_t x[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+  put(b, x, 2);
+}
+
+static void put32(struct buf *b, uint32_t v) {
+  uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
+                  (uint8_t)(v >> 24)};
+  put(b, x, 4);
+}
+
+static void put_pad(struct buf *b, size_t n) {
+  static const uint8_t zero[4];
+  put(b, zero, (4 - n % 4) % 4);
+}
+
+static void put_opt(struct buf *b, uint16_t code, const void *v, uint16_t n) {
+  put16(b, code);
+  put16(b, n);
+  put(b, v, n);
+  put_pad(b, n);
+}
+
+static size_t block_begin(struct buf *b, uint32_t type) {
+  size_t start = b->len;
+  put32(b, type);
+  put32(b, 0); /* total length, patched by block_end */
+  return start;
+}
+
+static void block_end(struct buf *b, size_t start) {
+  if (b->oom)
+    return;
+  size_t total = b->len - start + 4;
+  if (total > UINT32_MAX) { /* not reachable with the caps above */
+    b->oom = true;
+    return;
+  }
+  put32(b, (uint32_t)total);
+  if (b->oom)
+    return;
+  for (int i = 0; i < 4; i++)
+    b->p[start + 4 + (size_t)i] = (uint8_t)(total >> (8 * i));
+}
+
+static void put_shb(struct buf *b) {
+  static const char app[] = "tlsfin watch --record";
+  size_t s = block_begin(b, BT_SHB);
+  put32(b, BYTE_ORDER_MAGIC);
+  put16(b, 1);
+  put16(b, 0);
+  put32(b, UINT32_MAX); /* section length unknown (-1) */
+  put32(b, UINT32_MAX);
+  put_opt(b, OPT_SHB_USERAPPL, app, sizeof app - 1);
+  put_opt(b, OPT_ENDOFOPT, NULL, 0);
+  block_end(b, s);
+}
+
+static void put_idb(struct buf *b, const struct iface *i, uint32_t snaplen) {
+  static const uint8_t usec = 6;
+  size_t s = block_begin(b, BT_IDB);
+  put16(b, i->linktype);
+  put16(b, 0);
+  put32(b, snaplen);
+  if (i->name) {
+    size_t n = strnlen(i->name, COMMENT_MAX);
+    put_opt(b, OPT_IF_NAME, i->name, (uint16_t)n);
+  }
+  put_opt(b, OPT_IF_TSRESOL, &usec, 1);
+  put_opt(b, OPT_ENDOFOPT, NULL, 0);
+  block_end(b, s);
+}
+
+static void put_dsb(struct buf *b, const char *text, size_t n) {
+  size_t s = block_begin(b, BT_DSB);
+  put32(b, SECRETS_TLS_KEY_LOG);
+  put32(b, (uint32_t)n);
+  put(b, text, n);
+  put_pad(b, n);
+  block_end(b, s);
+}
+
+/* Length of comment cut to fit one option, at a UTF-8 character boundary so
+ * Wireshark does not show a broken last character. */
+static uint16_t comment_len(const char *c) {
+  size_t n = strnlen(c, COMMENT_MAX + 1);
+  if (n <= COMMENT_MAX)
+    return (uint16_t)n;
+  n = COMMENT_MAX;
+  while (n > 0 && ((unsigned char)c[n] & 0xC0) == 0x80)
+    n--;
+  return (uint16_t)n;
+}
+
+static void put_epb(struct buf *b, uint32_t idb, const struct pkt *p,
+                    const char *comment) {
+  size_t s = block_begin(b, BT_EPB);
+  put32(b, idb);
+  put32(b, (uint32_t)(p->ts_usec >> 32));
+  put32(b, (uint32_t)p->ts_usec);
+  put32(b, p->caplen);
+  put32(b, p->origlen);
+  put(b, p->data, p->caplen);
+  put_pad(b, p->caplen);
+  if (comment && *comment) {
+    uint16_t n = comment_len(comment);
+    put_opt(b, OPT_COMMENT, comment, n);
+    put_opt(b, OPT_ENDOFOPT, NULL, 0);
+  }
+  block_end(b, s);
+}
+
+/* ---- connection table ---- */
+
+static size_t hash_slot(const struct tf_recorder *r, uint64_t id) {
+  /* splitmix64 finaliser: callers' ids may be sequential or share low
+   * bits. */
+  id ^= id >> 30;
+  id *= 0xbf58476d1ce4e5b9ull;
+  id ^= id >> 27;
+  id *= 0x94d049bb133111ebull;
+  id ^= id >> 31;
+  return (size_t)(id & (r->nbucket - 1));
+}
+
+static void table_resize(struct tf_recorder *r, size_t n) {
+  struct conn **nb = calloc(n, sizeof *nb);
+  if (!nb)
+    return; /* keep the old table: longer chains, still correct */
+  struct conn **ob = r->bucket;
+  size_t on = r->nbucket;
+  r->bucket = nb;
+  r->nbucket = n;
+  for (size_t i = 0; i < on; i++) {
+    struct conn *c = ob[i];
+    while (c) {
+      struct conn *next = c->hnext;
+      size_t h = hash_slot(r, c->id);
+      c->hnext = nb[h];
+      nb[h] = c;
+      c = next;
+    }
+  }
+  free(ob);
+  r->bytes_index -= on * sizeof *ob;
+  r->bytes_index += n * sizeof *nb;
+}
+
+static struct conn *conn_find(const struct tf_recorder *r, uint64_t id) {
+  for (struct conn *c = r->bucket[hash_slot(r, id)]; c; c = c->hnext)
+    if (c->id == id)
+      return c;
+  return NULL;
+}
+
+static struct conn *conn_get(struct tf_recorder *r, uint64_t id) {
+  struct conn *c = conn_find(r, id);
+  if (c)
+    return c;
+  c = calloc(1, sizeof *c);
+  if (!c)
+    return NULL;
+  c->id = id;
+  size_t h = hash_slot(r, id);
+  c->hnext = r->bucket[h];
+  r->bucket[h] = c;
+  r->nconn++;
+  r->bytes_index += sizeof *c;
+  if (r->nconn > r->nbucket && r->nbucket <= SIZE_MAX / 2 / sizeof(void *))
+    table_resize(r, r->nbucket * 2);
+  return c;
+}
+
+static void held_unlink(struct tf_recorder *r, struct conn *c) {
+  if (!c->listed)
+    return;
+  if (c->older)
+    c->older->newer = c->newer;
+  else
+    r->oldest = c->newer;
+  if (c->newer)
+    c->newer->older = c->older;
+  else
+    r->newest = c->older;
+  c->older = c->newer = NULL;
+  c->listed = false;
+}
+
+static void held_touch(struct tf_recorder *r, struct conn *c) {
+  held_unlink(r, c);
+  c->older = r->newest;
+  c->newer = NULL;
+  if (r->newest)
+    r->newest->newer = c;
+  else
+    r->oldest = c;
+  r->newest = c;
+  c->listed = true;
+}
+
+static void ring_free_slots(struct tf_recorder *r, struct conn *c) {
+  free(c->slot);
+  r->bytes_index -= (uint64_t)c->cap * sizeof *c->slot;
+  c->slot = NULL;
+  c->cap = c->head = 0;
+}
+
+/* Frees the oldest packet of c.  An emptied ring leaves the held list, and
+ * gives back its slots when release is set (trimmed by memory pressure:
+ * the connection may stay idle for long). */
+static void ring_pop(struct tf_recorder *r, struct conn *c, bool release) {
+  struct pkt *p = c->slot[c->head];
+  c->slot[c->head] = NULL;
+  c->head = (c->head + 1) % c->cap;
+  c->count--;
+  r->st.packets_held--;
+  r->st.bytes_held -= sizeof *p + p->caplen;
+  free(p);
+  if (c->count == 0) {
+    held_unlink(r, c);
+    if (release)
+      ring_free_slots(r, c);
+  }
+}
+
+static int ring_grow(struct tf_recorder *r, struct conn *c) {
+  uint32_t cap = c->cap ? c->cap * 2 : RING_MIN;
+  if (cap > r->ring || cap < c->cap)
+    cap = r->ring;
+  struct pkt **s = malloc((size_t)cap * sizeof *s);
+  if (!s)
+    return -1;
+  for (uint32_t i = 0; i < c->count; i++)
+    s[i] = c->slot[(c->head + i) % c->cap];
+  free(c->slot);
+  r->bytes_index += (uint64_t)(cap - c->cap) * sizeof *s;
+  c->slot = s;
+  c->cap = cap;
+  c->head = 0;
+  return 0;
+}
+
+static void conn_drop(struct tf_recorder *r, struct conn *c) {
+  struct conn **pp = &r->bucket[hash_slot(r, c->id)];
+  while (*pp != c)
+    pp = &(*pp)->hnext;
+  *pp = c->hnext;
+  while (c->count)
+    ring_pop(r, c, false);
+  held_unlink(r, c);
+  ring_free_slots(r, c);
+  free(c);
+  r->nconn--;
+  r->bytes_index -= sizeof *c;
+  /* Shrink at a quarter full so a burst of connections does not keep its
+   * table, without resizing back and forth around one size. */
+  if (r->nbucket > BUCKETS_MIN && r->nconn < r->nbucket / 4)
+    table_resize(r, r->nbucket / 2);
+}
+
+/* ---- options, creation ---- */
+
+void tf_recorder_opts_init(struct tf_recorder_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->ring_packets = TF_RECORDER_DEFAULT_RING_PACKETS;
+  o->mem_max = TF_RECORDER_DEFAULT_MEM_MAX;
+  o->snaplen = TF_RECORDER_DEFAULT_SNAPLEN;
+  o->file_max_bytes = TF_RECORDER_DEFAULT_FILE_MAX;
+  o->rotate_seconds = TF_RECORDER_DEFAULT_ROTATE_SECONDS;
+  o->dir_max_bytes = TF_RECORDER_DEFAULT_DIR_MAX;
+}
+
+/* Ours: exactly tlsfin-YYYYmmddTHHMMSSZ-N{4,10}.pcapng, so that name order
+ * is age order and nothing else in the directory is ever removed. */
+static bool our_name(const char *n) {
+  static const char pre[] = "tlsfin-", suf[] = ".pcapng";
+  size_t len = strlen(n);
+  if (len >= FNAME_LEN || strncmp(n, pre, sizeof pre - 1) != 0)
+    return false;
+  const char *p = n + sizeof pre - 1;
+  for (int i = 0; i < 15; i++, p++) {
+    bool want_t = i == 8;
+    if (want_t ? *p != 'T' : (*p < '0' || *p > '9'))
+      return false;
+  }
+  if (p[0] != 'Z' || p[1] != '-')
+    return false;
+  p += 2;
+  int digits = 0;
+  while (*p >= '0' && *p <= '9') {
+    p++;
+    digits++;
+  }
+  return digits >= 4 && digits <= 10 && strcmp(p, suf) == 0;
+}
+
+static int ofile_cmp(const void *a, const void *b) {
+  return strcmp(((const struct ofile *)a)->name,
+                ((const struct ofile *)b)->name);
+}
+
+/* Lists our files other than the current one.  Done at start and when a
+ * file is closed (rare), so files removed or added by others are noticed
+ * without scanning the directory for every connection. */
+static void scan_dir(struct tf_recorder *r) {
+  DIR *d = opendir(r->dir);
+  if (!d)
+    return; /* keep the old list; the next write reports the problem */
+  struct ofile *list = NULL;
+  size_t n = 0, cap = 0;
+  uint64_t bytes = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (!our_name(e->d_name) || strcmp(e->d_name, r->cur_name) == 0)
+      continue;
+    struct stat st;
+    /* Never follow a symlink: removing its target is not ours to do. */
+    if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(st.st_mode))
+      continue;
+    if (n == cap) {
+      size_t nc = cap ? cap * 2 : 16;
+      struct ofile *nl = realloc(list, nc * sizeof *nl);
+      if (!nl)
+        break;
+      list = nl;
+      cap = nc;
+    }
+    size_t len = strlen(e->d_name); /* < FNAME_LEN: our_name() */
+    if (len >= sizeof list[n].name)
+      continue;
+    memcpy(list[n].name, e->d_name, len + 1);
+    list[n].size = (uint64_t)st.st_size;
+    bytes += list[n].size;
+    n++;
+  }
+  closedir(d);
+  if (n > 1)
+    qsort(list, n, sizeof *list, ofile_cmp);
+  free(r->old);
+  r->old = list;
+  r->nold = n;
+  r->old_head = 0;
+  r->old_bytes = bytes;
+}
+
+static int mkdir_p(const char *dir) {
+  char path[PATH_MAX];
+  size_t n = strlen(dir);
+  if (n >= sizeof path) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  memcpy(path, dir, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (path[i] != '/' && path[i] != '\0')
+      continue;
+    char saved = path[i];
+    path[i] = '\0';
+    /* 0700: the files hold packet headers and, with keys, TLS secrets. */
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+      return -1;
+    path[i] = saved;
+  }
+  return 0;
+}
+
+struct tf_recorder *tf_recorder_new(const struct tf_recorder_opts *o, char *err,
+                                    size_t errlen) {
+  if (err && errlen)
+    err[0] = '\0';
+  if (!o || !o->dir || !*o->dir) {
+    if (err && errlen)
+      snprintf(err, errlen, "--record: no directory given");
+    return NULL;
+  }
+  const char *dir = o->dir;
+  /* Room for "/" + a file name below the directory. */
+  if (strlen(dir) + 1 + FNAME_LEN >= PATH_MAX) {
+    if (err && errlen)
+      snprintf(err, errlen, "--record %s: %s", dir, strerror(ENAMETOOLONG));
+    return NULL;
+  }
+  struct stat st;
+  if (stat(dir, &st) != 0) {
+    if (errno != ENOENT || mkdir_p(dir) != 0 || stat(dir, &st) != 0) {
+      if (err && errlen)
+        snprintf(err, errlen, "--record %s: %s", dir, strerror(errno));
+      return NULL;
+    }
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    if (err && errlen)
+      snprintf(err, errlen, "--record %s: not a directory", dir);
+    return NULL;
+  }
+  /* access(W_OK) answers for the real uid and ignores read-only mounts and
+   * ACL subtleties; creating a file is the question that matters. */
+  char probe[PATH_MAX];
+  snprintf(probe, sizeof probe, "%s/.tlsfin-probe-%ld", dir, (long)getpid());
+  int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == EEXIST) { /* left by a killed run with our pid */
+    unlink(probe);
+    fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  }
+  if (fd < 0) {
+    if (err && errlen)
+      snprintf(err, errlen, "--record %s: %s", dir, strerror(errno));
+    return NULL;
+  }
+  close(fd);
+  unlink(probe);
+
+  struct tf_recorder *r = calloc(1, sizeof *r);
+  if (!r || !(r->dir = strdup(dir)) ||
+      !(r->bucket = calloc(BUCKETS_MIN, sizeof *r->bucket))) {
+    if (r)
+      free(r->dir);
+    free(r);
+    if (err && errlen)
+      snprintf(err, errlen, "--record %s: %s", dir, strerror(ENOMEM));
+    return NULL;
+  }
+  r->nbucket = BUCKETS_MIN;
+  r->bytes_index = BUCKETS_MIN * sizeof *r->bucket;
+  r->ring =
+      o->ring_packets ? o->ring_packets : TF_RECORDER_DEFAULT_RING_PACKETS;
+  if (r->ring > RING_MAX)
+    r->ring = RING_MAX;
+  r->mem_max = o->mem_max ? o->mem_max : TF_RECORDER_DEFAULT_MEM_MAX;
+  r->snaplen = o->snaplen ? o->snaplen : TF_RECORDER_DEFAULT_SNAPLEN;
+  if (r->snaplen > SNAPLEN_MAX)
+    r->snaplen = SNAPLEN_MAX;
+  r->file_max =
+      o->file_max_bytes ? o->file_max_bytes : TF_RECORDER_DEFAULT_FILE_MAX;
+  r->rotate = o->rotate_seconds ? o->rotate_seconds
+                                : TF_RECORDER_DEFAULT_ROTATE_SECONDS;
+  r->dir_max = o->dir_max_bytes;
+  r->now = o->now;
+  scan_dir(r);
+  return r;
+}
+
+/* pcapng wants LINKTYPE_ values; the DLT_ values that differ from them on
+ * Linux are translated (libpcap translates them back when reading). */
+static int dlt_to_linktype(int dlt) {
+  switch (dlt) {
+  case 11: /* DLT_ATM_RFC1483 */
+    return 100;
+  case 12: /* DLT_RAW */
+    return 101;
+  default:
+    return dlt;
+  }
+}
+
+int tf_recorder_add_interface(struct tf_recorder *r, int linktype,
+                              uint32_t snaplen, const char *name) {
+  /* snaplen is not written: every IDB carries the recorder's snaplen, as
+   * libpcap rejects a file whose interfaces have different ones. */
+  (void)snaplen;
+  int lt = dlt_to_linktype(linktype);
+  if (!r || lt < 0 || lt > UINT16_MAX || r->nif >= IFACE_MAX)
+    return -1;
+  if (r->nif == r->capif) {
+    uint32_t nc = r->capif ? r->capif * 2 : 4;
+    struct iface *ni = realloc(r->ifs, nc * sizeof *ni);
+    if (!ni)
+      return -1;
+    r->ifs = ni;
+    uint32_t *nm = realloc(r->file_idb, nc * sizeof *nm);
+    if (!nm)
+      return -1;
+    r->file_idb = nm;
+    r->capif = nc;
+  }
+  char *copy = NULL;
+  if (name && !(copy = strdup(name)))
+    return -1;
+  r->ifs[r->nif].linktype = (uint16_t)lt;
+  r->ifs[r->nif].name = copy;
+  r->file_idb[r->nif] = NO_IDB;
+  return (int)r->nif++;
+}
+
+/* ---- packets ---- */
+
+static uint64_t ts_to_usec(double ts) {
+  /* NaN and negative times become 0, huge ones saturate: the conversion
+   * of an out-of-range double is undefined. */
+  if (!(ts > 0))
+    return 0;
+  double us = ts * 1e6 + 0.5;
+  if (us >= 18446744073709549568.0) /* largest double below 2^64 */
+    return UINT64_MAX;
+  return (uint64_t)us;
+}
+
+void tf_recorder_packet(struct tf_recorder *r, uint64_t conn, int iface,
+                        double ts, const uint8_t *data, uint32_t caplen,
+                        uint32_t origlen) {
+  if (!r)
+    return;
+  if (iface < 0 || (uint32_t)iface >= r->nif || (caplen && !data)) {
+    r->st.packets_dropped++;
+    return;
+  }
+  uint32_t keep = caplen < r->snaplen ? caplen : r->snaplen;
+  size_t need = sizeof(struct pkt) + keep;
+  if (need > r->mem_max) {
+    r->st.packets_dropped++;
+    return;
+  }
+  struct conn *c = conn_get(r, conn);
+  if (!c) {
+    r->st.packets_dropped++;
+    return;
+  }
+  if (c->count == r->ring) {
+    ring_pop(r, c, false);
+    r->st.packets_overwritten++;
+  }
+  /* Over mem_max: this connection's own oldest packets go first, then those
+   * of the connections idle the longest. */
+  while (r->st.bytes_held + need > r->mem_max) {
+    struct conn *v = c->count ? c : r->oldest;
+    if (!v)
+      break;
+    ring_pop(r, v, v != c);
+    r->st.packets_dropped++;
+  }
+  if (c->count == c->cap && ring_grow(r, c) != 0) {
+    r->st.packets_dropped++;
+    return;
+  }
+  struct pkt *p = malloc(need);
+  if (!p) {
+    r->st.packets_dropped++;
+    return;
+  }
+  p->ts_usec = ts_to_usec(ts);
+  p->caplen = keep;
+  p->origlen = origlen > caplen ? origlen : caplen;
+  p->iface = (uint32_t)iface;
+  if (keep)
+    memcpy(p->data, data, keep);
+  c->slot[(c->head + c->count) % c->cap] = p;
+  c->count++;
+  r->st.packets_held++;
+  r->st.bytes_held += need;
+  held_touch(r, c);
+}
+
+/* ---- files ---- */
+
+static void set_err(struct tf_recorder *r, const char *what, const char *path,
+                    int e) {
+  snprintf(r->err, sizeof r->err, "--record: %s %s: %s", what, path,
+           strerror(e));
+}
+
+static void close_current(struct tf_recorder *r) {
+  if (!r->f)
+    return;
+  fflush(r->f);
+  fclose(r->f);
+  r->f = NULL;
+  r->cur_name[0] = '\0';
+  r->cur_path[0] = '\0';
+  r->cur_size = 0;
+  r->cur_conns = 0;
+  scan_dir(r); /* the closed file joins the removable ones */
+}
+
+/* Forgets the IDBs assigned after the first `keep` of the current file. */
+static void idb_rollback(struct tf_recorder *r, uint32_t keep) {
+  for (uint32_t i = 0; i < r->nif; i++)
+    if (r->file_idb[i] != NO_IDB && r->file_idb[i] >= keep)
+      r->file_idb[i] = NO_IDB;
+  r->file_nidb = keep;
+}
+
+static int open_new(struct tf_recorder *r, time_t now, long long period) {
+  struct tm tm;
+  char stamp[24];
+  if (!gmtime_r(&now, &tm) ||
+      strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm) != 16)
+    snprintf(stamp, sizeof stamp, "19700101T000000Z");
+  /* The sequence restarts each second; a name taken (a restarted run in
+   * the same second) moves on to the next, so name order stays age order. */
+  if (strcmp(stamp, r->last_stamp) != 0) {
+    snprintf(r->last_stamp, sizeof r->last_stamp, "%s", stamp);
+    r->seq = 0;
+  }
+  int fd = -1;
+  for (int tries = 0; tries < 10000 && fd < 0; tries++) {
+    snprintf(r->cur_name, sizeof r->cur_name, "tlsfin-%s-%04u.pcapng", stamp,
+             r->seq);
+    r->seq++;
+    snprintf(r->cur_path, sizeof r->cur_path, "%s/%s", r->dir, r->cur_name);
+    /* 0600: with keys the file decrypts the traffic. */
+    fd = open(r->cur_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST)
+      break;
+  }
+  if (fd < 0) {
+    set_err(r, "create", r->cur_path, errno);
+    r->cur_name[0] = r->cur_path[0] = '\0';
+    return -1;
+  }
+  r->f = fdopen(fd, "wb");
+  if (!r->f) {
+    int e = errno;
+    close(fd);
+    unlink(r->cur_path);
+    set_err(r, "create", r->cur_path, e);
+    r->cur_name[0] = r->cur_path[0] = '\0';
+    return -1;
+  }
+  /* Unbuffered: each connection is one fwrite of complete blocks, and a
+   * failed one leaves nothing in a stdio buffer to be flushed later on top
+   * of the truncated file. */
+  setvbuf(r->f, NULL, _IONBF, 0);
+  r->cur_size = 0;
+  r->cur_conns = 0;
+  r->cur_period = period;
+  idb_rollback(r, 0);
+  return 0;
+}
+
+/* Removes our oldest files (never the current one) until `extra` more bytes
+ * fit under dir_max. */
+static void dir_enforce(struct tf_recorder *r, uint64_t extra) {
+  if (!r->dir_max)
+    return;
+  while (r->old_head < r->nold &&
+         r->old_bytes + r->cur_size + extra > r->dir_max) {
+    struct ofile *o = &r->old[r->old_head++];
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", r->dir, o->name);
+    if (unlink(path) == 0)
+      r->st.files_removed++;
+    else if (errno != ENOENT) /* gone already is fine */
+      set_err(r, "remove", path, errno);
+    r->old_bytes -= o->size;
+  }
+}
+
+/* Appends the connection's IDBs (those not yet in the current file), DSB
+ * and EPBs to b. */
+static void build_conn(struct tf_recorder *r, struct buf *b,
+                       const struct conn *c, const char *comment,
+                       const char *keylog, size_t keylog_len) {
+  for (uint32_t i = 0; i < c->count; i++) {
+    const struct pkt *p = c->slot[(c->head + i) % c->cap];
+    if (r->file_idb[p->iface] == NO_IDB) {
+      r->file_idb[p->iface] = r->file_nidb++;
+      put_idb(b, &r->ifs[p->iface], r->snaplen);
+    }
+  }
+  if (keylog && keylog_len) {
+    if (keylog_len > KEYLOG_MAX) { /* whole lines only */
+      size_t n = KEYLOG_MAX;
+      while (n > 0 && keylog[n - 1] != '\n')
+        n--;
+      keylog_len = n;
+    }
+    if (keylog_len)
+      put_dsb(b, keylog, keylog_len);
+  }
+  for (uint32_t i = 0; i < c->count; i++) {
+    const struct pkt *p = c->slot[(c->head + i) % c->cap];
+    put_epb(b, r->file_idb[p->iface], p, i == 0 ? comment : NULL);
+  }
+}
+
+static long long period_of(time_t t, unsigned secs) {
+  long long q = (long long)t / (long long)secs;
+  if ((long long)t % (long long)secs < 0)
+    q--; /* floor, for clocks before 1970 */
+  return q;
+}
+
+static int write_conn(struct tf_recorder *r, const struct conn *c,
+                      const char *comment, const char *keylog,
+                      size_t keylog_len) {
+  time_t now = r->now ? r->now() : time(NULL);
+  long long period = period_of(now, r->rotate);
+  struct buf *b = &r->out;
+  b->len = 0;
+  b->oom = false;
+  bool fresh = !r->f || period != r->cur_period;
+  uint32_t nidb = r->file_nidb;
+  if (!fresh) {
+    build_conn(r, b, c, comment, keylog, keylog_len);
+    if (!b->oom && r->cur_conns > 0 && r->cur_size + b->len > r->file_max)
+      fresh = true;
+    if (fresh || b->oom)
+      idb_rollback(r, nidb);
+  }
+  if (fresh && !b->oom) {
+    close_current(r);
+    if (open_new(r, now, period) != 0)
+      return -1;
+    nidb = 0;
+    b->len = 0;
+    put_shb(b);
+    build_conn(r, b, c, comment, keylog, keylog_len);
+  }
+  if (b->oom) {
+    idb_rollback(r, nidb);
+    snprintf(r->err, sizeof r->err, "--record: %s", strerror(ENOMEM));
+    return -1;
+  }
+  dir_enforce(r, b->len);
+  errno = 0;
+  if (fwrite(b->p, 1, b->len, r->f) != b->len || fflush(r->f) != 0) {
+    int e = errno ? errno : EIO;
+    set_err(r, "write", r->cur_path, e);
+    idb_rollback(r, nidb);
+    clearerr(r->f);
+    if (r->cur_size == 0) {
+      /* A new file without even its header: remove it, the next
+       * connection starts another. */
+      fclose(r->f);
+      r->f = NULL;
+      unlink(r->cur_path);
+      r->cur_name[0] = r->cur_path[0] = '\0';
+    } else if (ftruncate(fileno(r->f), (off_t)r->cur_size) != 0 ||
+               fseeko(r->f, (off_t)r->cur_size, SEEK_SET) != 0) {
+      close_current(r); /* may end in a partial block; no more appends */
+    }
+    return -1;
+  }
+  if (r->cur_conns == 0)
+    r->st.files_written++;
+  r->cur_size += b->len;
+  r->cur_conns++;
+  r->st.conns_written++;
+  return 0;
+}
+
+int tf_recorder_end(struct tf_recorder *r, uint64_t conn, bool keep,
+                    const char *comment, const char *keylog,
+                    size_t keylog_len) {
+  if (!r)
+    return -1;
+  struct conn *c = conn_find(r, conn);
+  if (!c)
+    return 0;
+  int rc = 0;
+  if (keep && c->count > 0)
+    rc = write_conn(r, c, comment, keylog, keylog_len);
+  conn_drop(r, c);
+  if (r->out.cap > OUTBUF_KEEP) {
+    free(r->out.p);
+    r->out = (struct buf){0};
+  }
+  return rc;
+}
+
+const char *tf_recorder_error(const struct tf_recorder *r) {
+  return r ? r->err : "";
+}
+
+void tf_recorder_stats(const struct tf_recorder *r,
+                       struct tf_recorder_stats *s) {
+  if (!s)
+    return;
+  if (!r) {
+    memset(s, 0, sizeof *s);
+    return;
+  }
+  *s = r->st;
+  s->conns_open = r->nconn;
+  s->bytes_on_disk = r->old_bytes + r->cur_size;
+  s->bytes_index = r->bytes_index;
+}
+
+const char *tf_recorder_current_file(const struct tf_recorder *r) {
+  return r && r->f ? r->cur_path : "";
+}
+
+void tf_recorder_free(struct tf_recorder *r) {
+  if (!r)
+    return;
+  if (r->f) {
+    fflush(r->f);
+    fclose(r->f);
+  }
+  for (size_t i = 0; i < r->nbucket; i++) {
+    struct conn *c = r->bucket[i];
+    while (c) {
+      struct conn *next = c->hnext;
+      for (uint32_t k = 0; k < c->count; k++)
+        free(c->slot[(c->head + k) % c->cap]);
+      free(c->slot);
+      free(c);
+      c = next;
+    }
+  }
+  free(r->bucket);
+  for (uint32_t i = 0; i < r->nif; i++)
+    free(r->ifs[i].name);
+  free(r->ifs);
+  free(r->file_idb);
+  free(r->old);
+  free(r->out.p);
+  free(r->dir);
+  free(r);
+}
