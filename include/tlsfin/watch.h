@@ -73,7 +73,8 @@ enum tlsfin_kernel_mode {
   TLSFIN_KERNEL_ON, /* fail to start without it */
 };
 int tlsfin_watch_set_kernel(struct tlsfin_watch *w, enum tlsfin_kernel_mode m);
-/* Why kernel evidence is not used ("" when it is, or when mode is off). */
+/* Why kernel evidence is not used ("" when it is; "--kernel=off" when it
+ * was turned off), after tlsfin_watch_start(). */
 const char *tlsfin_watch_kernel_status(const struct tlsfin_watch *w);
 
 /* Opens the interfaces, the record directory, the metrics port and the

@@ -399,6 +399,14 @@ int tf_tls_feed(struct tf_tls *t, int dir, const uint8_t *p, size_t n,
       d->body_left = d->cur_len;
       d->cur_enc = d->encrypted && d->cur_type != CT_CCS;
       d->rec_have = 0;
+      /* Live capture: an application logs its keys about when it sends
+       * the packets that need them, so they may reach the key log after
+       * the ServerHello did.  Look again at each encrypted record while
+       * keys are missing and the log has grown. */
+      if (d->cur_enc && !t->crypto && t->keylog && t->server_hello &&
+          t->keys_status == TF_KEYS_MISSING &&
+          tf_keylog_count(t->keylog) != t->keylog_seen)
+        tf_tlsdec_start(t);
       d->buffering = d->cur_enc && t->crypto;
       if (d->buffering && !t->crypto->rec[dir]) {
         t->crypto->rec[dir] = malloc(MAX_RECORD);

@@ -94,6 +94,7 @@ struct tf_tls {
   const struct tf_keylog *keylog; /* NULL: no keys given */
   struct tf_tlsdec *crypto;       /* set once keys for this connection */
   uint8_t keys_status;            /* enum tf_keys_status (tlsdec.h) */
+  size_t keylog_seen; /* keys in the log at the last lookup that failed */
 };
 
 void tf_tls_init(struct tf_tls *t);

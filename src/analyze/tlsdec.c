@@ -58,6 +58,7 @@ void tf_tlsdec_start(struct tf_tls *t) {
   const struct tf_keys *keys = tf_keylog_find(t->keylog, t->client_random);
   if (!keys) {
     t->keys_status = TF_KEYS_MISSING;
+    t->keylog_seen = tf_keylog_count(t->keylog);
     return;
   }
   const struct tf_suite *s = tf_suite_find(t->cipher);

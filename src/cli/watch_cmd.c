@@ -306,6 +306,9 @@ int tlsfin_cmd_watch(int argc, char **argv) {
     tlsfin_watch_free(w);
     return TLSFIN_EXIT_USAGE;
   }
+  /* The "ready" line scripts wait for, like tcpdump's "listening on". */
+  fprintf(stderr, "tlsfin watch: listening (kernel evidence %s)\n",
+          *tlsfin_watch_kernel_status(w) ? "off" : "on");
   if (*tlsfin_watch_kernel_status(w))
     fprintf(stderr,
             "tlsfin watch: kernel evidence off: %s; RST causes come from the "

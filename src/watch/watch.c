@@ -380,8 +380,10 @@ static void close_all(struct tlsfin_watch *w) {
  * write SSLKEYLOGFILE lines as their connections start, after watch did.
  * Only whole lines are taken. */
 static void keylog_tail(struct tlsfin_watch *w) {
-  if (!w->keylog_f)
+  if (!w->keylog_path)
     return;
+  if (!w->keylog_f && !(w->keylog_f = fopen(w->keylog_path, "r")))
+    return; /* not created yet */
   struct stat st;
   if (fstat(fileno(w->keylog_f), &st) < 0)
     return;
@@ -464,9 +466,6 @@ static int open_iface(struct tlsfin_watch *w, const char *name) {
     seterr(w, "-i %s: cannot be polled", name);
     return -1;
   }
-  if (w->recorder)
-    f->src.iface = tf_recorder_add_interface(w->recorder, f->src.linktype,
-                                             w->snaplen, name);
   return 0;
 }
 
@@ -498,7 +497,16 @@ int tlsfin_watch_start(struct tlsfin_watch *w) {
   tf_engine_set_keylog(w->engine, w->keylog);
   w->fail_sink = (struct tf_sink){.ctx = w, .conn = fail_conn};
   tf_engine_add_sink(w->engine, &w->fail_sink);
-  if (w->kernel_mode != TLSFIN_KERNEL_OFF) {
+  /* In the order of what fails most often, and the record directory
+   * last: a failed start leaves nothing behind, not even an empty DIR. */
+  if (!w->nnames && tlsfin_watch_add_interface(w, "any") < 0)
+    goto fail;
+  for (int i = 0; i < w->nnames; i++)
+    if (open_iface(w, w->names[i]) < 0)
+      goto fail;
+  if (w->kernel_mode == TLSFIN_KERNEL_OFF) {
+    snprintf(w->kernel_status, sizeof w->kernel_status, "--kernel=off");
+  } else {
     char kerr[256] = "";
     w->kernel = tf_kernel_open(kerr, sizeof kerr);
     if (!w->kernel) {
@@ -527,6 +535,10 @@ int tlsfin_watch_start(struct tlsfin_watch *w) {
     tf_recorder_opts_init(&ro);
     ro.dir = w->record_dir;
     ro.ring_packets = w->record_packets;
+    /* Whole packets: a TLS record cut by a short snaplen hides the
+     * handshake's end and close_notify, and the recorded file must give
+     * the verdict the live row gave.  mem_max bounds the total. */
+    ro.snaplen = w->snaplen;
     ro.dir_max_bytes = w->record_max_mb << 20;
     char rerr[300];
     if (!(w->recorder = tf_recorder_new(&ro, rerr, sizeof rerr))) {
@@ -536,12 +548,10 @@ int tlsfin_watch_start(struct tlsfin_watch *w) {
     w->rec_sink =
         (struct tf_sink){.ctx = w, .packet = rec_packet, .conn = rec_conn};
     tf_engine_add_sink(w->engine, &w->rec_sink);
+    for (int i = 0; i < w->nifs; i++)
+      w->ifs[i].src.iface = tf_recorder_add_interface(
+          w->recorder, w->ifs[i].src.linktype, w->snaplen, w->ifs[i].name);
   }
-  if (!w->nnames && tlsfin_watch_add_interface(w, "any") < 0)
-    goto fail;
-  for (int i = 0; i < w->nnames; i++)
-    if (open_iface(w, w->names[i]) < 0)
-      goto fail;
   w->records = tf_records_new(
       w->out, w->format == TLSFIN_FORMAT_JSONL ? TF_REC_JSONL : TF_REC_TABLE,
       w->color, false);
@@ -646,7 +656,7 @@ static void write_summary(struct tlsfin_watch *w, double now) {
     fprintf(o, "kernel: %llu events, %llu lost\n",
             (unsigned long long)w->live.kernel_events,
             (unsigned long long)w->live.kernel_lost);
-  else if (w->kernel_mode != TLSFIN_KERNEL_OFF)
+  else
     fprintf(o, "kernel: not used (%s): RST causes are read from the wire\n",
             w->kernel_status);
   if (w->recorder) {
@@ -694,6 +704,8 @@ int tlsfin_watch_run(struct tlsfin_watch *w) {
       seterr(w, "poll: %s", strerror(errno));
       return -1;
     }
+    /* Keys first: the packets about to be read may need them. */
+    keylog_tail(w);
     if (dispatch(w) < 0)
       return -1;
     if (w->kernel)
@@ -707,7 +719,6 @@ int tlsfin_watch_run(struct tlsfin_watch *w) {
     if (now - w->last_second >= 1.0) {
       w->last_second = now;
       check_drops(w, now);
-      keylog_tail(w);
       if (w->kjoin)
         tf_kjoin_expire(w->kjoin, now);
       if (w->records && tf_records_status(w->records) < 0) {

@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# tlsfin watch against real peers on loopback, checked three ways:
+#  1. the live rows of `watch --kernel=off` equal `tlsfin analyze` of a
+#     tcpdump capture of the same traffic (verdict, RST sender and cause, TLS
+#     and Zeek fields), and every bad ending is in the flight recorder, whose
+#     files analyze to the same verdict and cause (and decrypt, with keys);
+#  2. `watch --kernel=on` (eBPF) gives each RST the kernel's reason, its
+#     cause by TLSFIN_KERNEL_REASON_MAP, and the processes behind the sockets;
+#  3. the metrics endpoint passes `promtool check metrics`.
+# Peers: openssl s_server + curl, lab/programs/rst_pair.py (python ssl, both
+# ends real sockets), verdict_peers.py (open, half_closed), a closed port.
+# usage (root): test_watch.sh TLSFIN
+set -uo pipefail
+T=$1
+here=$(cd "$(dirname "$0")" && pwd)
+lab=$here/../../../lab/programs
+if [[ $(id -u) -ne 0 ]] || ! command -v tcpdump >/dev/null; then
+  echo "skip: needs root and tcpdump"; exit 77
+fi
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  [[ -n ${KEEP:-} ]] && echo "kept $tmp" || rm -rf "$tmp"
+}
+trap cleanup EXIT
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+waitline() { for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
+             echo "FAIL: no '$2' in $1:"; cat "$1"; return 1; }
+fail=0
+check() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
+
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/k.pem" -out "$tmp/c.pem" \
+  -days 2 -subj /CN=localhost 2>/dev/null
+cp "$tmp/k.pem" "$tmp/key.pem"; cp "$tmp/c.pem" "$tmp/cert.pem"
+P_SRV=$(freeport) P_CLOSED=$(freeport) P_DAC=$(freeport) P_UNREAD=$(freeport)
+P_ABORT=$(freeport) P_KILL=$(freeport) P_OPEN=$(freeport) P_HALF=$(freeport)
+P_METRICS=$(freeport)
+ports=($P_SRV $P_CLOSED $P_DAC $P_UNREAD $P_ABORT $P_KILL $P_OPEN $P_HALF)
+filter="tcp and ($(printf 'port %s or ' "${ports[@]}" | sed 's/ or $//'))"
+
+# ---- bad input: one line, exit 2, nothing left behind ----
+out=$("$T" watch -i nosuch0 2>&1); rc=$?
+check "unknown interface: exit 2 and says so" '[[ $rc == 2 && $out == *"no such interface"* ]]'
+out=$("$T" watch -i lo -f 'port nonsense' --record "$tmp/never" 2>&1); rc=$?
+check "invalid filter: exit 2, no record dir made" \
+  '[[ $rc == 2 && $out == *"--filter"* && ! -e $tmp/never ]]'
+touch "$tmp/afile"
+out=$("$T" watch -i lo --kernel=off --record "$tmp/afile/sub" --duration 1 2>&1); rc=$?
+check "unwritable record dir: exit 2" '[[ $rc == 2 && $out == *"--record"* ]]'
+python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(5)' \
+  "$P_METRICS" & busy=$!
+sleep 0.3
+out=$("$T" watch -i lo --kernel=off --metrics "127.0.0.1:$P_METRICS" --record "$tmp/never2" 2>&1); rc=$?
+check "metrics port in use: exit 2, no record dir made" \
+  '[[ $rc == 2 && $out == *"Address already in use"* && ! -e $tmp/never2 ]]'
+kill $busy 2>/dev/null; wait $busy 2>/dev/null
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$T" watch -i lo 2>&1); rc=$?
+check "not root: exit 2, says permission" '[[ $rc == 2 && $out == *"permission"* ]]'
+out=$("$T" watch --format=summary 2>&1); rc=$?
+check "wrong format: exit 2" '[[ $rc == 2 ]]'
+out=$("$T" watch --duration=abc 2>&1); rc=$?
+check "bad number: exit 2" '[[ $rc == 2 && $out == *"--duration"* ]]'
+
+# ---- live ----
+"$T" watch -i lo -f "$filter" --format=jsonl --kernel=off --linger 1 \
+  --record "$tmp/rec" --keylog "$tmp/keys" --metrics "127.0.0.1:$P_METRICS" \
+  >"$tmp/w1.jsonl" 2>"$tmp/w1.err" & w1=$!; pids+=($w1)
+"$T" watch -i lo -f "$filter" --format=jsonl --kernel=auto --linger 1 \
+  >"$tmp/w2.jsonl" 2>"$tmp/w2.err" & w2=$!; pids+=($w2)
+tcpdump -i lo -U -w "$tmp/cap.pcap" "$filter" 2>"$tmp/td.err" & td=$!; pids+=($td)
+waitline "$tmp/w1.err" listening || exit 1
+waitline "$tmp/w2.err" listening || exit 1
+waitline "$tmp/td.err" "listening on" || exit 1
+kernel=1
+grep -q "kernel evidence off" "$tmp/w2.err" && kernel=0
+
+openssl s_server -accept "127.0.0.1:$P_SRV" -cert "$tmp/c.pem" -key "$tmp/k.pem" -www \
+  -keylogfile "$tmp/keys" >"$tmp/srv.log" 2>&1 & pids+=($!)
+waitline "$tmp/srv.log" ACCEPT || exit 1
+curl -sk "https://127.0.0.1:$P_SRV/" -o /dev/null                      # tls_clean
+curl -s "http://127.0.0.1:$P_CLOSED/" -o /dev/null                     # refused
+for m in data_after_close:$P_DAC:1.3 unread_data:$P_UNREAD:none abort:$P_ABORT:1.3 \
+         killed_unread:$P_KILL:none; do
+  IFS=: read -r mode port tls <<<"$m"
+  python3 "$lab/rst_pair.py" pair "$mode" --port "$port" --tls "$tls" --keylog "$tmp/keys" --certdir "$tmp" \
+    >"$tmp/$mode.log" 2>&1 || { echo "FAIL: rst_pair $mode"; cat "$tmp/$mode.log"; fail=1; }
+done
+mkfifo "$tmp/open.in" "$tmp/half.in"
+python3 "$lab/verdict_peers.py" open "$P_OPEN" "$tmp/c.pem" "$tmp/k.pem" <>"$tmp/open.in" \
+  >"$tmp/open.log" 2>&1 & pids+=($!)
+python3 "$lab/verdict_peers.py" half_closed "$P_HALF" "$tmp/c.pem" "$tmp/k.pem" <>"$tmp/half.in" \
+  >"$tmp/half.log" 2>&1 & pids+=($!)
+waitline "$tmp/open.log" READY || exit 1
+waitline "$tmp/half.log" READY || exit 1
+
+curl -s "http://127.0.0.1:$P_METRICS/metrics" >"$tmp/metrics.txt"
+if command -v promtool >/dev/null; then
+  promtool check metrics <"$tmp/metrics.txt" >"$tmp/promtool.out" 2>&1; rc=$?
+  check "promtool check metrics" '[[ $rc == 0 ]] || { cat "$tmp/promtool.out"; false; }'
+else
+  check "promtool installed (apt prometheus)" false
+fi
+check "metrics count the refused connection" \
+  'grep -q "^tlsfin_connections_total{verdict=\"refused\"} 1$" "$tmp/metrics.txt"'
+
+sleep 2.5   # the linger (1 s) of the last ended connections, plus margin
+kill -INT $w1 $w2 $td
+wait $w1; rc1=$?; wait $w2; rc2=$?; wait $td
+check "watch exits 0 on SIGINT" '[[ $rc1 == 0 && $rc2 == 0 ]]'
+check "summary printed on stderr" 'grep -q "== tlsfin watch" "$tmp/w1.err"'
+echo quit >"$tmp/open.in"; echo quit >"$tmp/half.in"
+
+"$T" analyze --format=jsonl --keylog "$tmp/keys" "$tmp/cap.pcap" >"$tmp/a.jsonl"
+mkdir -p "$tmp/recan"
+for f in "$tmp"/rec/tlsfin-*.pcapng; do
+  [[ -e $f ]] && "$T" analyze --format=jsonl "$f" >>"$tmp/recan/all.jsonl"
+done
+python3 - "$tmp" "$kernel" <<'PY' || fail=1
+import json, sys
+tmp, kernel = sys.argv[1], sys.argv[2] == "1"
+def rows(p):
+    try:
+        return [json.loads(l) for l in open(p) if l.strip()]
+    except FileNotFoundError:
+        return []
+def key(r):
+    return (r["client"]["ip"], r["client"]["port"], r["server"]["ip"], r["server"]["port"])
+def pick(r):
+    t = r["tls"] or {}
+    return {"verdict": r["verdict"], "rst.by": (r["rst"] or {}).get("by"),
+            "rst.cause": (r["rst"] or {}).get("cause"),
+            "zeek": (r["zeek_conn_state"], r["zeek_history"]),
+            "tcp": (r["tcp"]["bytes"], r["tcp"]["client_fin"], r["tcp"]["server_fin"]),
+            "tls": (t.get("version"), t.get("handshake"), t.get("close_notify"))}
+a = {key(r): r for r in rows(f"{tmp}/a.jsonl")}
+w1 = {key(r): r for r in rows(f"{tmp}/w1.jsonl")}
+w2 = {key(r): r for r in rows(f"{tmp}/w2.jsonl")}
+rec = {key(r): r for r in rows(f"{tmp}/recan/all.jsonl")}
+bad = 0
+def fail(msg):
+    global bad
+    bad += 1
+    print("FAIL:", msg)
+want = {"tls_clean", "refused", "open", "half_closed", "tls_close_then_reset", "reset"}
+got = {r["verdict"] for r in a.values()}
+if not want <= got:
+    fail(f"the peers did not produce every verdict: missing {sorted(want - got)}")
+if set(a) != set(w1):
+    fail(f"watch and analyze saw different connections: {sorted(set(a) ^ set(w1))}")
+for k in sorted(set(a) & set(w1)):
+    if pick(a[k]) != pick(w1[k]):
+        fail(f"{k}: watch {pick(w1[k])} != analyze {pick(a[k])}")
+# the flight recorder: every bad ending, same verdict and cause
+good = {"tls_clean", "tcp_clean", "tls_one_sided"}
+for k, r in w1.items():
+    if r["verdict"] in good:
+        if k in rec:
+            fail(f"{k}: {r['verdict']} recorded, but it is not a recorded verdict")
+        continue
+    if k not in rec:
+        fail(f"{k}: {r['verdict']} not in the flight recorder")
+        continue
+    for f in ("verdict", "rst.by", "rst.cause"):
+        if pick(rec[k])[f] != pick(r)[f]:
+            fail(f"{k}: recorded file gives {f}={pick(rec[k])[f]}, live row {pick(r)[f]}")
+dec = [rec[k] for k, r in w1.items()
+       if k in rec and r["tls"] and r["tls"]["decryption"] == "decrypted"]
+if not dec or not all(r["tls"]["decryption"] == "decrypted" for r in dec):
+    fail("recorded TLS connections do not decrypt from their own file (DSB): "
+         + str([(key(r), r["tls"]["decryption"]) for r in dec]))
+# kernel truth
+if kernel:
+    m = {"NO_SOCKET": "port_closed|unknown_connection", "TCP_ABORT_ON_CLOSE": "unread_data",
+         "TCP_ABORT_ON_DATA": "data_after_close", "TCP_TIMEWAIT_SOCKET": "data_after_close",
+         "TCP_STATE": "abort|handshake_rejected", "TCP_FLAGS": "unknown_connection"}
+    if set(a) != set(w2):
+        fail(f"watch --kernel and analyze saw different connections")
+    for k in sorted(set(a) & set(w2)):
+        r = w2[k]
+        if r["verdict"] != a[k]["verdict"] or (r["rst"] or {}).get("by") != (a[k]["rst"] or {}).get("by"):
+            fail(f"{k}: watch --kernel verdict/rst.by differ from analyze")
+        if r["rst"]:
+            kr = r["rst"]["kernel_reason"]
+            if not kr:
+                fail(f"{k}: RST on loopback without a kernel reason: {r['rst']}")
+            elif kr in m and r["rst"]["cause"] not in m[kr].split("|"):
+                fail(f"{k}: kernel {kr} but cause {r['rst']['cause']}")
+            elif r["rst"]["confidence"] != "certain":
+                fail(f"{k}: kernel reason but confidence {r['rst']['confidence']}")
+        p = r["process"]
+        if r["verdict"] != "refused" and (not p or not p["client"] or not p["server"]):
+            fail(f"{k}: both ends are local, process is {p}")
+    print(f"kernel: {sum(1 for r in w2.values() if r['rst'])} RSTs with kernel reasons checked")
+else:
+    print("note: eBPF collector unavailable here; kernel checks skipped:",
+          open(f"{tmp}/w2.err").read().splitlines()[1:2])
+print(f"{len(a)} connections compared, {len(rec)} recorded; {bad} failures")
+sys.exit(1 if bad else 0)
+PY
+[[ $fail == 0 ]] && echo "all watch checks passed"
+exit $fail
