@@ -148,7 +148,8 @@ const char *tlsfin_version_name(uint16_t wire_version);
  * (TAXONOMY.md "The kernel's own reasons"; docs/watch.md).  A reason whose
  * cause depends on what the RST answered names it in the third column:
  * SYN (an RST answering a SYN is port_closed) or HELLO (an RST answering a
- * TLS ClientHello is handshake_rejected). */
+ * TLS ClientHello is handshake_rejected: for the client, the server refused
+ * the handshake, whether it disconnected or closed without reading). */
 #define TLSFIN_KERNEL_REASON_MAP(X)                                            \
   X("NO_SOCKET", UNKNOWN_CONNECTION, SYN)                                      \
   X("TCP_FLAGS", UNKNOWN_CONNECTION, NONE)                                     \

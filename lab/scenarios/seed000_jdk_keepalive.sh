@@ -55,7 +55,7 @@ lab_expect '{"id":1,"verdict":"tls_truncated","rst":null,"tcp":{"first_close":"c
   "tls":{"version":"TLS1.3","handshake":"complete","truncated":true,"close_notify":'"$none"'},
   "peer_report":'"$(lab_peer_report "$OUT/java1.log" '^java: disconnect')"'}'
 lab_expect '{"id":2,"verdict":"reset","tcp":{"first_close":"client","client_rst":true,"client_fin":false},
-  "rst":{"by":"client","cause":"abort"},
+  "rst":{"by":"client","confidence":"possible","_truth":"abort: SO_LINGER {1,0} after reading the whole reply (kernel: TCP_STATE); on the wire the same as close() with the reply unread, so analyze says unread_data, possible (docs/analyze.md)"},
   "tls":{"version":"TLS1.3","handshake":"complete","close_notify":'"$none"'},
   "peer_report":'"$(lab_peer_report "$OUT/java2.log" 'SO_LINGER')"'}'
 lab_expect '{"id":3,"verdict":"tls_truncated","rst":null,"tcp":{"first_close":"client"},

@@ -26,12 +26,12 @@ for i in 0 1; do
   v=${vers[i]}
   lab_expect '{"id":'$((i + 1))',"verdict":"reset",
     "tcp":{"first_close":"client","server_fin":false,"server_rst":false,"client_fin":false,"client_rst":true},
-    "rst":{"by":"client","cause":"abort"},
+    "rst":{"by":"client","confidence":"possible","_truth":"abort: SO_LINGER {1,0} after reading the whole reply (kernel: TCP_STATE); on the wire the same as close() with the reply unread, so analyze says unread_data, possible (docs/analyze.md)"},
     "tls":{"version":"TLS'"$v"'","handshake":"complete","truncated":false,
            "close_notify":{"server":"none","client":"none"}},
     "peer_report":'"$(lab_peer_report "$OUT/conn$((i + 1)).log" 'server read')"'}'
 done
 lab_expect '{"id":3,"verdict":"reset","tcp":{"first_close":"client","server_fin":false,"server_rst":false,"client_fin":false,"client_rst":true},
-  "rst":{"by":"client","cause":"abort"},"tls":null,
+  "rst":{"by":"client","confidence":"possible","_truth":"abort: SO_LINGER {1,0} after reading the whole reply (kernel: TCP_STATE); on the wire the same as close() with the reply unread, so analyze says unread_data, possible (docs/analyze.md)"},"tls":null,
   "peer_report":'"$(lab_peer_report "$OUT/conn3.log" 'server read')"'}'
 lab_done

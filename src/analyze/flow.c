@@ -206,9 +206,25 @@ void tf_flow_packet(struct tf_conn *c, int dir, const struct tf_pkt *p,
       s->ack = p->ack;
     s->ack_known = true;
   }
-  s->win = p->win;
-  if (p->win > s->max_win)
-    s->max_win = p->win;
+  /* A SYN's window is never scaled (RFC 7323 §2.2): only later windows
+   * compare with each other. */
+  if (!syn) {
+    s->win = p->win;
+    if (p->win > s->max_win)
+      s->max_win = p->win;
+  }
+  /* A keepalive probe (RFC 9293 §3.8.4): no payload, one below the next
+   * sequence number, so the peer must answer with an ACK.  Counted until
+   * the peer sends anything. */
+  c->s[!dir].ka_probes = 0;
+  if (!p->len && !syn && !(p->flags & TF_TH_FIN) &&
+      (s->fin || s->hi_known || s->isn_known)) {
+    uint32_t snd_nxt = s->fin        ? s->fin_seq + 1
+                       : s->hi_known ? s->hi
+                                     : s->isn + 1;
+    if (p->seq == snd_nxt - 1)
+      s->ka_probes++;
+  }
 
   uint32_t dseq = p->seq + (syn ? 1u : 0u);
   if (p->len > 0) {

@@ -13,6 +13,10 @@
 
 static const char *side_name(int d) { return d == 0 ? "client" : "server"; }
 
+/* An RST this long after the peer's last payload, on a connection whose
+ * window shows nothing unread, is an idle connection being dropped. */
+#define IDLE_ABORT_SECONDS 1.0
+
 /* Retransmissions of the same data before we call it a timeout (TAXONOMY:
  * "at least twice"). */
 #define STALL_RETRANSMISSIONS 2
@@ -42,25 +46,111 @@ static bool answers_segment(const struct tf_pkt_brief *rst,
          (seg->flags & TF_TH_ACK) && rst->seq == seg->ack;
 }
 
+/* What the wire shows about one RST: facts about the sender x and its peer
+ * y at the moment of the RST, each computed once, named, and used by the
+ * rules below.  RFC 9293 sections cite the behaviour each fact reveals. */
+struct rst_facts {
+  int d; /* the sender (0 client, 1 server) */
+  const struct tf_side *x, *y;
+  const struct tf_pkt_brief *rst; /* the RST */
+  const struct tf_pkt_brief *seg; /* y's last segment before it */
+  bool with_ack;                  /* RST+ACK (a socket's own abort) */
+  bool answers_syn;               /* no SYN-ACK ever: nothing listened */
+  bool answers_hello;             /* server RST right after the ClientHello */
+  bool own_fin;                   /* x had sent FIN before the RST */
+  bool data_after_own_fin;        /* y's payload came after x's FIN, unacked */
+  bool own_data_timed_out;        /* x retransmitted its data, never acked */
+  bool keepalive_unanswered;      /* x's keepalive probes got no answer */
+  bool answers_unknown;           /* RST seq = ack of y's segment, no ACK */
+  bool peer_data_reached;         /* y's payload was acked by x's kernel */
+  bool peer_data_unanswered;      /* y's last payload came after x's last */
+  bool window_shrunk;             /* x's receive window had not reopened */
+  bool peer_still_sending;        /* y's payload continued past the RST */
+  bool own_fatal_alert;           /* x rejected y's handshake flight */
+  bool fin_acked_then_rst;        /* x's FIN acked by y, then x's RST */
+  bool answers_after_own_fin;     /* RST w/o ACK to y's segment after x's FIN */
+  double idle_before;             /* s between y's last payload and the RST */
+  bool peer_close_notify;         /* y's close_notify reached x */
+};
+
+static void rst_facts(const struct tf_conn *c, int d, struct rst_facts *f) {
+  const struct tf_side *x = &c->s[d], *y = &c->s[!d];
+  memset(f, 0, sizeof *f);
+  f->d = d;
+  f->x = x;
+  f->y = y;
+  f->rst = &x->rst_brief;
+  f->seg = &y->last;
+  f->with_ack = f->rst->flags & TF_TH_ACK;
+  f->answers_syn = d == 1 && c->s[0].syn && !c->synack_seen && !x->has_data;
+  f->answers_hello = d == 1 && c->synack_seen && !x->has_data && y->has_data &&
+                     y->first_data_pkt == y->ld_pkt && !x->fin &&
+                     c->tls.client_hello;
+  f->own_fin = x->fin && x->fin_pkt < f->rst->pkt;
+  bool rst_acks_peer =
+      f->with_ack && y->has_data && SEQ_GEQ(f->rst->ack, y->ld_end);
+  f->data_after_own_fin = f->own_fin && y->has_data && y->ld_pkt > x->fin_pkt &&
+                          (!x->ack_known || SEQ_LT(x->ack, y->ld_end)) &&
+                          !rst_acks_peer;
+  f->own_data_timed_out = unacked_retransmitted(c, d);
+  f->keepalive_unanswered = x->ka_probes > 0;
+  f->answers_unknown = answers_segment(f->rst, f->seg) && !x->fin;
+  /* RFC 9293 §3.10.4: close() with data not yet read resets.  The data
+   * reached x's kernel when x acknowledged some of it, in the RST or in an
+   * ACK before it (a download may still be in flight past the RST). */
+  f->peer_still_sending = y->has_data && y->ld_pkt > f->rst->pkt;
+  bool acked_some =
+      y->isn_known && ((f->with_ack && SEQ_GT(f->rst->ack, y->isn + 1)) ||
+                       (x->ack_known && SEQ_GT(x->ack, y->isn + 1)));
+  f->peer_data_reached = y->has_data && (rst_acks_peer || acked_some);
+  f->peer_data_unanswered =
+      f->peer_data_reached && (!x->has_data || y->ld_pkt > x->ld_pkt);
+  /* Linux advertises the free space of the receive buffer: a window below
+   * the largest x advertised means bytes sat in it, unread, when x last
+   * spoke (windows compare raw: the scale is fixed after the SYN). */
+  f->window_shrunk = y->has_data && x->max_win && x->win < x->max_win;
+  /* Linux sends FIN at close() only when nothing is unread: an RST that
+   * follows the peer's ACK of that FIN is the orphan giving up
+   * (TCP_LINGER2 < 0, too many orphans), not unread data. */
+  f->fin_acked_then_rst = f->own_fin && f->seg->pkt > x->fin_pkt &&
+                          f->seg->pkt < f->rst->pkt && !f->seg->len &&
+                          (f->seg->flags & TF_TH_ACK) &&
+                          SEQ_GEQ(f->seg->ack, x->fin_seq + 1);
+  f->answers_after_own_fin =
+      f->own_fin && !f->with_ack && f->seg->pkt > x->fin_pkt &&
+      f->seg->pkt < f->rst->pkt && f->rst->seq == f->seg->ack;
+  f->idle_before = y->has_data ? f->rst->ts - y->ld_ts : 0;
+  for (int i = 0; i < c->tls.nalerts; i++) {
+    const struct tf_tls_alert *a = &c->tls.alerts[i];
+    if (a->dir == d && a->pkt < f->rst->pkt && !c->tls.hs_complete &&
+        (a->level == 2 || a->encrypted))
+      f->own_fatal_alert = y->has_data;
+  }
+  f->peer_close_notify = c->tls.state == TF_TLS_YES &&
+                         c->tls.d[!d].cn != TF_CN_NONE &&
+                         c->tls.d[!d].cn_pkt < f->rst->pkt;
+}
+
 static void classify_rst_wire(const struct tf_conn *c, struct tf_result *r) {
   /* the first RST of the connection */
   int d = c->s[0].rst && (!c->s[1].rst || c->s[0].rst_pkt < c->s[1].rst_pkt)
               ? 0
               : 1;
-  const struct tf_side *x = &c->s[d], *y = &c->s[!d];
-  const struct tf_pkt_brief *rst = &x->rst_brief;
-  const struct tf_pkt_brief *seg = &y->last; /* what it may answer */
+  struct rst_facts f;
+  rst_facts(c, d, &f);
+  const struct tf_side *x = f.x, *y = f.y;
+  const struct tf_pkt_brief *rst = f.rst;
   char *det = r->rst_detail;
   size_t dn = sizeof r->rst_detail;
   r->has_rst = true;
   r->rst_by = d;
 
-  /* port_closed: the RST answers a SYN, no SYN-ACK ever came (certain). */
-  if (d == 1 && c->s[0].syn && !c->synack_seen && !c->s[1].has_data) {
+  /* port_closed: the RST answers a SYN, no SYN-ACK ever came (certain:
+   * RFC 9293 §3.10.7.1, "If the connection does not exist"). */
+  if (f.answers_syn) {
     set_cause(r, TLSFIN_CAUSE_PORT_CLOSED, TLSFIN_CONFIDENCE_CERTAIN);
     snprintf(det, dn, "RST%s %.1f ms after the client's SYN, no SYN-ACK",
-             (rst->flags & TF_TH_ACK) ? "+ACK" : "",
-             ms_between(c->first_ts, rst->ts));
+             f.with_ack ? "+ACK" : "", ms_between(c->first_ts, rst->ts));
     return;
   }
   /* injected: the RST does not look like the endpoint's other packets.
@@ -88,10 +178,8 @@ static void classify_rst_wire(const struct tf_conn *c, struct tf_result *r) {
     return;
   }
   /* handshake_rejected: the server resets right after the client's first
-   * payload, a TLS ClientHello, having sent none itself.  Without a
-   * ClientHello the same shape is a server closing with unread data. */
-  if (d == 1 && c->synack_seen && !x->has_data && y->has_data &&
-      y->first_data_pkt == y->ld_pkt && !x->fin && c->tls.client_hello) {
+   * payload, a TLS ClientHello, having sent none itself. */
+  if (f.answers_hello) {
     set_cause(r, TLSFIN_CAUSE_HANDSHAKE_REJECTED, TLSFIN_CONFIDENCE_PROBABLE);
     snprintf(det, dn,
              "server RST %.1f ms after the client's first payload (%s), "
@@ -99,24 +187,35 @@ static void classify_rst_wire(const struct tf_conn *c, struct tf_result *r) {
              ms_between(y->ld_ts, rst->ts), "a TLS ClientHello");
     return;
   }
-  /* data_after_close: the RST sender had sent FIN, the peer's payload came
-   * after it and was never acknowledged. */
-  bool rst_acks_peer =
-      (rst->flags & TF_TH_ACK) && y->has_data && SEQ_GEQ(rst->ack, y->ld_end);
-  if (x->fin && y->has_data && y->ld_pkt > x->fin_pkt &&
-      (!x->ack_known || SEQ_LT(x->ack, y->ld_end)) && !rst_acks_peer) {
+  /* data_after_close: x had closed (FIN), y's payload came after it and x
+   * never acknowledged it: the socket was gone (RFC 9293 §3.10.7.4). */
+  if (f.data_after_own_fin) {
     set_cause(r, TLSFIN_CAUSE_DATA_AFTER_CLOSE, TLSFIN_CONFIDENCE_PROBABLE);
     snprintf(det, dn,
              "%s sent FIN, then the %s's %u-byte segment arrived %.1f ms "
              "later and was answered by RST%s",
              side_name(d), side_name(!d), y->ld_end - y->ld_seq,
              ms_between(x->fin_ts, y->ld_ts),
-             (rst->flags & TF_TH_ACK) ? "+ACK" : " without ACK");
+             f.with_ack ? "+ACK" : " without ACK");
     return;
   }
-  /* retransmission_timeout: the sender's own data went unacknowledged
-   * through repeated retransmissions before it gave up. */
-  if (unacked_retransmitted(c, d)) {
+  /* An orphaned socket that had closed (FIN) answers the peer's next
+   * segment, even a bare ACK, with an RST without ACK (Linux
+   * TCP_ABORT_ON_DATA under TCP_LINGER2 < 0; a timewait socket). */
+  if (f.answers_after_own_fin) {
+    set_cause(r, TLSFIN_CAUSE_DATA_AFTER_CLOSE,
+              f.seg->len ? TLSFIN_CONFIDENCE_PROBABLE
+                         : TLSFIN_CONFIDENCE_POSSIBLE);
+    snprintf(det, dn,
+             "%s sent FIN; the %s's next segment (%u bytes) %.1f ms later was "
+             "answered by RST without ACK: the %s's socket was already gone",
+             side_name(d), side_name(!d), f.seg->len,
+             ms_between(x->fin_ts, f.seg->ts), side_name(d));
+    return;
+  }
+  /* retransmission_timeout: x's own data, or its keepalive probes (RFC
+   * 9293 §3.8.4), went unanswered before it gave up. */
+  if (f.own_data_timed_out) {
     set_cause(r, TLSFIN_CAUSE_RETRANSMISSION_TIMEOUT,
               TLSFIN_CONFIDENCE_PROBABLE);
     snprintf(det, dn,
@@ -125,99 +224,111 @@ static void classify_rst_wire(const struct tf_conn *c, struct tf_result *r) {
              ms_between(x->ld_ts, rst->ts), x->ld_rtx, x->ld_seq);
     return;
   }
+  if (f.keepalive_unanswered && f.with_ack) {
+    set_cause(r, TLSFIN_CAUSE_RETRANSMISSION_TIMEOUT,
+              TLSFIN_CONFIDENCE_PROBABLE);
+    snprintf(det, dn,
+             "RST after %u keepalive probe(s) the %s never answered (silent "
+             "%.1f s)",
+             x->ka_probes, side_name(!d), rst->ts - f.seg->ts);
+    return;
+  }
   /* unknown_connection: an RST without ACK whose sequence number is the
-   * acknowledgment of the segment it answers. */
-  if (answers_segment(rst, seg) && !x->fin) {
+   * acknowledgment of the segment it answers (RFC 9293 §3.10.7.1). */
+  if (f.answers_unknown) {
     set_cause(r, TLSFIN_CAUSE_UNKNOWN_CONNECTION, TLSFIN_CONFIDENCE_PROBABLE);
     snprintf(det, dn,
              "RST without ACK, seq %u = ack of the %s's segment %.1f ms "
              "earlier%s",
-             rst->seq, side_name(!d), ms_between(seg->ts, rst->ts),
+             rst->seq, side_name(!d), ms_between(f.seg->ts, rst->ts),
              x->packets > 1 ? " (after the connection had been idle)" : "");
     if (x->packets > 1 && x->last.pkt && x->last.pkt != rst->pkt) {
       size_t l = strlen(det);
       snprintf(det + l, dn - l, "; %s silent %.1f s before", side_name(d),
-               seg->ts - x->last.ts);
+               f.seg->ts - x->last.ts);
     }
     return;
   }
-  /* unread_data: the peer's payload was acknowledged (read into the
-   * kernel) but the sender never answered it and closed: Linux then sends
-   * RST+ACK instead of FIN (RFC 9293 §3.10.4 "reset on close"). */
-  bool unanswered = y->has_data && (rst->flags & TF_TH_ACK) &&
-                    (!x->has_data || y->ld_pkt > x->ld_pkt) &&
-                    SEQ_GEQ(rst->ack, y->ld_end);
-  bool close_notify_unread =
-      c->tls.state == TF_TLS_YES && c->tls.d[!d].cn != TF_CN_NONE;
-  /* Which unanswered payload points to unread data: a request the server
-   * never answered, a close_notify nobody read, or a download still
-   * flowing when the client reset.  A client that resets after the
-   * server's response has almost always read it: that is an abort. */
-  bool still_flowing = y->has_data && y->ld_pkt > rst->pkt;
-  /* A side that sent close_notify meant a graceful close: its close()
-   * produced an RST instead of a FIN only because data sat unread. */
-  bool own_close_notify =
-      c->tls.state == TF_TLS_YES && c->tls.d[d].cn != TF_CN_NONE;
-  /* With its own close_notify as its last payload, what counts is whether
-   * the peer's data came after the sender's last application data. */
-  if (own_close_notify && !unanswered && y->has_data &&
-      (rst->flags & TF_TH_ACK) && SEQ_GEQ(rst->ack, y->ld_end) &&
-      y->ld_pkt > c->tls.d[d].last_app_pkt)
-    unanswered = true;
-  /* An RST+ACK right after the sender's own FIN with nothing from the peer
-   * in between: after shutdown(SHUT_WR) (or a TLS library's bye), close()
-   * found data still unread — often the peer's close_notify. */
-  bool after_own_fin = x->fin && (rst->flags & TF_TH_ACK) && y->has_data &&
-                       y->last.pkt < x->fin_pkt && SEQ_GEQ(rst->ack, y->ld_end);
-  if (after_own_fin && !unanswered) {
-    set_cause(r, TLSFIN_CAUSE_UNREAD_DATA,
-              close_notify_unread ? TLSFIN_CONFIDENCE_PROBABLE
-                                  : TLSFIN_CONFIDENCE_POSSIBLE);
+  if (!f.with_ack) {
+    set_cause(r, TLSFIN_CAUSE_UNKNOWN, TLSFIN_CONFIDENCE_POSSIBLE);
     snprintf(det, dn,
-             "RST+ACK %.1f ms after the %s's own FIN, nothing from the %s in "
-             "between: close() with received data still unread%s",
-             ms_between(x->fin_ts, rst->ts), side_name(d), side_name(!d),
-             close_notify_unread ? " (the peer's close_notify)" : "");
+             "RST seq %u without ACK from the %s fits no known pattern",
+             rst->seq, side_name(d));
     return;
   }
-  if (unanswered &&
-      (d == 1 || close_notify_unread || still_flowing || own_close_notify)) {
-    set_cause(r, TLSFIN_CAUSE_UNREAD_DATA,
-              (d == 1 || close_notify_unread || own_close_notify)
-                  ? TLSFIN_CONFIDENCE_PROBABLE
-                  : TLSFIN_CONFIDENCE_POSSIBLE);
+  /* From here on x reset its own connection with RST+ACK, unprovoked: a
+   * close() with data unread (RFC 9293 §3.10.4; Linux
+   * TCP_ABORT_ON_CLOSE) or an abortive close (SO_LINGER {1,0}).  What
+   * tells them apart is whether y's data sat unread at x. */
+  if (f.fin_acked_then_rst && !f.window_shrunk) {
+    set_cause(r, TLSFIN_CAUSE_ABORT, TLSFIN_CONFIDENCE_POSSIBLE);
     snprintf(det, dn,
-             "RST+ACK acknowledging the %s's last %u-byte payload "
-             "(%s) that the %s never answered%s",
+             "RST+ACK %.1f ms after the %s acked the %s's FIN: a closed "
+             "socket giving up (TCP_LINGER2 < 0), or close() after "
+             "shutdown(SHUT_WR) with data unread",
+             ms_between(f.seg->ts, rst->ts), side_name(!d), side_name(d));
+    return;
+  }
+  if (f.window_shrunk && f.peer_data_reached) {
+    set_cause(r, TLSFIN_CAUSE_UNREAD_DATA, TLSFIN_CONFIDENCE_PROBABLE);
+    snprintf(det, dn,
+             "RST+ACK from the %s, whose receive window had not reopened "
+             "(%u, was %u): the %s's data sat unread when it closed",
+             side_name(d), x->win, x->max_win, side_name(!d));
+    return;
+  }
+  if (f.own_fatal_alert) {
+    set_cause(r, TLSFIN_CAUSE_UNREAD_DATA, TLSFIN_CONFIDENCE_PROBABLE);
+    snprintf(det, dn,
+             "RST+ACK after the %s's fatal alert in the handshake: it stopped "
+             "reading the %s's flight, and closed with the rest unread",
+             side_name(d), side_name(!d));
+    return;
+  }
+  /* A connection idle since the peer's last payload, reset now: a
+   * keep-alive connection dropped with an abortive close (seed 000's JDK,
+   * load balancers' nolinger) far more often than a reply left unread for
+   * seconds. */
+  if (f.peer_data_unanswered && !f.peer_still_sending &&
+      f.idle_before >= IDLE_ABORT_SECONDS) {
+    set_cause(r, TLSFIN_CAUSE_ABORT, TLSFIN_CONFIDENCE_POSSIBLE);
+    snprintf(det, dn,
+             "RST+ACK %.1f s after the %s's last payload, with the %s's "
+             "window open: an idle connection closed abortively (SO_LINGER "
+             "{1,0}), or a close with that payload unread",
+             f.idle_before, side_name(!d), side_name(d));
+    return;
+  }
+  if (f.peer_data_unanswered) {
+    /* The peer spoke last and x closed without answering: most often x
+     * never read it (a request not served, a download abandoned, a
+     * close_notify not read).  A reader that took it all and then reset on
+     * purpose (SO_LINGER {1,0}, ss -K) looks the same on the wire: only a
+     * download still flowing makes it probable. */
+    set_cause(r, TLSFIN_CAUSE_UNREAD_DATA,
+              f.peer_still_sending ? TLSFIN_CONFIDENCE_PROBABLE
+                                   : TLSFIN_CONFIDENCE_POSSIBLE);
+    snprintf(det, dn,
+             "RST+ACK acknowledging the %s's last %u-byte payload (%s) that "
+             "the %s never answered%s",
              side_name(!d), y->ld_end - y->ld_seq,
-             close_notify_unread ? "its close_notify" : "data", side_name(d),
-             x->fin             ? ", after its own FIN"
-             : own_close_notify ? ", after its own close_notify"
-                                : "");
+             f.peer_close_notify && c->tls.d[!d].cn_pkt >= y->ld_pkt
+                 ? "its close_notify"
+                 : "data",
+             side_name(d),
+             f.peer_still_sending ? ", while it was still sending"
+             : f.own_fin          ? ", after its own FIN"
+                                  : "");
     return;
   }
-  /* abort: nothing provoked it and nothing was unread. */
-  if (!x->fin && (rst->flags & TF_TH_ACK)) {
-    set_cause(r, TLSFIN_CAUSE_ABORT,
-              unanswered ? TLSFIN_CONFIDENCE_POSSIBLE
-                         : TLSFIN_CONFIDENCE_PROBABLE);
-    if (unanswered)
-      snprintf(det, dn,
-               "client RST+ACK %.1f ms after the server's last %u-byte "
-               "payload, with no FIN: an abortive close after reading the "
-               "response (SO_LINGER {1,0}), or a close with it unread",
-               ms_between(y->ld_ts, rst->ts), y->ld_end - y->ld_seq);
-    else
-      snprintf(det, dn,
-               "RST+ACK with no FIN, not provoked by a segment and no unread "
-               "data: an abortive close (SO_LINGER {1,0}) or a killed "
-               "process");
-    return;
-  }
-  set_cause(r, TLSFIN_CAUSE_UNKNOWN, TLSFIN_CONFIDENCE_POSSIBLE);
-  snprintf(det, dn, "RST%s seq %u ack %u from the %s fits no known pattern",
-           (rst->flags & TF_TH_ACK) ? "+ACK" : "", rst->seq, rst->ack,
-           side_name(d));
+  /* abort: x had answered everything it received (or received nothing):
+   * nothing was unread, nothing provoked the RST. */
+  set_cause(r, TLSFIN_CAUSE_ABORT, TLSFIN_CONFIDENCE_PROBABLE);
+  snprintf(det, dn,
+           "RST+ACK from the %s%s, nothing unread and not provoked by a "
+           "segment: an abortive close (SO_LINGER {1,0}), a killed socket (ss "
+           "-K) or an abandoned orphan",
+           side_name(d), f.own_fin ? " after its own FIN" : "");
 }
 
 /* What the RST answered, for the kernel reasons whose cause depends on it
