@@ -310,19 +310,22 @@ static void on_record(struct tf_tls *t, int dir, uint64_t pkt) {
   }
   switch (type) {
   case CT_CCS:
-    if (t->version != 0x0304) {
+    /* TLS <= 1.2: CCS switches to the negotiated keys.  A CCS before the
+     * (real) ServerHello is TLS 1.3's middlebox compatibility CCS around a
+     * HelloRetryRequest (RFC 8446 appendix D.4): nothing changes. */
+    if (t->server_hello && t->version != 0x0304) {
       d->ccs = true;
       d->encrypted = true;
     }
     break;
   case CT_ALERT:
-    if (!d->encrypted && d->cur_len == 2) {
+    if (!d->cur_enc && d->cur_len == 2) {
       add_alert(t, dir, d->alert[0], d->alert[1], false, false, pkt);
       if (d->alert[1] == 0 && d->cn != TF_CN_SEEN) {
         d->cn = TF_CN_SEEN; /* RFC 5246 §7.2.1 in the clear */
         d->cn_pkt = pkt;
       }
-    } else if (d->encrypted) {
+    } else if (d->cur_enc) {
       add_alert(t, dir, -1, -1, true, false, pkt);
       d->enc_alerts++;
     }
@@ -397,7 +400,11 @@ int tf_tls_feed(struct tf_tls *t, int dir, const uint8_t *p, size_t n,
       d->cur_type = d->hdr[0];
       d->cur_len = (uint16_t)(d->hdr[3] << 8 | d->hdr[4]);
       d->body_left = d->cur_len;
-      d->cur_enc = d->encrypted && d->cur_type != CT_CCS;
+      /* RFC 8446 §5.2: every protected TLS 1.3 record has the outer type
+       * application_data; an alert record is in the clear (a client that
+       * rejects the certificate before it has handshake keys). */
+      d->cur_enc = d->encrypted && d->cur_type != CT_CCS &&
+                   !(t->version == 0x0304 && d->cur_type == CT_ALERT);
       d->rec_have = 0;
       /* Live capture: an application logs its keys about when it sends
        * the packets that need them, so they may reach the key log after
