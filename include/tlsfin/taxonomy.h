@@ -159,7 +159,7 @@ const char *tlsfin_version_name(uint16_t wire_version);
   X("TCP_ACK_UNSENT_DATA", UNKNOWN_CONNECTION, NONE)                           \
   X("TCP_OLD_ACK", UNKNOWN_CONNECTION, NONE)                                   \
   X("INVALID_SYN", UNKNOWN_CONNECTION, NONE)                                   \
-  X("TCP_ABORT_ON_CLOSE", UNREAD_DATA, NONE)                                   \
+  X("TCP_ABORT_ON_CLOSE", UNREAD_DATA, HELLO)                                  \
   X("TCP_ABORT_ON_DATA", DATA_AFTER_CLOSE, NONE)                               \
   X("TCP_TIMEWAIT_SOCKET", DATA_AFTER_CLOSE, NONE)                             \
   X("TCP_STATE", ABORT, HELLO)                                                 \

@@ -151,7 +151,10 @@ static void table_remove(struct tf_engine *e, struct tf_conn *c) {
   e->st.open--;
 }
 
+/* L_COUNT: on no list (a new connection). */
 static void list_unlink(struct tf_engine *e, struct tf_conn *c) {
+  if (c->list == L_COUNT)
+    return;
   if (c->lprev)
     c->lprev->lnext = c->lnext;
   else
@@ -161,6 +164,7 @@ static void list_unlink(struct tf_engine *e, struct tf_conn *c) {
   else
     e->lists[c->list].tail = c->lprev;
   c->lprev = c->lnext = NULL;
+  c->list = L_COUNT;
 }
 
 /* Moves c to the tail of list l: it is now the youngest there. */
@@ -227,7 +231,7 @@ static struct tf_conn *conn_new(struct tf_engine *e, const struct tf_pkt *p,
   size_t j = hash & (e->nbuckets - 1);
   c->hnext = e->buckets[j];
   e->buckets[j] = c;
-  c->list = L_ACTIVE;
+  c->list = L_COUNT;
   list_push(e, c, L_ACTIVE);
   if (++e->st.open > e->nbuckets)
     table_grow(e);

@@ -67,6 +67,8 @@ struct rst_facts {
   bool window_shrunk;             /* x's receive window had not reopened */
   bool peer_still_sending;        /* y's payload continued past the RST */
   bool own_fatal_alert;           /* x rejected y's handshake flight */
+  bool close_notify_ignored;      /* x kept sending after y's close_notify */
+  bool hello_abandoned;           /* client left the handshake, no alert */
   bool fin_acked_then_rst;        /* x's FIN acked by y, then x's RST */
   bool answers_after_own_fin;     /* RST w/o ACK to y's segment after x's FIN */
   double idle_before;             /* s between y's last payload and the RST */
@@ -120,6 +122,12 @@ static void rst_facts(const struct tf_conn *c, int d, struct rst_facts *f) {
       f->own_fin && !f->with_ack && f->seg->pkt > x->fin_pkt &&
       f->seg->pkt < f->rst->pkt && f->rst->seq == f->seg->ack;
   f->idle_before = y->has_data ? f->rst->ts - y->ld_ts : 0;
+  /* The client sent only its ClientHello, the server its flight, and the
+   * client reset without an alert: a TLS stack that rejects a flight says
+   * why (RFC 8446 §6.2); scanners and probes just leave. */
+  f->hello_abandoned = d == 0 && c->tls.client_hello && !c->tls.hs_complete &&
+                       x->has_data && x->first_data_pkt == x->ld_pkt &&
+                       y->has_data && !x->fin;
   for (int i = 0; i < c->tls.nalerts; i++) {
     const struct tf_tls_alert *a = &c->tls.alerts[i];
     if (a->dir == d && a->pkt < f->rst->pkt && !c->tls.hs_complete &&
@@ -129,6 +137,14 @@ static void rst_facts(const struct tf_conn *c, int d, struct rst_facts *f) {
   f->peer_close_notify = c->tls.state == TF_TLS_YES &&
                          c->tls.d[!d].cn != TF_CN_NONE &&
                          c->tls.d[!d].cn_pkt < f->rst->pkt;
+  /* A TLS stack that reads the peer's close_notify stops, or answers it;
+   * one that goes on writing never read it (nginx streaming a download
+   * the client abandoned).  The peer's FIN after it confirms that the
+   * close_notify was one, not a small record of its size. */
+  f->close_notify_ignored = f->peer_close_notify && y->fin &&
+                            y->fin_pkt < f->rst->pkt && x->has_data &&
+                            x->ld_pkt > c->tls.d[!d].cn_pkt &&
+                            c->tls.d[d].cn == TF_CN_NONE;
 }
 
 static void classify_rst_wire(const struct tf_conn *c, struct tf_result *r) {
@@ -277,12 +293,28 @@ static void classify_rst_wire(const struct tf_conn *c, struct tf_result *r) {
              side_name(d), x->win, x->max_win, side_name(!d));
     return;
   }
+  if (f.close_notify_ignored && f.peer_data_reached) {
+    set_cause(r, TLSFIN_CAUSE_UNREAD_DATA, TLSFIN_CONFIDENCE_PROBABLE);
+    snprintf(det, dn,
+             "RST+ACK from the %s, which kept sending after the %s's "
+             "close_notify reached it: it never read that close_notify",
+             side_name(d), side_name(!d));
+    return;
+  }
   if (f.own_fatal_alert) {
     set_cause(r, TLSFIN_CAUSE_UNREAD_DATA, TLSFIN_CONFIDENCE_PROBABLE);
     snprintf(det, dn,
              "RST+ACK after the %s's fatal alert in the handshake: it stopped "
              "reading the %s's flight, and closed with the rest unread",
              side_name(d), side_name(!d));
+    return;
+  }
+  if (f.hello_abandoned && !f.own_fatal_alert) {
+    set_cause(r, TLSFIN_CAUSE_ABORT, TLSFIN_CONFIDENCE_POSSIBLE);
+    snprintf(det, dn,
+             "client RST+ACK after the server's handshake flight, having sent "
+             "only its ClientHello and no alert: a scanner or probe leaving "
+             "(SO_LINGER {1,0}), or a client killed with the flight unread");
     return;
   }
   /* A connection idle since the peer's last payload, reset now: a

@@ -71,8 +71,53 @@ static void alerts_and_versions(void **state) {
   assert_int_equal(tlsfin_version_parse("TLS9"), 0);
 }
 
+/* TAXONOMY.md "The kernel's own reasons", as TLSFIN_KERNEL_REASON_MAP
+ * implements it (docs/watch.md). */
+static void kernel_reasons(void **state) {
+  (void)state;
+  const enum tlsfin_rst_answers O = TLSFIN_RST_ANSWERS_OTHER,
+                                S = TLSFIN_RST_ANSWERS_SYN,
+                                H = TLSFIN_RST_ANSWERS_HELLO;
+  assert_int_equal(tlsfin_cause_from_kernel("NO_SOCKET", S),
+                   TLSFIN_CAUSE_PORT_CLOSED);
+  assert_int_equal(tlsfin_cause_from_kernel("NO_SOCKET", O),
+                   TLSFIN_CAUSE_UNKNOWN_CONNECTION);
+  assert_int_equal(tlsfin_cause_from_kernel("NO_SOCKET", H),
+                   TLSFIN_CAUSE_UNKNOWN_CONNECTION);
+  assert_int_equal(tlsfin_cause_from_kernel("TCP_FLAGS", O),
+                   TLSFIN_CAUSE_UNKNOWN_CONNECTION);
+  assert_int_equal(tlsfin_cause_from_kernel("TCP_ABORT_ON_CLOSE", O),
+                   TLSFIN_CAUSE_UNREAD_DATA);
+  assert_int_equal(tlsfin_cause_from_kernel("TCP_ABORT_ON_CLOSE", H),
+                   TLSFIN_CAUSE_HANDSHAKE_REJECTED);
+  assert_int_equal(tlsfin_cause_from_kernel("TCP_ABORT_ON_DATA", O),
+                   TLSFIN_CAUSE_DATA_AFTER_CLOSE);
+  assert_int_equal(tlsfin_cause_from_kernel("TCP_TIMEWAIT_SOCKET", O),
+                   TLSFIN_CAUSE_DATA_AFTER_CLOSE);
+  assert_int_equal(tlsfin_cause_from_kernel("TCP_STATE", O),
+                   TLSFIN_CAUSE_ABORT);
+  assert_int_equal(tlsfin_cause_from_kernel("TCP_STATE", S),
+                   TLSFIN_CAUSE_ABORT);
+  assert_int_equal(tlsfin_cause_from_kernel("TCP_STATE", H),
+                   TLSFIN_CAUSE_HANDSHAKE_REJECTED);
+  assert_int_equal(tlsfin_cause_from_kernel("TCP_ABORT_ON_LINGER", O),
+                   TLSFIN_CAUSE_ABORT);
+  assert_int_equal(tlsfin_cause_from_kernel("TCP_DISCONNECT_WITH_DATA", O),
+                   TLSFIN_CAUSE_ABORT);
+  assert_int_equal(tlsfin_cause_from_kernel("TCP_ABORT_ON_MEMORY", O),
+                   TLSFIN_CAUSE_ABORT);
+  assert_int_equal(tlsfin_cause_from_kernel("TCP_KEEPALIVE_TIMEOUT", O),
+                   TLSFIN_CAUSE_RETRANSMISSION_TIMEOUT);
+  assert_int_equal(tlsfin_cause_from_kernel("NOT_SPECIFIED", O),
+                   TLSFIN_CAUSE_UNKNOWN);
+  assert_int_equal(tlsfin_cause_from_kernel("MPTCP_RST_EUNSPEC", O),
+                   TLSFIN_CAUSE_UNKNOWN);
+  assert_int_equal(tlsfin_cause_from_kernel(NULL, O), TLSFIN_CAUSE_UNKNOWN);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(kernel_reasons),
       cmocka_unit_test(verdicts_round_trip),
       cmocka_unit_test(causes_round_trip),
       cmocka_unit_test(alerts_and_versions),

@@ -1,0 +1,202 @@
+/* The engine's clock: linger, attempt, idle and half-closed timeouts finish
+ * connections with the verdict they have, time never runs backwards, and
+ * flush writes the rest in order of first packet. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "engine.h"
+
+struct seen {
+  int n;
+  uint64_t ids[16];
+  tlsfin_verdict v[16];
+  bool expired[16];
+};
+
+static void on_conn(void *ctx, const struct tf_conn *c,
+                    const struct tf_result *r) {
+  struct seen *s = ctx;
+  if (s->n < 16) {
+    s->ids[s->n] = c->id;
+    s->v[s->n] = r->verdict;
+    s->expired[s->n] = c->expired;
+  }
+  s->n++;
+}
+
+/* A packet from client port cport to 192.0.2.2:443 (dir 0) or back. */
+static void pkt(struct tf_engine *e, double ts, uint16_t cport, int dir,
+                uint8_t flags, uint32_t seq, uint32_t ack, uint32_t len) {
+  static const uint8_t payload[64];
+  struct tf_pkt p;
+  memset(&p, 0, sizeof p);
+  p.ts = ts;
+  p.af = 4;
+  uint8_t c[4] = {192, 0, 2, 1}, s[4] = {192, 0, 2, 2};
+  memcpy(dir ? p.src : p.dst, s, 4);
+  memcpy(dir ? p.dst : p.src, c, 4);
+  p.sport = dir ? 443 : cport;
+  p.dport = dir ? cport : 443;
+  p.flags = flags;
+  p.seq = seq;
+  p.ack = ack;
+  p.win = 512;
+  p.ttl = 64;
+  p.payload = payload;
+  p.len = p.caplen = len;
+  tf_engine_packet(e, &p, NULL);
+}
+
+#define SYN 0x02
+#define ACK 0x10
+#define FIN 0x01
+#define RST 0x04
+#define PSH 0x08
+
+static void handshake(struct tf_engine *e, double t, uint16_t port) {
+  pkt(e, t, port, 0, SYN, 100, 0, 0);
+  pkt(e, t + 0.001, port, 1, SYN | ACK, 500, 101, 0);
+  pkt(e, t + 0.002, port, 0, ACK, 101, 501, 0);
+  pkt(e, t + 0.003, port, 0, PSH | ACK, 101, 501, 10);
+  pkt(e, t + 0.004, port, 1, PSH | ACK, 501, 111, 20);
+}
+
+static struct tf_engine *mk(struct seen *s, struct tf_sink *sink) {
+  struct tf_engine_opts o = {.linger = 2,
+                             .attempt_timeout = 30,
+                             .idle_timeout = 900,
+                             .half_closed_timeout = 300};
+  struct tf_engine *e = tf_engine_new(&o);
+  assert_non_null(e);
+  memset(s, 0, sizeof *s);
+  *sink = (struct tf_sink){.ctx = s, .conn = on_conn};
+  tf_engine_add_sink(e, sink);
+  return e;
+}
+
+static void attempt_expires_as_no_answer(void **state) {
+  (void)state;
+  struct seen s;
+  struct tf_sink k;
+  struct tf_engine *e = mk(&s, &k);
+  pkt(e, 1000, 40000, 0, SYN, 1, 0, 0);
+  pkt(e, 1001, 40000, 0, SYN, 1, 0, 0); /* retransmitted: same attempt */
+  tf_engine_advance(e, 1030.5);
+  assert_int_equal(s.n, 0); /* 30 s after the last SYN, not the first */
+  tf_engine_advance(e, 1031.5);
+  assert_int_equal(s.n, 1);
+  assert_int_equal(s.v[0], TLSFIN_VERDICT_NO_ANSWER);
+  assert_true(s.expired[0]);
+  assert_int_equal(tf_engine_stats(e)->open, 0);
+  assert_int_equal(tf_engine_stats(e)->expired, 1);
+  tf_engine_free(e);
+}
+
+static void ended_connection_lingers(void **state) {
+  (void)state;
+  struct seen s;
+  struct tf_sink k;
+  struct tf_engine *e = mk(&s, &k);
+  handshake(e, 1000, 40001);
+  pkt(e, 1000.01, 40001, 0, FIN | ACK, 111, 521, 0);
+  pkt(e, 1000.02, 40001, 1, FIN | ACK, 521, 112, 0);
+  tf_engine_advance(e, 1001.9);
+  assert_int_equal(s.n, 0); /* a trailing ACK may still come */
+  pkt(e, 1001.95, 40001, 0, ACK, 112, 522, 0);
+  tf_engine_advance(e, 1003.0);
+  assert_int_equal(s.n, 0); /* lingers from its last packet */
+  tf_engine_advance(e, 1004.0);
+  assert_int_equal(s.n, 1);
+  assert_int_equal(s.v[0], TLSFIN_VERDICT_TCP_CLEAN);
+  assert_false(s.expired[0]);
+  tf_engine_free(e);
+}
+
+static void idle_and_half_closed(void **state) {
+  (void)state;
+  struct seen s;
+  struct tf_sink k;
+  struct tf_engine *e = mk(&s, &k);
+  handshake(e, 1000, 40002); /* idle: open after 900 s */
+  handshake(e, 1000, 40003); /* FIN one way: half_closed after 300 s */
+  pkt(e, 1000.01, 40003, 0, FIN | ACK, 111, 521, 0);
+  tf_engine_advance(e, 1299);
+  assert_int_equal(s.n, 0);
+  tf_engine_advance(e, 1301);
+  assert_int_equal(s.n, 1);
+  assert_int_equal(s.v[0], TLSFIN_VERDICT_HALF_CLOSED);
+  tf_engine_advance(e, 1901);
+  assert_int_equal(s.n, 2);
+  assert_int_equal(s.v[1], TLSFIN_VERDICT_OPEN);
+  assert_true(s.expired[1]);
+  /* a packet after the idle timeout starts a new connection */
+  pkt(e, 1902, 40002, 0, PSH | ACK, 111, 521, 5);
+  assert_int_equal(tf_engine_stats(e)->open, 1);
+  tf_engine_flush(e);
+  assert_int_equal(s.n, 3);
+  assert_int_equal(s.ids[2], 3);
+  tf_engine_free(e);
+}
+
+/* Time going backwards (a re-stamped capture) expires nothing and brings
+ * nothing back; a jump forward finishes what timed out. */
+static void clock_only_moves_forward(void **state) {
+  (void)state;
+  struct seen s;
+  struct tf_sink k;
+  struct tf_engine *e = mk(&s, &k);
+  handshake(e, 1000, 40004);
+  pkt(e, 10, 40004, 0, PSH | ACK, 111, 521, 5); /* backwards */
+  tf_engine_advance(e, 500);
+  assert_int_equal(s.n, 0);
+  tf_engine_advance(e, 1000 + 901);
+  assert_int_equal(s.n, 1);
+  tf_engine_free(e);
+}
+
+static void flush_in_first_packet_order(void **state) {
+  (void)state;
+  struct seen s;
+  struct tf_sink k;
+  struct tf_engine *e = mk(&s, &k);
+  for (uint16_t p = 0; p < 10; p++)
+    handshake(e, 1000 + p, (uint16_t)(41000 + (p * 7919) % 1000));
+  tf_engine_flush(e);
+  assert_int_equal(s.n, 10);
+  for (int i = 0; i < 10; i++)
+    assert_int_equal(s.ids[i], (uint64_t)i + 1);
+  tf_engine_free(e);
+}
+
+/* With every timeout off (analyze's default), nothing expires. */
+static void no_timeouts_no_expiry(void **state) {
+  (void)state;
+  struct seen s;
+  memset(&s, 0, sizeof s);
+  struct tf_engine *e = tf_engine_new(NULL);
+  struct tf_sink k = {.ctx = &s, .conn = on_conn};
+  tf_engine_add_sink(e, &k);
+  pkt(e, 1000, 40005, 0, SYN, 1, 0, 0);
+  handshake(e, 1000, 40006);
+  tf_engine_advance(e, 1e9);
+  assert_int_equal(s.n, 0);
+  tf_engine_flush(e);
+  assert_int_equal(s.n, 2);
+  tf_engine_free(e);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(attempt_expires_as_no_answer),
+      cmocka_unit_test(ended_connection_lingers),
+      cmocka_unit_test(idle_and_half_closed),
+      cmocka_unit_test(clock_only_moves_forward),
+      cmocka_unit_test(flush_in_first_packet_order),
+      cmocka_unit_test(no_timeouts_no_expiry),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
