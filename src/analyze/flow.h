@@ -41,11 +41,11 @@ struct tf_side {
   bool syn, fin, rst;
   bool isn_known, next_known, hi_known, ack_known;
   uint32_t isn;
-  uint32_t next; /* next in-order stream byte (reassembly point) */
-  uint32_t hi;   /* highest sequence end sent (payload only) */
-  uint32_t ack;  /* highest acknowledgment sent before any RST */
+  uint32_t next;         /* next in-order stream byte (reassembly point) */
+  uint32_t hi;           /* highest sequence end sent (payload only) */
+  uint32_t ack;          /* highest acknowledgment sent before any RST */
   uint16_t win, max_win; /* advertised windows after the SYN (raw) */
-  uint16_t ka_probes;     /* keepalive probes since the peer's last packet */
+  uint16_t ka_probes;    /* keepalive probes since the peer's last packet */
   uint32_t fin_seq;
   uint64_t bytes, packets, retrans;
   uint64_t first_pkt, fin_pkt, rst_pkt;
