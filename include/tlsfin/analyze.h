@@ -56,6 +56,18 @@ int tlsfin_analyze_set_progress(struct tlsfin_analyze *a, FILE *err);
  * first packet (bounded memory with long-lived connections). */
 int tlsfin_analyze_set_unordered(struct tlsfin_analyze *a, bool on);
 
+/* Memory ceiling of the connection table in bytes (default 256 MiB; 0 = no
+ * ceiling): past it the oldest connections are finished early (ended ones
+ * first) and counted by tlsfin_analyze_evicted(). */
+int tlsfin_analyze_set_max_memory(struct tlsfin_analyze *a, uint64_t bytes);
+/* Timeouts in capture time, seconds; negative keeps the default (attempt
+ * 130; idle and half-closed 0, i.e. off), 0 disables.  A connection that times
+ * out is written with the verdict it has (no_answer, open, half_closed,
+ * stalled); later packets of its 4-tuple start a new connection. */
+int tlsfin_analyze_set_timeouts(struct tlsfin_analyze *a, double attempt,
+                                double idle, double half_closed);
+uint64_t tlsfin_analyze_evicted(const struct tlsfin_analyze *a);
+
 /* Reads one capture (pcap or pcapng; "-" is stdin) to its end.  Returns 0,
  * or -1 with a message naming the file and the packet number. Connections
  * are numbered across all files of one object. */

@@ -48,6 +48,10 @@ int tlsfin_watch_set_snaplen(struct tlsfin_watch *w, unsigned snaplen);
 int tlsfin_watch_set_timeouts(struct tlsfin_watch *w, double linger,
                               double attempt, double idle, double half_closed);
 
+/* Memory ceiling of the connection table, bytes (default 256 MiB, 0 =
+ * none): past it the oldest connections are written early. */
+int tlsfin_watch_set_max_memory(struct tlsfin_watch *w, uint64_t bytes);
+
 /* Flight recorder: keep the last packets of each connection, write those
  * that end with a recorded verdict to pcapng files in dir. */
 int tlsfin_watch_set_record(struct tlsfin_watch *w, const char *dir);

@@ -38,6 +38,7 @@ struct tlsfin_analyze {
   struct tf_sink fail_sink;
   struct tf_keylog *keylog;
   char keylog_warning[300];
+  struct tf_engine_opts eo;
 };
 
 static void seterr(struct tlsfin_analyze *a, const char *fmt, ...)
@@ -54,7 +55,32 @@ struct tlsfin_analyze *tlsfin_analyze_new(void) {
   if (!a)
     return NULL;
   a->out = stdout;
+  tf_engine_opts_default(&a->eo);
   return a;
+}
+
+int tlsfin_analyze_set_max_memory(struct tlsfin_analyze *a, uint64_t bytes) {
+  if (bytes && bytes < (1u << 20)) {
+    seterr(a, "--max-memory: at least 1 MB");
+    return -1;
+  }
+  a->eo.max_memory = (size_t)bytes;
+  return 0;
+}
+
+int tlsfin_analyze_set_timeouts(struct tlsfin_analyze *a, double attempt,
+                                double idle, double half_closed) {
+  if (attempt >= 0)
+    a->eo.attempt_timeout = attempt;
+  if (idle >= 0)
+    a->eo.idle_timeout = idle;
+  if (half_closed >= 0)
+    a->eo.half_closed_timeout = half_closed;
+  return 0;
+}
+
+uint64_t tlsfin_analyze_evicted(const struct tlsfin_analyze *a) {
+  return a->engine ? tf_engine_stats(a->engine)->evicted : 0;
 }
 const char *tlsfin_analyze_error(const struct tlsfin_analyze *a) {
   return a->err;
@@ -145,8 +171,7 @@ static void fail_conn(void *ctx, const struct tf_conn *c,
 static int ensure_engine(struct tlsfin_analyze *a) {
   if (a->engine)
     return 0;
-  struct tf_engine_opts o = {.linger = TF_ENGINE_LINGER_DEFAULT};
-  if (!(a->engine = tf_engine_new(&o)))
+  if (!(a->engine = tf_engine_new(&a->eo)))
     goto oom;
   tf_engine_set_keylog(a->engine, a->keylog);
   a->fail_sink = (struct tf_sink){.ctx = a, .conn = fail_conn};

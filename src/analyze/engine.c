@@ -38,6 +38,22 @@ struct tf_engine {
   struct tf_engine_stats st;
 };
 
+void tf_engine_opts_default(struct tf_engine_opts *o) {
+  *o = (struct tf_engine_opts){
+      TF_ENGINE_LINGER_DEFAULT, TF_ENGINE_ATTEMPT_DEFAULT,
+      TF_ENGINE_IDLE_DEFAULT, TF_ENGINE_HALF_CLOSED_DEFAULT,
+      TF_ENGINE_MAX_MEMORY_DEFAULT};
+}
+
+/* What one connection costs: its struct, its share of the hash table, and
+ * a TLS connection's reassembly (the out-of-order segments it holds are
+ * bounded per direction, flow.c). */
+#define CONN_COST (sizeof(struct tf_conn) + 2 * sizeof(void *) + 256)
+
+size_t tf_engine_memory(const struct tf_engine *e) {
+  return (size_t)e->st.open * CONN_COST + e->nbuckets * sizeof(void *);
+}
+
 struct tf_engine *tf_engine_new(const struct tf_engine_opts *o) {
   struct tf_engine *e = calloc(1, sizeof *e);
   if (!e)
@@ -307,6 +323,29 @@ static void expire(struct tf_engine *e, double now) {
   }
 }
 
+/* Over the memory ceiling: finish the oldest connection of the list whose
+ * early end loses least, ended ones first (they only wait for stragglers),
+ * then attempts, half-closed and idle ones.  Memory stays bounded by the
+ * ceiling, whatever the capture holds: a scan, a flood, frozen time. */
+static void enforce_ceiling(struct tf_engine *e) {
+  if (!e->o.max_memory)
+    return;
+  static const enum tf_list order[] = {L_ENDED, L_ATTEMPT, L_HALF, L_ACTIVE};
+  while (tf_engine_memory(e) > e->o.max_memory) {
+    struct tf_conn *c = NULL;
+    for (size_t i = 0; i < sizeof order / sizeof order[0] && !c; i++)
+      c = e->lists[order[i]].head;
+    if (!c)
+      return;
+    /* An ended connection loses only its linger; one still open may lose
+     * its end: only that is worth a warning. */
+    c->expired = c->list != L_ENDED;
+    if (c->expired)
+      e->st.evicted++;
+    conn_finalize(e, c);
+  }
+}
+
 void tf_engine_advance(struct tf_engine *e, double now) {
   /* Time that goes backwards (reordered or re-stamped capture) never
    * brings connections back: the clock only moves forward. */
@@ -354,6 +393,7 @@ void tf_engine_packet(struct tf_engine *e, const struct tf_pkt *p,
     c = NULL;
   }
   if (!c) {
+    enforce_ceiling(e);
     c = conn_new(e, p, h);
     if (!c)
       return;

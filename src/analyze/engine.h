@@ -54,8 +54,23 @@ struct tf_engine_opts {
   /* a connection with a FIN one way and nothing the other way
    * (half_closed) waits this long after its last packet */
   double half_closed_timeout;
+  /* Memory ceiling for the connection table, bytes (0: none).  Past it the
+   * oldest connections are finished early: ended ones first, then
+   * attempts, half-closed and idle ones (stats.evicted). */
+  size_t max_memory;
 };
 #define TF_ENGINE_LINGER_DEFAULT 2.0
+/* Defaults (docs/analyze.md; watch sets its own idle timeouts): Linux
+ * retries a SYN for about 127 s (tcp_syn_retries = 6), so an attempt is
+ * over after 130 s.  Idle connections are not expired by default: a
+ * connection idle for an hour and then reset by a rebooted peer is the
+ * unknown_connection story itself, and splitting it would lose it; the
+ * memory ceiling bounds them instead. */
+#define TF_ENGINE_ATTEMPT_DEFAULT 130.0
+#define TF_ENGINE_IDLE_DEFAULT 0.0
+#define TF_ENGINE_HALF_CLOSED_DEFAULT 0.0
+#define TF_ENGINE_MAX_MEMORY_DEFAULT ((size_t)256 << 20)
+void tf_engine_opts_default(struct tf_engine_opts *o);
 
 /* Kernel evidence about a connection, filled by the enrich hook (watch
  * with the eBPF collector) just before the verdict. */
@@ -89,9 +104,12 @@ struct tf_engine_stats {
   uint64_t connections; /* finished */
   uint64_t open;        /* in the table now */
   uint64_t expired;     /* finished by a timeout */
+  uint64_t evicted;     /* still open, finished early at the memory ceiling */
   uint64_t verdicts[TLSFIN_VERDICT_COUNT];
   uint64_t causes[TLSFIN_CAUSE_COUNT];
 };
 const struct tf_engine_stats *tf_engine_stats(const struct tf_engine *e);
+/* The table's estimate of its own memory (connections and what they hold). */
+size_t tf_engine_memory(const struct tf_engine *e);
 
 #endif

@@ -268,6 +268,11 @@ void tf_summary_write(struct tf_summary *su, const struct tf_engine_stats *st,
               (unsigned long long)st->causes[k],
               tlsfin_cause_help((tlsfin_cause)k));
     }
+  if (st->evicted)
+    fprintf(o,
+            "\n%llu connection(s) finished early at the memory ceiling "
+            "(--max-memory)\n",
+            (unsigned long long)st->evicted);
   if (!su)
     return;
   if (su->n) /* qsort(NULL, 0, ...) is undefined */

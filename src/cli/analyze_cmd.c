@@ -1,6 +1,7 @@
 /* tlsfin analyze [--format=table|jsonl|summary] [--fail-on=VERDICT,...]
  *                [--filter BPF] [--conn N] [--unordered] [--color=WHEN] FILE...
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -26,10 +27,30 @@ static void usage(FILE *f) {
           "ends\n"
           "  --color=auto|always|never     colour in the table (auto: on a "
           "tty)\n"
+          "  --max-memory=MB               connection table ceiling (default "
+          "256; 0 = none)\n"
+          "  --attempt-timeout=S --idle-timeout=S --half-closed-timeout=S\n"
+          "                                capture-time timeouts (defaults "
+          "130, 900, 300; 0 disables)\n"
           "verdicts:");
   for (int v = 0; v < TLSFIN_VERDICT_COUNT; v++)
     fprintf(f, " %s", tlsfin_verdict_name((tlsfin_verdict)v));
   fprintf(f, "\n");
+}
+
+/* A number from 0 to max (seconds, or MB); -1 with a message otherwise. */
+static int parse_seconds(const char *opt, const char *s, double max,
+                         double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (!*s || *end || errno || !(v >= 0 && v <= max)) {
+    fprintf(stderr, "tlsfin analyze: %s: '%s' is not a number from 0 to %g\n",
+            opt, s, max);
+    return -1;
+  }
+  *out = v;
+  return 0;
 }
 
 static int parse_fail_on(struct tlsfin_analyze *a, const char *arg) {
@@ -58,6 +79,10 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
       {"conn", required_argument, NULL, 'c'},
       {"unordered", no_argument, NULL, 'u'},
       {"color", required_argument, NULL, 'C'},
+      {"max-memory", required_argument, NULL, 'M'},
+      {"attempt-timeout", required_argument, NULL, 'A'},
+      {"idle-timeout", required_argument, NULL, 'I'},
+      {"half-closed-timeout", required_argument, NULL, 'H'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   struct tlsfin_analyze *a = tlsfin_analyze_new();
@@ -66,6 +91,7 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
     return TLSFIN_EXIT_USAGE;
   }
   int color = -1; /* auto */
+  double attempt = -1, idle = -1, half = -1;
   int o;
   optind = 1;
   opterr = 0;
@@ -134,6 +160,28 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
         goto usage_error;
       }
       break;
+    case 'M': {
+      double mb;
+      if (parse_seconds("--max-memory", optarg, 1e6, &mb) < 0 ||
+          tlsfin_analyze_set_max_memory(a, (uint64_t)mb << 20) < 0) {
+        if (*tlsfin_analyze_error(a))
+          fprintf(stderr, "tlsfin analyze: %s\n", tlsfin_analyze_error(a));
+        goto usage_error;
+      }
+      break;
+    }
+    case 'A':
+      if (parse_seconds("--attempt-timeout", optarg, 86400, &attempt) < 0)
+        goto usage_error;
+      break;
+    case 'I':
+      if (parse_seconds("--idle-timeout", optarg, 86400 * 30, &idle) < 0)
+        goto usage_error;
+      break;
+    case 'H':
+      if (parse_seconds("--half-closed-timeout", optarg, 86400 * 30, &half) < 0)
+        goto usage_error;
+      break;
     case 'h':
       usage(stdout);
       tlsfin_analyze_free(a);
@@ -148,6 +196,7 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
     fprintf(stderr, "tlsfin analyze: no capture file given\n");
     goto usage_error;
   }
+  tlsfin_analyze_set_timeouts(a, attempt, idle, half);
   tlsfin_analyze_set_color(a, color == 1 || (color == -1 && isatty(1)));
   if (isatty(2))
     tlsfin_analyze_set_progress(a, stderr);
@@ -163,6 +212,12 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
     fprintf(stderr, "tlsfin analyze: %s\n", tlsfin_analyze_error(a));
     rc = TLSFIN_EXIT_USAGE;
   }
+  if (tlsfin_analyze_evicted(a))
+    fprintf(stderr,
+            "tlsfin analyze: warning: %llu connection(s) finished early at "
+            "the memory ceiling; their verdicts may lack later packets "
+            "(raise --max-memory)\n",
+            (unsigned long long)tlsfin_analyze_evicted(a));
   if (rc == TLSFIN_EXIT_OK && tlsfin_analyze_failed(a))
     rc = TLSFIN_EXIT_FINDINGS;
   tlsfin_analyze_free(a);

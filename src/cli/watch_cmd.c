@@ -47,8 +47,10 @@ static void usage(FILE *f) {
       "65535)\n"
       "  --linger=S --attempt-timeout=S --idle-timeout=S "
       "--half-closed-timeout=S\n"
-      "                               timeouts (defaults 2, 30, 900, 300; 0 "
+      "                               timeouts (defaults 2, 130, 3600, 300; 0 "
       "disables)\n"
+      "  --max-memory=MB              connection table ceiling (default 256; "
+      "0 = none)\n"
       "  --color=auto|always|never    colour in the table\n");
 }
 
@@ -120,6 +122,7 @@ enum {
   O_IDLE,
   O_HALF,
   O_COLOR,
+  O_MAXMEM,
 };
 
 int tlsfin_cmd_watch(int argc, char **argv) {
@@ -144,6 +147,7 @@ int tlsfin_cmd_watch(int argc, char **argv) {
       {"idle-timeout", required_argument, NULL, O_IDLE},
       {"half-closed-timeout", required_argument, NULL, O_HALF},
       {"color", required_argument, NULL, O_COLOR},
+      {"max-memory", required_argument, NULL, O_MAXMEM},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   struct tlsfin_watch *w = tlsfin_watch_new();
@@ -253,6 +257,11 @@ int tlsfin_cmd_watch(int argc, char **argv) {
     case O_HALF:
       if (parse_num("--half-closed-timeout", optarg, 0, 86400 * 30, &half) < 0)
         goto usage_error;
+      break;
+    case O_MAXMEM:
+      if (parse_num("--max-memory", optarg, 0, 1e6, &v) < 0)
+        goto usage_error;
+      rc = tlsfin_watch_set_max_memory(w, (uint64_t)v << 20);
       break;
     case O_COLOR:
       if (!strcmp(optarg, "always"))

@@ -10,6 +10,15 @@ enum tlsfin_ev_type {
   TLSFIN_EV_CONNECT = 2,
   TLSFIN_EV_ACCEPT = 3,
   TLSFIN_EV_CLOSE = 4,
+  TLSFIN_EV_SSL = 5,
+};
+
+/* TLSFIN_EV_SSL: which libssl function returned. */
+enum tlsfin_ssl_func {
+  TLSFIN_SSL_SHUTDOWN = 0,
+  TLSFIN_SSL_GET_ERROR = 1,
+  TLSFIN_SSL_READ = 2,
+  TLSFIN_SSL_READ_EX = 3,
 };
 
 struct tlsfin_event {
@@ -23,6 +32,11 @@ struct tlsfin_event {
   __u16 pad;
   __u8 laddr[16], raddr[16]; /* AF_INET: first 4 bytes */
   char comm[16];
+  /* TLSFIN_EV_SSL only. */
+  __u32 ssl_func; /* enum tlsfin_ssl_func */
+  __s32 ssl_ret;  /* the function's return value */
+  __s32 ssl_arg;  /* SSL_get_error: its ret argument */
+  __s32 fd;       /* descriptor the SSL was set to use; -1 = unknown */
 };
 
 /* Index in the per-CPU "lost" array. */

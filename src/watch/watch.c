@@ -41,10 +41,10 @@
 /* A drop warning at most this often (seconds). */
 #define DROP_WARN_EVERY 10.0
 
-/* Defaults: docs/watch.md explains each. */
-#define DEF_LINGER 2.0
-#define DEF_ATTEMPT 30.0
-#define DEF_IDLE 900.0
+/* Defaults: docs/watch.md explains each (attempt and memory: engine.h).
+ * Live, idle connections are written after an hour so that rows come and
+ * memory follows what is open now, not what ever was. */
+#define DEF_IDLE 3600.0
 #define DEF_HALF_CLOSED 300.0
 #define DEF_BUFFER_MB 64u
 #define DEF_SNAPLEN 65535u
@@ -123,8 +123,9 @@ struct tlsfin_watch *tlsfin_watch_new(void) {
   w->summary_out = stderr;
   w->buffer_mb = DEF_BUFFER_MB;
   w->snaplen = DEF_SNAPLEN;
-  w->eo = (struct tf_engine_opts){DEF_LINGER, DEF_ATTEMPT, DEF_IDLE,
-                                  DEF_HALF_CLOSED};
+  tf_engine_opts_default(&w->eo);
+  w->eo.idle_timeout = DEF_IDLE;
+  w->eo.half_closed_timeout = DEF_HALF_CLOSED;
   w->record_max_mb = TF_RECORDER_DEFAULT_DIR_MAX >> 20;
   w->record_packets = TF_RECORDER_DEFAULT_RING_PACKETS;
   for (int v = 0; v < TLSFIN_VERDICT_COUNT; v++)
@@ -221,6 +222,14 @@ int tlsfin_watch_set_timeouts(struct tlsfin_watch *w, double linger,
     w->eo.idle_timeout = idle;
   if (half_closed >= 0)
     w->eo.half_closed_timeout = half_closed;
+  return 0;
+}
+int tlsfin_watch_set_max_memory(struct tlsfin_watch *w, uint64_t bytes) {
+  if (bytes && bytes < (1u << 20)) {
+    seterr(w, "--max-memory: at least 1 MB");
+    return -1;
+  }
+  w->eo.max_memory = (size_t)bytes;
   return 0;
 }
 int tlsfin_watch_set_record(struct tlsfin_watch *w, const char *dir) {

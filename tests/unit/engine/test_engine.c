@@ -189,6 +189,31 @@ static void no_timeouts_no_expiry(void **state) {
   tf_engine_free(e);
 }
 
+/* A scan larger than the ceiling: memory stays under it, the oldest
+ * attempts are written early (and counted), nothing is lost. */
+static void memory_ceiling(void **state) {
+  (void)state;
+  struct seen s;
+  memset(&s, 0, sizeof s);
+  struct tf_engine_opts o;
+  tf_engine_opts_default(&o);
+  o.max_memory = 1 << 20;
+  struct tf_engine *e = tf_engine_new(&o);
+  struct tf_sink k = {.ctx = &s, .conn = on_conn};
+  tf_engine_add_sink(e, &k);
+  for (int i = 0; i < 20000; i++) {
+    pkt(e, 1000, (uint16_t)(1024 + i), 0, SYN, (uint32_t)i, 0, 0);
+    assert_true(tf_engine_memory(e) <= o.max_memory + 4096);
+  }
+  assert_true(s.n > 15000);
+  assert_int_equal(tf_engine_stats(e)->evicted, (uint64_t)s.n);
+  assert_int_equal(s.v[0], TLSFIN_VERDICT_NO_ANSWER);
+  assert_int_equal(s.ids[0], 1); /* the oldest first */
+  tf_engine_flush(e);
+  assert_int_equal(s.n, 20000);
+  tf_engine_free(e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(attempt_expires_as_no_answer),
@@ -197,6 +222,7 @@ int main(void) {
       cmocka_unit_test(clock_only_moves_forward),
       cmocka_unit_test(flush_in_first_packet_order),
       cmocka_unit_test(no_timeouts_no_expiry),
+      cmocka_unit_test(memory_ceiling),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
