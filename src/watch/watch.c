@@ -701,9 +701,11 @@ int tlsfin_watch_run(struct tlsfin_watch *w) {
     for (int i = 0; i < w->nifs; i++)
       fds[n++] = (struct pollfd){.fd = pcap_get_selectable_fd(w->ifs[i].pc),
                                  .events = POLLIN};
-    int kfd = -1;
-    if (w->kernel && (kfd = tf_kernel_fd(w->kernel)) >= 0)
-      fds[n++] = (struct pollfd){.fd = kfd, .events = POLLIN};
+    /* The collector's ring buffer is not polled: it would wake the loop
+     * for every event.  Events are needed only when a connection is
+     * written, after its linger, so the ring is drained whenever the loop
+     * wakes anyway (packets, or every POLL_MS); tf_kernel_lost() counts
+     * what a full ring would drop. */
     int mfirst = n;
     if (w->metrics)
       n += tf_metrics_pollfds(w->metrics, fds + n,
