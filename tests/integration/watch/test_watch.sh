@@ -36,8 +36,8 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/k.pem" -out "$tmp/c.pem"
 cp "$tmp/k.pem" "$tmp/key.pem"; cp "$tmp/c.pem" "$tmp/cert.pem"
 P_SRV=$(freeport) P_CLOSED=$(freeport) P_DAC=$(freeport) P_UNREAD=$(freeport)
 P_ABORT=$(freeport) P_KILL=$(freeport) P_OPEN=$(freeport) P_HALF=$(freeport)
-P_METRICS=$(freeport)
-ports=($P_SRV $P_CLOSED $P_DAC $P_UNREAD $P_ABORT $P_KILL $P_OPEN $P_HALF)
+P_METRICS=$(freeport) P_NGINX=$(freeport)
+ports=($P_SRV $P_CLOSED $P_DAC $P_UNREAD $P_ABORT $P_KILL $P_OPEN $P_HALF $P_NGINX)
 filter="tcp and ($(printf 'port %s or ' "${ports[@]}" | sed 's/ or $//'))"
 
 # ---- bad input: one line, exit 2, nothing left behind ----
@@ -80,6 +80,34 @@ openssl s_server -accept "127.0.0.1:$P_SRV" -cert "$tmp/c.pem" -key "$tmp/k.pem"
   -keylogfile "$tmp/keys" >"$tmp/srv.log" 2>&1 & pids+=($!)
 waitline "$tmp/srv.log" ACCEPT || exit 1
 curl -sk "https://127.0.0.1:$P_SRV/" -o /dev/null                      # tls_clean
+# nginx: a keep-alive download, and one abandoned after 1000 bytes of 4 MB
+# (curl closes mid-transfer; nginx, still streaming, resets: unread_data)
+if command -v nginx >/dev/null; then
+  mkdir -p "$tmp/html" && chmod 755 "$tmp" "$tmp/html"
+  head -c 4000000 /dev/urandom >"$tmp/html/big.bin"; echo hello >"$tmp/html/small.txt"
+  cat >"$tmp/nginx.conf" <<CONF
+worker_processes 1;
+error_log $tmp/nginx.err info;
+pid $tmp/nginx.pid;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path $tmp/body; proxy_temp_path $tmp/proxy;
+  fastcgi_temp_path $tmp/fcgi; uwsgi_temp_path $tmp/uwsgi; scgi_temp_path $tmp/scgi;
+  server {
+    listen 127.0.0.1:$P_NGINX ssl;
+    ssl_certificate $tmp/c.pem; ssl_certificate_key $tmp/k.pem;
+    root $tmp/html;
+  }
+}
+CONF
+  nginx -c "$tmp/nginx.conf" -g 'daemon off;' & pids+=($!)
+  for _ in $(seq 100); do curl -sk "https://127.0.0.1:$P_NGINX/small.txt" -o /dev/null && break; sleep 0.05; done
+  curl -sk "https://127.0.0.1:$P_NGINX/small.txt" "https://127.0.0.1:$P_NGINX/small.txt" -o /dev/null -o /dev/null
+  curl -sk --limit-rate 100k "https://127.0.0.1:$P_NGINX/big.bin" 2>/dev/null | head -c 1000 >/dev/null
+else
+  check "nginx installed (apt nginx-light)" false
+fi
 curl -s "http://127.0.0.1:$P_CLOSED/" -o /dev/null                     # refused
 for m in data_after_close:$P_DAC:1.3 unread_data:$P_UNREAD:none abort:$P_ABORT:1.3 \
          killed_unread:$P_KILL:none; do
