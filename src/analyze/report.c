@@ -31,15 +31,35 @@ void tf_buf_printf(struct tf_buf *b, const char *fmt, ...) {
   }
 }
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629), 0 if invalid. */
+/* Length of the well-formed UTF-8 sequence at p, 0 if ill-formed.  RFC
+ * 3629 §4 (the Unicode table of well-formed byte sequences): the second
+ * byte's range depends on the first, which excludes overlong forms (E0
+ * 80..9F, F0 80..8F), UTF-16 surrogates (ED A0..BF) and code points past
+ * U+10FFFF (F4 90..BF); C0, C1 and F5..FF never appear.  Reads stop at the
+ * first byte that does not continue the sequence, so the NUL that ends the
+ * string is never passed. */
 static int utf8_len(const unsigned char *p) {
-  int n = p[0] >= 0xf0 && p[0] <= 0xf4   ? 4
-          : p[0] >= 0xe0                 ? 3
-          : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
-                                         : 0;
-  if (p[0] >= 0xf5)
+  unsigned char lo = 0x80, hi = 0xbf;
+  int n;
+  if (p[0] >= 0xc2 && p[0] <= 0xdf)
+    n = 2;
+  else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+    n = 3;
+    if (p[0] == 0xe0)
+      lo = 0xa0;
+    else if (p[0] == 0xed)
+      hi = 0x9f;
+  } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+    n = 4;
+    if (p[0] == 0xf0)
+      lo = 0x90;
+    else if (p[0] == 0xf4)
+      hi = 0x8f;
+  } else
     return 0;
-  for (int i = 1; i < n; i++)
+  if (p[1] < lo || p[1] > hi)
+    return 0;
+  for (int i = 2; i < n; i++)
     if ((p[i] & 0xc0) != 0x80)
       return 0;
   return n;

@@ -2,6 +2,7 @@
  * engine. */
 #include "source.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #define MAX_BAD_REPORTS 5
@@ -57,7 +58,14 @@ void tf_source_packet(struct tf_source *s, struct tf_engine *e,
   }
   if (d != TF_DECODE_TCP)
     return;
-  p.ts = (double)h->ts.tv_sec + h->ts.tv_usec / 1e6;
+  /* The pcap file format stores seconds in 32 bits that libpcap reads as
+   * signed (struct pcap_timeval): after 2038-01-19 they come out negative.
+   * No capture predates 1970, so a negative second count is the unsigned
+   * one it was written as (valid until 2106). */
+  double sec = h->ts.tv_sec < 0 && h->ts.tv_sec >= INT32_MIN
+                   ? (double)(uint32_t)h->ts.tv_sec
+                   : (double)h->ts.tv_sec;
+  p.ts = sec + h->ts.tv_usec / 1e6;
   p.no = s->no;
   struct tf_raw raw = {data, h->caplen, h->len, s->iface};
   tf_engine_packet(e, &p, &raw);

@@ -250,6 +250,22 @@ def case_unknown_connection(pc):
     return [{"id": 1, "verdict": "reset", "rst": {"by": "server", "cause": "unknown_connection"}}]
 
 
+def case_after_2038(pc):
+    # The pcap format's 32-bit seconds read as signed by libpcap turn
+    # negative after 2038-01-19: the connection must keep its real times.
+    pc.t = 2208988800.0  # 2040-01-01
+    c = Conn(pc, C4, S4, 40015, 443)
+    c.handshake()
+    c.send(0, P | A, b"ping")
+    c.send(1, P | A, b"pong")
+    c.send(0, F | A)
+    c.send(1, F | A)
+    c.send(0, A)
+    return [{"_connections": 1},
+            {"id": 1, "verdict": "tcp_clean", "first_ts": 2208988800.001,
+             "tcp": {"client_fin": True, "server_fin": True}}]
+
+
 def case_ipv6_vlan_alert(pc):
     c = Conn(pc, C6, S6, 40010, 443, af=6)
     c.handshake()
@@ -299,6 +315,7 @@ CASES = [
     ("injected_rst", "eth", 65535, case_injected_rst),
     ("unknown_connection", "eth", 65535, case_unknown_connection),
     ("ipv6_vlan_alert", "vlan", 65535, case_ipv6_vlan_alert),
+    ("after_2038", "eth", 65535, case_after_2038),
     ("sll2_handshake_reset", "sll2", 65535, case_sll2_handshake_reset),
     ("null_one_sided", "null", 65535, case_null_one_sided),
 ]
