@@ -56,7 +56,7 @@ int tlsfin_analyze_set_progress(struct tlsfin_analyze *a, FILE *err);
  * first packet (bounded memory with long-lived connections). */
 int tlsfin_analyze_set_unordered(struct tlsfin_analyze *a, bool on);
 
-/* Memory ceiling of the connection table in bytes (default 256 MiB; 0 = no
+/* Memory ceiling of the connection table in bytes (default 192 MiB; 0 = no
  * ceiling): past it the oldest connections are finished early (ended ones
  * first) and counted by tlsfin_analyze_evicted(). */
 int tlsfin_analyze_set_max_memory(struct tlsfin_analyze *a, uint64_t bytes);

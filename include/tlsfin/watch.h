@@ -48,7 +48,7 @@ int tlsfin_watch_set_snaplen(struct tlsfin_watch *w, unsigned snaplen);
 int tlsfin_watch_set_timeouts(struct tlsfin_watch *w, double linger,
                               double attempt, double idle, double half_closed);
 
-/* Memory ceiling of the connection table, bytes (default 256 MiB, 0 =
+/* Memory ceiling of the connection table, bytes (default 192 MiB, 0 =
  * none): past it the oldest connections are written early. */
 int tlsfin_watch_set_max_memory(struct tlsfin_watch *w, uint64_t bytes);
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "siphash.h"
 
 /* Each connection is on exactly one list, ordered by its last packet, so
  * the oldest of each kind is at the head and expiry looks at heads only. */
@@ -100,7 +101,8 @@ static int ep_cmp(uint8_t af, const uint8_t *a1, uint16_t p1, const uint8_t *a2,
   return (int)p1 - (int)p2;
 }
 
-/* FNV-1a over the endpoints in canonical order: both directions hash alike. */
+/* The 4-tuple in canonical order (both directions hash alike) under a keyed
+ * hash: crafted tuples cannot pile into one bucket (siphash.h). */
 static uint32_t tuple_hash(const struct tf_pkt *p) {
   const uint8_t *a1 = p->src, *a2 = p->dst;
   uint16_t p1 = p->sport, p2 = p->dport;
@@ -110,17 +112,18 @@ static uint32_t tuple_hash(const struct tf_pkt *p) {
     p1 = p->dport;
     p2 = p->sport;
   }
-  uint32_t h = 2166136261u;
-  size_t n = p->af == 4 ? 4 : 16;
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ a1[i]) * 16777619u;
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ a2[i]) * 16777619u;
-  h = (h ^ (p1 & 0xff)) * 16777619u;
-  h = (h ^ (p1 >> 8)) * 16777619u;
-  h = (h ^ (p2 & 0xff)) * 16777619u;
-  h = (h ^ (p2 >> 8)) * 16777619u;
-  return h ^ p->af;
+  uint8_t k[37];
+  size_t n = p->af == 4 ? 4 : 16, l = 0;
+  k[l++] = p->af;
+  memcpy(k + l, a1, n);
+  l += n;
+  memcpy(k + l, a2, n);
+  l += n;
+  k[l++] = (uint8_t)(p1 >> 8);
+  k[l++] = (uint8_t)p1;
+  k[l++] = (uint8_t)(p2 >> 8);
+  k[l++] = (uint8_t)p2;
+  return (uint32_t)tf_siphash(k, l);
 }
 
 /* -1 no match, else the direction of the packet in c. */

@@ -69,7 +69,9 @@ struct tf_engine_opts {
 #define TF_ENGINE_ATTEMPT_DEFAULT 130.0
 #define TF_ENGINE_IDLE_DEFAULT 0.0
 #define TF_ENGINE_HALF_CLOSED_DEFAULT 0.0
-#define TF_ENGINE_MAX_MEMORY_DEFAULT ((size_t)256 << 20)
+/* The table's ceiling, chosen so that the whole process (table, summary,
+ * output buffers) stays under 256 MB on any capture (bench/hostile). */
+#define TF_ENGINE_MAX_MEMORY_DEFAULT ((size_t)192 << 20)
 void tf_engine_opts_default(struct tf_engine_opts *o);
 
 /* Kernel evidence about a connection, filled by the enrich hook (watch

@@ -4,27 +4,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "siphash.h"
+
 struct entry {
   struct entry *next;
+  uint64_t hash;
   uint8_t cr[32];
   struct tf_keys keys;
 };
 
-#define KL_BUCKETS 4096
-
+/* Chained hash table keyed by the client random under a keyed hash
+ * (siphash.h): a key log can hold millions of lines, and its randoms are
+ * chosen by whoever made the connections. */
 struct tf_keylog {
-  struct entry *b[KL_BUCKETS];
-  size_t n;
+  struct entry **b;
+  size_t nb, n;
 };
 
+#define KL_MIN_BUCKETS 1024
+
 struct tf_keylog *tf_keylog_new(void) {
-  return calloc(1, sizeof(struct tf_keylog));
+  struct tf_keylog *k = calloc(1, sizeof *k);
+  if (!k)
+    return NULL;
+  k->nb = KL_MIN_BUCKETS;
+  if (!(k->b = calloc(k->nb, sizeof *k->b))) {
+    free(k);
+    return NULL;
+  }
+  return k;
 }
 
 void tf_keylog_free(struct tf_keylog *k) {
   if (!k)
     return;
-  for (size_t i = 0; i < KL_BUCKETS; i++) {
+  for (size_t i = 0; i < k->nb; i++) {
     struct entry *e = k->b[i];
     while (e) {
       struct entry *n = e->next;
@@ -32,23 +46,39 @@ void tf_keylog_free(struct tf_keylog *k) {
       e = n;
     }
   }
+  free(k->b);
   free(k);
 }
 
-static unsigned bucket(const uint8_t cr[32]) {
-  return ((unsigned)cr[0] << 8 | cr[1]) % KL_BUCKETS;
+/* Doubles the buckets so chains stay about one entry long; on failure the
+ * chains just get longer. */
+static void grow(struct tf_keylog *k) {
+  size_t nb = k->nb * 2;
+  struct entry **b = calloc(nb, sizeof *b);
+  if (!b)
+    return;
+  for (size_t i = 0; i < k->nb; i++)
+    for (struct entry *e = k->b[i], *n; e; e = n) {
+      n = e->next;
+      e->next = b[e->hash & (nb - 1)];
+      b[e->hash & (nb - 1)] = e;
+    }
+  free(k->b);
+  k->b = b;
+  k->nb = nb;
 }
 
-static struct entry *lookup(const struct tf_keylog *k, const uint8_t cr[32]) {
-  for (struct entry *e = k->b[bucket(cr)]; e; e = e->next)
-    if (!memcmp(e->cr, cr, 32))
+static struct entry *lookup(const struct tf_keylog *k, const uint8_t cr[32],
+                            uint64_t h) {
+  for (struct entry *e = k->b[h & (k->nb - 1)]; e; e = e->next)
+    if (e->hash == h && !memcmp(e->cr, cr, 32))
       return e;
   return NULL;
 }
 
 const struct tf_keys *tf_keylog_find(const struct tf_keylog *k,
                                      const uint8_t cr[32]) {
-  const struct entry *e = k ? lookup(k, cr) : NULL;
+  const struct entry *e = k ? lookup(k, cr, tf_siphash(cr, 32)) : NULL;
   return e ? &e->keys : NULL;
 }
 
@@ -156,16 +186,18 @@ static int add_line(struct tf_keylog *k, const char *s, const char *end) {
     return -1;
   if (which == TF_SECRET_COUNT)
     return 0;
-  struct entry *e = lookup(k, cr);
+  uint64_t h = tf_siphash(cr, 32);
+  struct entry *e = lookup(k, cr, h);
   if (!e) {
     e = calloc(1, sizeof *e);
     if (!e)
       return 0;
     memcpy(e->cr, cr, 32);
-    unsigned b = bucket(cr);
-    e->next = k->b[b];
-    k->b[b] = e;
-    k->n++;
+    e->hash = h;
+    e->next = k->b[h & (k->nb - 1)];
+    k->b[h & (k->nb - 1)] = e;
+    if (++k->n > k->nb)
+      grow(k);
   }
   e->keys.len[which] = (uint8_t)slen;
   memcpy(e->keys.secret[which], secret, (size_t)slen);

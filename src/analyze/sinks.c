@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "report.h"
+#include "siphash.h"
 
 /* ---- records ---- */
 
@@ -187,29 +188,67 @@ struct server_stat {
   uint8_t af, addr[16];
   uint16_t port;
   uint64_t conns, resets, truncated;
+  uint32_t next; /* hash chain: index + 1, 0 ends it */
+  uint32_t hash;
 };
 
+/* Servers in an array (sorted at the end) indexed by a keyed hash table of
+ * chains through it: a capture of a million hosts costs a million cheap
+ * inserts, not a million scans. */
 struct tf_summary {
   struct tf_sink sink;
   struct server_stat *servers;
   size_t n, cap;
+  uint32_t *heads; /* index + 1 of each chain's first server */
+  size_t nheads;
+  uint64_t dropped; /* connections of servers past the table's bound */
 };
+
+static int grow_heads(struct tf_summary *su) {
+  size_t nh = su->nheads ? su->nheads * 2 : 1024;
+  uint32_t *h = calloc(nh, sizeof *h);
+  if (!h)
+    return -1;
+  for (size_t i = 0; i < su->n; i++) {
+    struct server_stat *x = &su->servers[i];
+    x->next = h[x->hash & (nh - 1)];
+    h[x->hash & (nh - 1)] = (uint32_t)(i + 1);
+  }
+  free(su->heads);
+  su->heads = h;
+  su->nheads = nh;
+  return 0;
+}
 
 static void summary_conn(void *ctx, const struct tf_conn *c,
                          const struct tf_result *r) {
   struct tf_summary *su = ctx;
   const struct tf_side *sv = &c->s[1];
   size_t n = c->af == 4 ? 4 : 16;
+  uint8_t key[19];
+  key[0] = c->af;
+  memcpy(key + 1, sv->addr, n);
+  key[1 + n] = (uint8_t)(sv->port >> 8);
+  key[2 + n] = (uint8_t)sv->port;
+  uint32_t h = (uint32_t)tf_siphash(key, 3 + n);
   struct server_stat *st = NULL;
-  for (size_t i = 0; i < su->n; i++) {
-    struct server_stat *x = &su->servers[i];
-    if (x->af == c->af && x->port == sv->port &&
-        !memcmp(x->addr, sv->addr, n)) {
-      st = x;
-      break;
+  if (su->nheads)
+    for (uint32_t i = su->heads[h & (su->nheads - 1)]; i;
+         i = su->servers[i - 1].next) {
+      struct server_stat *x = &su->servers[i - 1];
+      if (x->hash == h && x->af == c->af && x->port == sv->port &&
+          !memcmp(x->addr, sv->addr, n)) {
+        st = x;
+        break;
+      }
     }
-  }
   if (!st) {
+    /* Bounded like everything else: past this many servers the rest go
+     * uncounted in the per-server table (the totals still count them). */
+    if (su->n >= TF_SUMMARY_MAX_SERVERS) {
+      su->dropped++;
+      return;
+    }
     if (su->n == su->cap) {
       size_t nc = su->cap ? su->cap * 2 : 64;
       struct server_stat *ns = realloc(su->servers, nc * sizeof *ns);
@@ -218,11 +257,16 @@ static void summary_conn(void *ctx, const struct tf_conn *c,
       su->servers = ns;
       su->cap = nc;
     }
+    if (su->n >= su->nheads && grow_heads(su) < 0 && !su->nheads)
+      return;
     st = &su->servers[su->n++];
     memset(st, 0, sizeof *st);
     st->af = c->af;
     memcpy(st->addr, sv->addr, n);
     st->port = sv->port;
+    st->hash = h;
+    st->next = su->heads[h & (su->nheads - 1)];
+    su->heads[h & (su->nheads - 1)] = (uint32_t)su->n;
   }
   st->conns++;
   if (r->has_rst)
@@ -243,10 +287,8 @@ struct tf_sink *tf_summary_sink(struct tf_summary *s) {
   return &s->sink;
 }
 
-static int cmp_server(const void *x, const void *y) {
-  const struct server_stat *a = x, *b = y;
-  uint64_t ka = a->resets + a->truncated, kb = b->resets + b->truncated;
-  return ka < kb ? 1 : ka > kb ? -1 : 0;
+static uint64_t server_key(const struct server_stat *s) {
+  return s->resets + s->truncated;
 }
 
 void tf_summary_write(struct tf_summary *su, const struct tf_engine_stats *st,
@@ -275,13 +317,29 @@ void tf_summary_write(struct tf_summary *su, const struct tf_engine_stats *st,
             (unsigned long long)st->evicted);
   if (!su)
     return;
-  if (su->n) /* qsort(NULL, 0, ...) is undefined */
-    qsort(su->servers, su->n, sizeof *su->servers, cmp_server);
+  /* The ten with most resets + truncations, ties in the order first seen
+   * (as a stable sort would give), in one pass: the array is not reordered,
+   * so the hash chains through it stay valid for later summaries (watch). */
+  size_t top[10], ntop = 0;
+  for (size_t i = 0; i < su->n; i++) {
+    uint64_t k = server_key(&su->servers[i]);
+    if (!k || (ntop == 10 && k <= server_key(&su->servers[top[9]])))
+      continue;
+    size_t j = ntop < 10 ? ntop++ : 9;
+    while (j > 0 && server_key(&su->servers[top[j - 1]]) < k) {
+      top[j] = top[j - 1];
+      j--;
+    }
+    top[j] = i;
+  }
   any = false;
-  for (size_t i = 0; i < su->n && i < 10; i++) {
-    const struct server_stat *s = &su->servers[i];
-    if (!s->resets && !s->truncated)
-      break;
+  if (su->dropped)
+    fprintf(o,
+            "\n(%llu connection(s) to servers beyond the first %u are in the "
+            "totals only)\n",
+            (unsigned long long)su->dropped, (unsigned)TF_SUMMARY_MAX_SERVERS);
+  for (size_t t = 0; t < ntop; t++) {
+    const struct server_stat *s = &su->servers[top[t]];
     if (!any)
       fprintf(o,
               "\nservers with most resets/truncations\n"
@@ -299,6 +357,7 @@ void tf_summary_write(struct tf_summary *su, const struct tf_engine_stats *st,
 void tf_summary_free(struct tf_summary *s) {
   if (!s)
     return;
+  free(s->heads);
   free(s->servers);
   free(s);
 }

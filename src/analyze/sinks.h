@@ -32,6 +32,8 @@ void tf_records_header(struct tf_records *r);
 int tf_records_status(const struct tf_records *r);
 void tf_records_free(struct tf_records *r);
 
+/* Servers the summary keeps per-server counts for (~64 bytes each). */
+#define TF_SUMMARY_MAX_SERVERS 1000000u
 struct tf_summary;
 struct tf_summary *tf_summary_new(void);
 struct tf_sink *tf_summary_sink(struct tf_summary *s);

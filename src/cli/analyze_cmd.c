@@ -28,7 +28,7 @@ static void usage(FILE *f) {
           "  --color=auto|always|never     colour in the table (auto: on a "
           "tty)\n"
           "  --max-memory=MB               connection table ceiling (default "
-          "256; 0 = none)\n"
+          "192; 0 = none)\n"
           "  --attempt-timeout=S --idle-timeout=S --half-closed-timeout=S\n"
           "                                capture-time timeouts (defaults "
           "130, 900, 300; 0 disables)\n"

@@ -49,7 +49,7 @@ static void usage(FILE *f) {
       "--half-closed-timeout=S\n"
       "                               timeouts (defaults 2, 130, 3600, 300; 0 "
       "disables)\n"
-      "  --max-memory=MB              connection table ceiling (default 256; "
+      "  --max-memory=MB              connection table ceiling (default 192; "
       "0 = none)\n"
       "  --color=auto|always|never    colour in the table\n");
 }
