@@ -28,6 +28,7 @@ struct tlsfin_analyze {
   enum tlsfin_format format;
   FILE *out, *progress;
   char *filter;
+  struct tf_filter compiled;
   bool fail_on[TLSFIN_VERDICT_COUNT];
   bool failed, color, unordered;
   uint64_t conn_id_wanted; /* ladder */
@@ -100,6 +101,8 @@ int tlsfin_analyze_set_output(struct tlsfin_analyze *a, FILE *out) {
 int tlsfin_analyze_set_filter(struct tlsfin_analyze *a, const char *bpf) {
   free(a->filter);
   a->filter = bpf ? strdup(bpf) : NULL;
+  tf_filter_free(&a->compiled);
+  a->compiled.expr = a->filter;
   return 0;
 }
 int tlsfin_analyze_fail_on(struct tlsfin_analyze *a, tlsfin_verdict v) {
@@ -228,6 +231,7 @@ void tlsfin_analyze_free(struct tlsfin_analyze *a) {
   tf_records_free(a->records);
   tf_summary_free(a->summary);
   tf_ladder_sink_free(a->ladder);
+  tf_filter_free(&a->compiled);
   free(a->filter);
   tf_keylog_free(a->keylog);
   free(a);
@@ -294,7 +298,7 @@ static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc, const char *path,
                         long long fsize) {
   struct tf_source src = {0};
   if (ensure_engine(a) < 0 ||
-      tf_source_init(&src, pc, path, a->filter, a->err, sizeof a->err) < 0) {
+      tf_source_init(&src, pc, path, &a->compiled, a->err, sizeof a->err) < 0) {
     pcap_close(pc);
     return -1;
   }

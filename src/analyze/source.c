@@ -7,8 +7,15 @@
 
 #define MAX_BAD_REPORTS 5
 
+void tf_filter_free(struct tf_filter *f) {
+  if (f && f->compiled)
+    pcap_freecode(&f->prog);
+  if (f)
+    f->compiled = false;
+}
+
 int tf_source_init(struct tf_source *s, pcap_t *pc, const char *name,
-                   const char *filter, char *err, size_t errlen) {
+                   struct tf_filter *filter, char *err, size_t errlen) {
   int iface = s->iface;
   FILE *warn = s->warn;
   memset(s, 0, sizeof *s);
@@ -24,16 +31,23 @@ int tf_source_init(struct tf_source *s, pcap_t *pc, const char *name,
              name, tf_linktype_name(s->linktype), s->linktype);
     return -1;
   }
-  if (filter) {
-    struct bpf_program prog;
-    if (pcap_compile(pc, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
-      snprintf(err, errlen, "--filter '%s': %s", filter, pcap_geterr(pc));
-      return -1;
+  if (filter && filter->expr) {
+    int snap = pcap_snapshot(pc);
+    if (!filter->compiled || filter->linktype != s->linktype ||
+        filter->snaplen != snap) {
+      tf_filter_free(filter);
+      if (pcap_compile(pc, &filter->prog, filter->expr, 1,
+                       PCAP_NETMASK_UNKNOWN) < 0) {
+        snprintf(err, errlen, "--filter '%s': %s", filter->expr,
+                 pcap_geterr(pc));
+        return -1;
+      }
+      filter->compiled = true;
+      filter->linktype = s->linktype;
+      filter->snaplen = snap;
     }
-    int rc = pcap_setfilter(pc, &prog);
-    pcap_freecode(&prog);
-    if (rc < 0) {
-      snprintf(err, errlen, "--filter '%s': %s", filter, pcap_geterr(pc));
+    if (pcap_setfilter(pc, &filter->prog) < 0) {
+      snprintf(err, errlen, "--filter '%s': %s", filter->expr, pcap_geterr(pc));
       return -1;
     }
   }

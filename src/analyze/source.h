@@ -8,6 +8,7 @@
 #define TLSFIN_ANALYZE_SOURCE_H
 
 #include <pcap/pcap.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -24,10 +25,21 @@ struct tf_source {
   FILE *warn; /* where the first malformed packets are reported */
 };
 
+/* A BPF filter compiled once per link type and snap length: libpcap's
+ * optimizer can take seconds on a large expression, and a rotated series
+ * is hundreds of files with the same link type. */
+struct tf_filter {
+  const char *expr; /* NULL: no filter */
+  bool compiled;
+  int linktype, snaplen;
+  struct bpf_program prog;
+};
+void tf_filter_free(struct tf_filter *f);
+
 /* Checks the link type and installs the filter (NULL: none).  0, or -1
  * with a one-line message in err naming the source. */
 int tf_source_init(struct tf_source *s, pcap_t *pc, const char *name,
-                   const char *filter, char *err, size_t errlen);
+                   struct tf_filter *filter, char *err, size_t errlen);
 /* Decodes one captured packet and hands it to the engine. */
 void tf_source_packet(struct tf_source *s, struct tf_engine *e,
                       const struct pcap_pkthdr *h, const u_char *data);

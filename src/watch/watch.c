@@ -64,6 +64,7 @@ struct tlsfin_watch {
   char *names[MAX_IFACES];
   int nnames;
   char *filter;
+  struct tf_filter compiled;
   enum tlsfin_format format;
   FILE *out, *summary_out;
   bool color;
@@ -379,6 +380,7 @@ static void close_all(struct tlsfin_watch *w) {
   w->kernel = NULL;
   tf_kjoin_free(w->kjoin);
   w->kjoin = NULL;
+  tf_filter_free(&w->compiled);
   if (w->keylog_f)
     fclose(w->keylog_f);
   w->keylog_f = NULL;
@@ -464,8 +466,9 @@ static int open_iface(struct tlsfin_watch *w, const char *name) {
     return -1;
   }
   f->src.iface = w->nifs - 1;
-  if (tf_source_init(&f->src, pc, f->name, w->filter, w->err, sizeof w->err) <
-      0)
+  w->compiled.expr = w->filter;
+  if (tf_source_init(&f->src, pc, f->name, &w->compiled, w->err,
+                     sizeof w->err) < 0)
     return -1;
   if (pcap_setnonblock(pc, 1, eb) < 0) {
     seterr(w, "-i %s: %s", name, eb);
