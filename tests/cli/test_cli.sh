@@ -26,6 +26,20 @@ done
 printf 'hello, this is not a capture\n' >"$tmp/text.pcap"
 head -c 10 "$tmp/tls_clean.pcap" >"$tmp/short_header.pcap"
 
+# One filter, compiled once per link type: an Ethernet and a Linux cooked
+# (SLL2) capture in one run each keep exactly their own matching packets.
+pcaps=$here/../pcap
+one=$("$T" analyze --format=jsonl --filter 'tcp port 443' "$pcaps/crafted_after_2038.pcap" | wc -l)
+two=$("$T" analyze --format=jsonl --filter 'tcp port 443' "$pcaps/crafted_sll2_handshake_reset.pcap" | wc -l)
+both=$("$T" analyze --format=jsonl --filter 'tcp port 443' "$pcaps/crafted_after_2038.pcap" \
+  "$pcaps/crafted_sll2_handshake_reset.pcap" "$pcaps/crafted_after_2038.pcap" | wc -l)
+none=$("$T" analyze --format=jsonl --filter 'tcp port 9' "$pcaps/crafted_after_2038.pcap" \
+  "$pcaps/crafted_sll2_handshake_reset.pcap" | wc -l)
+if [[ $one -gt 0 && $two -gt 0 && $both -eq $((2 * one + two)) && $none -eq 0 ]]; then
+  echo "ok   filter-across-linktypes"; pass=$((pass+1))
+else
+  echo "FAIL filter-across-linktypes: $one + $two, together $both, port 9: $none"; fail=$((fail+1))
+fi
 check no-args 2 "no capture file" -- "$T" analyze
 check no-command 2 "usage" -- "$T"
 check unknown-command 2 "unknown command" -- "$T" frobnicate
