@@ -334,7 +334,9 @@ static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc, const char *path,
     ret = -1;
   }
   pcap_close(pc);
-  /* Connections do not span files: each capture is finished on its own. */
+  /* Connections do not span files: each capture is finished on its own,
+   * with its own clock. */
   tf_engine_flush(a->engine);
+  tf_engine_reset_clock(a->engine);
   return ret;
 }

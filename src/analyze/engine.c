@@ -463,6 +463,8 @@ void tf_engine_flush(struct tf_engine *e) {
   }
 }
 
+void tf_engine_reset_clock(struct tf_engine *e) { e->now = 0; }
+
 void tf_engine_free(struct tf_engine *e) {
   if (!e)
     return;

@@ -100,6 +100,9 @@ void tf_engine_packet(struct tf_engine *e, const struct tf_pkt *p,
 void tf_engine_advance(struct tf_engine *e, double now);
 /* Finish every connection still open, in order of first packet. */
 void tf_engine_flush(struct tf_engine *e);
+/* After a flush: the next packet starts the clock again (a new capture
+ * file may be older than the last one). */
+void tf_engine_reset_clock(struct tf_engine *e);
 
 struct tf_engine_stats {
   uint64_t packets;     /* TCP packets handed to the engine */
