@@ -31,6 +31,9 @@ struct tf_engine {
   uint64_t next_id;
   uint64_t gpkt; /* packets across inputs: the order of events */
   double now;    /* the latest time seen (capture clock) */
+  /* A jump far ahead waits for confirmation (see packet_clock). */
+  double jump_ts;
+  unsigned jump_seen;
   struct tf_conn **buckets;
   size_t nbuckets;
   struct {
@@ -380,11 +383,32 @@ static bool syn_starts_new(const struct tf_conn *c, int dir,
   return s->has_data || o->has_data || c->synack_seen;
 }
 
+/* A packet stamped far ahead of the clock (one bad timestamp in a capture,
+ * a sensor whose clock was wrong) would expire every connection at once.
+ * Such a jump moves the clock only when the packets after it confirm it;
+ * a lone outlier is ignored (its connection keeps the stamp it got). */
+#define JUMP_SECONDS 3600.0
+#define JUMP_CONFIRM 8
+
+static void packet_clock(struct tf_engine *e, double ts) {
+  if (e->now == 0 || ts <= e->now + JUMP_SECONDS) {
+    e->jump_seen = 0;
+    tf_engine_advance(e, ts);
+    return;
+  }
+  if (!e->jump_seen || ts < e->jump_ts)
+    e->jump_ts = ts; /* the earliest of the jumped packets */
+  if (++e->jump_seen >= JUMP_CONFIRM) {
+    e->jump_seen = 0;
+    tf_engine_advance(e, e->jump_ts);
+  }
+}
+
 void tf_engine_packet(struct tf_engine *e, const struct tf_pkt *p,
                       const struct tf_raw *raw) {
   e->gpkt++;
   e->st.packets++;
-  tf_engine_advance(e, p->ts);
+  packet_clock(e, p->ts);
   uint32_t h = tuple_hash(p);
   struct tf_conn *c = e->buckets[h & (e->nbuckets - 1)];
   int dir = -1;

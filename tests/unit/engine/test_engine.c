@@ -158,6 +158,26 @@ static void clock_only_moves_forward(void **state) {
   tf_engine_free(e);
 }
 
+/* One packet stamped ten years ahead does not expire everything; a clock
+ * that really jumped (every later packet agrees) does move. */
+static void lone_jump_ignored_real_jump_followed(void **state) {
+  (void)state;
+  struct seen s;
+  struct tf_sink k;
+  struct tf_engine *e = mk(&s, &k);
+  pkt(e, 1000, 40010, 0, SYN, 1, 0, 0); /* an attempt */
+  handshake(e, 1000, 40011);
+  pkt(e, 1000 + 315e6, 40012, 0, SYN, 1, 0, 0); /* ten years ahead */
+  pkt(e, 1001, 40013, 0, SYN, 1, 0, 0);
+  assert_int_equal(s.n, 0); /* nothing expired */
+  for (int i = 0; i < 8; i++)
+    pkt(e, 5000 + i, (uint16_t)(40020 + i), 0, SYN, 1, 0, 0);
+  /* 5000 > 1000 + 3600: a real jump, confirmed: the old attempts go */
+  assert_true(s.n >= 2);
+  assert_int_equal(s.v[0], TLSFIN_VERDICT_NO_ANSWER);
+  tf_engine_free(e);
+}
+
 static void flush_in_first_packet_order(void **state) {
   (void)state;
   struct seen s;
@@ -220,6 +240,7 @@ int main(void) {
       cmocka_unit_test(ended_connection_lingers),
       cmocka_unit_test(idle_and_half_closed),
       cmocka_unit_test(clock_only_moves_forward),
+      cmocka_unit_test(lone_jump_ignored_real_jump_followed),
       cmocka_unit_test(flush_in_first_packet_order),
       cmocka_unit_test(no_timeouts_no_expiry),
       cmocka_unit_test(memory_ceiling),
