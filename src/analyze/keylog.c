@@ -178,7 +178,7 @@ static int add_line(struct tf_keylog *k, const char *s, const char *end) {
   int which = label_of(w[0], (size_t)(we[0] - w[0]));
   if (which < 0)
     return -1;
-  uint8_t cr[32], secret[64];
+  uint8_t cr[32], secret[sizeof((struct tf_keys *)0)->secret[0]];
   if (unhex(w[1], we[1], cr, 32) != 32)
     return -1;
   int slen = unhex(w[2], we[2], secret, sizeof secret);
@@ -234,36 +234,40 @@ int tf_keylog_load_file(struct tf_keylog *k, const char *path, char *err,
     snprintf(err, errlen, "%s: %s", path, strerror(errno));
     return -1;
   }
-  char *buf = NULL;
-  size_t len = 0, cap = 0;
-  for (;;) {
-    if (len == cap) {
-      size_t nc = cap ? cap * 2 : 65536;
-      if (nc > (256u << 20)) {
-        snprintf(err, errlen, "%s: larger than 256 MiB, not a key log", path);
-        free(buf);
-        fclose(f);
-        return -1;
-      }
-      char *nb = realloc(buf, nc);
-      if (!nb) {
-        free(buf);
-        fclose(f);
-        snprintf(err, errlen, "%s: out of memory", path);
-        return -1;
-      }
-      buf = nb;
-      cap = nc;
+  /* Line by line through a fixed buffer: memory follows the keys, not the
+   * file (a million lines were read whole, 256 MB of buffer).  No key log
+   * line is longer than ~300 bytes; a longer one is malformed and skipped
+   * to its end. */
+  char line[1024];
+  unsigned bad = 0, first = 0, lineno = 0;
+  int added = 0;
+  while (fgets(line, sizeof line, f)) {
+    size_t n = strlen(line);
+    lineno++;
+    if (n == sizeof line - 1 && line[n - 1] != '\n') {
+      int ch;
+      while ((ch = fgetc(f)) != EOF && ch != '\n')
+        ;
+      bad++;
+      if (!first)
+        first = lineno;
+      continue;
     }
-    size_t r = fread(buf + len, 1, cap - len, f);
-    if (r == 0)
-      break;
-    len += r;
+    int r = add_line(k, line, line + n - (n && line[n - 1] == '\n'));
+    if (r > 0)
+      added++;
+    else if (r < 0) {
+      bad++;
+      if (!first)
+        first = lineno;
+    }
   }
+  int read_error = ferror(f);
   fclose(f);
-  unsigned bad = 0, first = 0;
-  int added = tf_keylog_add_text(k, buf, len, &bad, &first);
-  free(buf);
+  if (read_error) {
+    snprintf(err, errlen, "%s: read error", path);
+    return -1;
+  }
   if (added == 0 && bad > 0) {
     snprintf(err, errlen,
              "%s: not an SSLKEYLOGFILE (line %u: expected 'LABEL "

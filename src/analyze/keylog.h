@@ -24,7 +24,9 @@ enum tf_secret {
 
 struct tf_keys {
   uint8_t len[TF_SECRET_COUNT]; /* 0 when absent */
-  uint8_t secret[TF_SECRET_COUNT][64];
+  /* 48 bytes: the longest TLS secret (SHA-384 suites, the TLS 1.2 master
+   * secret) */
+  uint8_t secret[TF_SECRET_COUNT][48];
 };
 
 struct tf_keylog;

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Memory bounded by the ceiling, not by the capture: hostile captures from
+# bench/hostile/gen.py (a scan, SYN+RST pairs with one frozen timestamp, a
+# time jump, many servers) analyzed with --max-memory 16 stay under 64 MB of
+# peak RSS and still report every connection.  No timing is asserted.
+# usage: test_hostile.sh TLSFIN GEN_PY
+set -uo pipefail
+T=$1 GEN=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0 pass=0
+for kind in scan frozen jump servers; do
+  n=200000
+  python3 "$GEN" "$kind" "$n" "$tmp/$kind.pcap" || { echo "FAIL gen $kind"; exit 1; }
+  /usr/bin/time -f "%M" -o "$tmp/rss" "$T" analyze --max-memory 16 --format=summary "$tmp/$kind.pcap" \
+    >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+  kb=$(tail -1 "$tmp/rss")
+  conns=$(sed -n 's/^connections: //p' "$tmp/out")
+  if [[ $rc -eq 0 && $kb -lt 65536 && $conns -eq $n ]]; then
+    echo "ok   $kind: $conns connections, peak $((kb / 1024)) MB"; pass=$((pass+1))
+  else
+    echo "FAIL $kind: exit $rc, $conns connections (want $n), peak $((kb / 1024)) MB (want < 64)"
+    head -3 "$tmp/err"; fail=$((fail+1))
+  fi
+done
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]
