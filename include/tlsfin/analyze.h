@@ -52,6 +52,8 @@ int tlsfin_analyze_set_conn(struct tlsfin_analyze *a, uint64_t id);
 int tlsfin_analyze_set_color(struct tlsfin_analyze *a, bool on);
 /* Progress on this stream for inputs over ~100 MB (NULL: none). */
 int tlsfin_analyze_set_progress(struct tlsfin_analyze *a, FILE *err);
+/* Flush the output after each record (a pipe, tcpdump's -l). */
+int tlsfin_analyze_set_flush(struct tlsfin_analyze *a, bool on);
 /* Emit each connection as soon as it is finished instead of in order of
  * first packet (bounded memory with long-lived connections). */
 int tlsfin_analyze_set_unordered(struct tlsfin_analyze *a, bool on);

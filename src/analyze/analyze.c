@@ -30,7 +30,7 @@ struct tlsfin_analyze {
   char *filter;
   struct tf_filter compiled;
   bool fail_on[TLSFIN_VERDICT_COUNT];
-  bool failed, color, unordered;
+  bool failed, color, unordered, flush;
   uint64_t conn_id_wanted; /* ladder */
   struct tf_engine *engine;
   struct tf_records *records;
@@ -144,6 +144,10 @@ int tlsfin_analyze_set_progress(struct tlsfin_analyze *a, FILE *err) {
   a->progress = err;
   return 0;
 }
+int tlsfin_analyze_set_flush(struct tlsfin_analyze *a, bool on) {
+  a->flush = on;
+  return 0;
+}
 int tlsfin_analyze_set_unordered(struct tlsfin_analyze *a, bool on) {
   a->unordered = on;
   return 0;
@@ -187,6 +191,7 @@ static int ensure_engine(struct tlsfin_analyze *a) {
         a->color, !a->unordered);
     if (!a->records)
       goto oom;
+    tf_records_set_flush(a->records, a->flush);
     tf_records_header(a->records);
     tf_engine_add_sink(a->engine, tf_records_sink(a->records));
     break;

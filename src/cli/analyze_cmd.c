@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmds.h"
@@ -14,11 +15,18 @@
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: tlsfin analyze [options] FILE...   (FILE '-' is stdin)\n"
+          "usage: tlsfin analyze [options] FILE...   (FILE '-' is stdin; "
+          "options may follow files, -- ends them)\n"
+          "  -r FILE                       read FILE (as tcpdump -r; "
+          "repeatable)\n"
+          "  -f, --filter=BPF              libpcap filter, e.g. 'port 443'\n"
+          "  -l                            flush each record (also when "
+          "stdout is a pipe)\n"
+          "  -V, --version                 print the version\n"
           "  --format=table|jsonl|summary  output (default table)\n"
           "  --fail-on=VERDICT[,VERDICT]   exit 1 when a connection gets one "
           "of these verdicts\n"
-          "  --filter=BPF                  libpcap filter, e.g. 'port 443'\n"
+
           "  --keylog=FILE                 TLS keys (SSLKEYLOGFILE) for exact "
           "alerts and HTTP framing\n"
           "  --conn=N                      ladder diagram of connection N's "
@@ -31,7 +39,7 @@ static void usage(FILE *f) {
           "192; 0 = none)\n"
           "  --attempt-timeout=S --idle-timeout=S --half-closed-timeout=S\n"
           "                                capture-time timeouts (defaults "
-          "130, 900, 300; 0 disables)\n"
+          "130, 0, 0; 0 disables)\n"
           "verdicts:");
   for (int v = 0; v < TLSFIN_VERDICT_COUNT; v++)
     fprintf(f, " %s", tlsfin_verdict_name((tlsfin_verdict)v));
@@ -72,9 +80,9 @@ static int parse_fail_on(struct tlsfin_analyze *a, const char *arg) {
 
 int tlsfin_cmd_analyze(int argc, char **argv) {
   static const struct option opts[] = {
-      {"format", required_argument, NULL, 'f'},
+      {"format", required_argument, NULL, 'o'},
       {"fail-on", required_argument, NULL, 'F'},
-      {"filter", required_argument, NULL, 'b'},
+      {"filter", required_argument, NULL, 'f'},
       {"keylog", required_argument, NULL, 'k'},
       {"conn", required_argument, NULL, 'c'},
       {"unordered", no_argument, NULL, 'u'},
@@ -84,6 +92,7 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
       {"idle-timeout", required_argument, NULL, 'I'},
       {"half-closed-timeout", required_argument, NULL, 'H'},
       {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0}};
   struct tlsfin_analyze *a = tlsfin_analyze_new();
   if (!a) {
@@ -95,9 +104,19 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
   int o;
   optind = 1;
   opterr = 0;
-  while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+  /* Permuting getopt: options may come after files (tcpdump/tshark
+   * habits); "--" ends them. */
+  const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
+  int ninputs = 0;
+  bool flush_each = false;
+  if (!inputs) {
+    fprintf(stderr, "tlsfin analyze: out of memory\n");
+    tlsfin_analyze_free(a);
+    return TLSFIN_EXIT_USAGE;
+  }
+  while ((o = getopt_long(argc, argv, "hr:f:lV", opts, NULL)) != -1) {
     switch (o) {
-    case 'f':
+    case 'o':
       if (!strcmp(optarg, "table"))
         tlsfin_analyze_set_format(a, TLSFIN_FORMAT_TABLE);
       else if (!strcmp(optarg, "jsonl"))
@@ -117,8 +136,20 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
         goto usage_error;
       break;
     case 'b':
+    case 'f':
       tlsfin_analyze_set_filter(a, optarg);
       break;
+    case 'r':
+      inputs[ninputs++] = optarg;
+      break;
+    case 'l':
+      flush_each = true;
+      break;
+    case 'V':
+      printf("tlsfin %s\n", TLSFIN_VERSION);
+      free(inputs);
+      tlsfin_analyze_free(a);
+      return TLSFIN_EXIT_OK;
     case 'k':
       if (tlsfin_analyze_set_keylog(a, optarg) < 0) {
         fprintf(stderr, "tlsfin analyze: %s\n", tlsfin_analyze_error(a));
@@ -192,18 +223,25 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
       goto usage_error;
     }
   }
-  if (optind >= argc) {
+  for (int i = optind; i < argc; i++)
+    inputs[ninputs++] = argv[i];
+  if (!ninputs) {
     fprintf(stderr, "tlsfin analyze: no capture file given\n");
     goto usage_error;
   }
+  /* A record at a time when someone reads as we go: a pipe (`| jq`), or
+   * -l as in tcpdump. */
+  struct stat st;
+  tlsfin_analyze_set_flush(a, flush_each ||
+                                  (fstat(1, &st) == 0 && S_ISFIFO(st.st_mode)));
   tlsfin_analyze_set_timeouts(a, attempt, idle, half);
   tlsfin_analyze_set_color(a, color == 1 || (color == -1 && isatty(1)));
   if (isatty(2))
     tlsfin_analyze_set_progress(a, stderr);
 
   int rc = TLSFIN_EXIT_OK;
-  for (int i = optind; i < argc; i++) {
-    if (tlsfin_analyze_file(a, argv[i]) < 0) {
+  for (int i = 0; i < ninputs; i++) {
+    if (tlsfin_analyze_file(a, inputs[i]) < 0) {
       fprintf(stderr, "tlsfin analyze: %s\n", tlsfin_analyze_error(a));
       rc = TLSFIN_EXIT_USAGE;
     }
@@ -212,6 +250,12 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
     fprintf(stderr, "tlsfin analyze: %s\n", tlsfin_analyze_error(a));
     rc = TLSFIN_EXIT_USAGE;
   }
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    fprintf(stderr, "tlsfin analyze: writing the output: %s\n",
+            strerror(errno ? errno : EIO));
+    rc = TLSFIN_EXIT_USAGE;
+  }
+  free(inputs);
   if (tlsfin_analyze_evicted(a))
     fprintf(stderr,
             "tlsfin analyze: warning: %llu connection(s) finished early at "
@@ -225,6 +269,7 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
 
 usage_error:
   usage(stderr);
+  free(inputs);
   tlsfin_analyze_free(a);
   return TLSFIN_EXIT_USAGE;
 }

@@ -33,7 +33,7 @@ int main(int argc, char **argv) {
     usage(stdout);
     return TLSFIN_EXIT_OK;
   }
-  if (!strcmp(argv[1], "--version")) {
+  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
     printf("tlsfin %s\n", TLSFIN_VERSION);
     return TLSFIN_EXIT_OK;
   }

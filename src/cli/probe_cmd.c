@@ -110,6 +110,7 @@ int tlsfin_cmd_probe(int argc, char **argv) {
       {"targets", required_argument, NULL, 'T'},
       {"jobs", required_argument, NULL, 'j'},
       {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0}};
   /* a peer that closes while OpenSSL writes must not kill the probe */
   signal(SIGPIPE, SIG_IGN);
@@ -124,7 +125,8 @@ int tlsfin_cmd_probe(int argc, char **argv) {
   int o, rc = TLSFIN_EXIT_USAGE;
   optind = 1;
   opterr = 0;
-  while ((o = getopt_long(argc, argv, "+hj:", opts, NULL)) != -1) {
+  /* Permuting: `tlsfin probe HOST:PORT --sni x` works, "--" ends options. */
+  while ((o = getopt_long(argc, argv, "hj:V", opts, NULL)) != -1) {
     char *end;
     switch (o) {
     case 's':
@@ -218,6 +220,10 @@ int tlsfin_cmd_probe(int argc, char **argv) {
       break;
     case 'h':
       usage(stdout);
+      rc = TLSFIN_EXIT_OK;
+      goto out;
+    case 'V':
+      printf("tlsfin %s\n", TLSFIN_VERSION);
       rc = TLSFIN_EXIT_OK;
       goto out;
     default:

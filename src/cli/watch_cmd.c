@@ -20,6 +20,9 @@ static void usage(FILE *f) {
       "  -i, --interface=IFACE        capture on IFACE (repeatable; default "
       "any)\n"
       "  -f, --filter=BPF             libpcap filter, e.g. 'port 443'\n"
+      "  -l                           accepted: rows are always flushed as "
+      "written\n"
+      "  -V, --version                print the version\n"
       "  --format=table|jsonl         rows as connections end (default "
       "table)\n"
       "  --keylog=FILE                TLS keys (SSLKEYLOGFILE), followed as "
@@ -41,6 +44,8 @@ static void usage(FILE *f) {
       "these\n"
       "  --kernel=auto|on|off         kernel RST reasons and processes via "
       "eBPF (default auto)\n"
+      "  --libssl                     with --kernel: what OpenSSL told each "
+      "application (uprobes)\n"
       "  --buffer-mb=N                capture buffer per interface (default "
       "64)\n"
       "  --snaplen=N                  bytes captured per packet (default "
@@ -123,6 +128,7 @@ enum {
   O_HALF,
   O_COLOR,
   O_MAXMEM,
+  O_LIBSSL,
 };
 
 int tlsfin_cmd_watch(int argc, char **argv) {
@@ -148,7 +154,9 @@ int tlsfin_cmd_watch(int argc, char **argv) {
       {"half-closed-timeout", required_argument, NULL, O_HALF},
       {"color", required_argument, NULL, O_COLOR},
       {"max-memory", required_argument, NULL, O_MAXMEM},
+      {"libssl", no_argument, NULL, O_LIBSSL},
       {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0}};
   struct tlsfin_watch *w = tlsfin_watch_new();
   if (!w) {
@@ -161,7 +169,7 @@ int tlsfin_cmd_watch(int argc, char **argv) {
   int o;
   optind = 1;
   opterr = 0;
-  while ((o = getopt_long(argc, argv, ":i:f:h", opts, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, ":i:f:hlV", opts, NULL)) != -1) {
     int rc = 0;
     switch (o) {
     case 'i':
@@ -258,6 +266,9 @@ int tlsfin_cmd_watch(int argc, char **argv) {
       if (parse_num("--half-closed-timeout", optarg, 0, 86400 * 30, &half) < 0)
         goto usage_error;
       break;
+    case O_LIBSSL:
+      rc = tlsfin_watch_set_libssl(w, true);
+      break;
     case O_MAXMEM:
       if (parse_num("--max-memory", optarg, 0, 1e6, &v) < 0)
         goto usage_error;
@@ -281,6 +292,12 @@ int tlsfin_cmd_watch(int argc, char **argv) {
       usage(stdout);
       tlsfin_watch_free(w);
       return TLSFIN_EXIT_OK;
+    case 'V':
+      printf("tlsfin %s\n", TLSFIN_VERSION);
+      tlsfin_watch_free(w);
+      return TLSFIN_EXIT_OK;
+    case 'l': /* rows are always flushed as they are written (tcpdump -l) */
+      break;
     case ':':
       fprintf(stderr, "tlsfin watch: option '%s' needs a value\n",
               argv[optind - 1]);

@@ -40,6 +40,14 @@ if [[ $one -gt 0 && $two -gt 0 && $both -eq $((2 * one + two)) && $none -eq 0 ]]
 else
   echo "FAIL filter-across-linktypes: $one + $two, together $both, port 9: $none"; fail=$((fail+1))
 fi
+# Conventions (tcpdump/tshark habits): options after files, "--", -r, -V.
+check options-after-file 0 "" -- "$T" analyze "$tmp/tls_clean.pcap" --format=jsonl
+check dash-dash 0 "" -- "$T" analyze --format=summary -- "$tmp/tls_clean.pcap"
+check dash-r 0 "" -- "$T" analyze -r "$tmp/tls_clean.pcap" -f tcp --format summary
+for c in analyze watch probe; do check "$c-version" 0 "" -- "$T" $c --version; done
+check top-V 0 "" -- "$T" -V
+check probe-options-after-target 2 "cannot connect" -- "$T" probe 127.0.0.1:1 --timeout 200 --format=json
+check write-error 2 "writing the output: No space left on device" -- sh -c "\"$T\" analyze \"$tmp/tls_clean.pcap\" >/dev/full"
 check no-args 2 "no capture file" -- "$T" analyze
 check no-command 2 "usage" -- "$T"
 check unknown-command 2 "unknown command" -- "$T" frobnicate
