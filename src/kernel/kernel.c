@@ -21,9 +21,40 @@ const char *tf_kernel_state_name(int state) {
   return state_names[state];
 }
 
+/* OpenSSL's SSL_get_error codes (openssl/ssl.h), stable ABI. */
+static const char *const ssl_error_names[] = {
+    "SSL_ERROR_NONE",
+    "SSL_ERROR_SSL",
+    "SSL_ERROR_WANT_READ",
+    "SSL_ERROR_WANT_WRITE",
+    "SSL_ERROR_WANT_X509_LOOKUP",
+    "SSL_ERROR_SYSCALL",
+    "SSL_ERROR_ZERO_RETURN",
+    "SSL_ERROR_WANT_CONNECT",
+    "SSL_ERROR_WANT_ACCEPT",
+    "SSL_ERROR_WANT_ASYNC",
+    "SSL_ERROR_WANT_ASYNC_JOB",
+    "SSL_ERROR_WANT_CLIENT_HELLO_CB",
+    "SSL_ERROR_WANT_RETRY_VERIFY",
+};
+
+const char *tf_kernel_ssl_error_name(int code) {
+  if (code < 0 ||
+      code >= (int)(sizeof ssl_error_names / sizeof *ssl_error_names))
+    return NULL;
+  return ssl_error_names[code];
+}
+
+struct tf_kernel *tf_kernel_open(char *err, size_t errlen) {
+  return tf_kernel_open_with(0, err, errlen);
+}
+
 #ifdef TLSFIN_HAVE_BPF
 
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +80,9 @@ const char *tf_kernel_state_name(int state) {
 
 #define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
 #define RST_REASON_PREFIX "SK_RST_REASON_"
+#define LIBSSL_SONAME "libssl.so.3"
+/* Enough for every uprobe program in tlsfin.bpf.c. */
+#define MAX_SSL_LINKS 16
 
 struct reason_name {
   long long value;
@@ -67,6 +101,13 @@ struct tf_kernel {
   void *cb_ctx;
   int delivered;
   const char *attribution; /* see tf_kernel_attribution */
+  /* libssl uprobes: attached manually (the skeleton cannot, it does not
+   * know the library), so destroyed here before the skeleton. */
+  struct bpf_link *ssl_links[MAX_SSL_LINKS];
+  int nssl_links;
+  int ssl_loaded; /* the uprobe programs are loaded (maybe not attached) */
+  char ssl_status[320];
+  char libssl[PATH_MAX];
 };
 
 /* libbpf reports failures only through its print callback.  Keep the first
@@ -257,6 +298,14 @@ static void set_addrs(struct tf_kevent *out, const struct tlsfin_event *ev) {
   }
 }
 
+/* Indexed by enum tlsfin_ssl_func. */
+static const char *const ssl_func_names[] = {
+    [TLSFIN_SSL_SHUTDOWN] = "SSL_shutdown",
+    [TLSFIN_SSL_GET_ERROR] = "SSL_get_error",
+    [TLSFIN_SSL_READ] = "SSL_read",
+    [TLSFIN_SSL_READ_EX] = "SSL_read_ex",
+};
+
 static int on_event(void *ctx, void *data, size_t size) {
   struct tf_kernel *k = ctx;
   const struct tlsfin_event *ev = data;
@@ -285,6 +334,15 @@ static int on_event(void *ctx, void *data, size_t size) {
     out.type = TF_KEV_PROC;
     out.proc_event = "close";
     break;
+  case TLSFIN_EV_SSL:
+    out.type = TF_KEV_SSL;
+    if (ev->ssl_func >= sizeof ssl_func_names / sizeof *ssl_func_names)
+      return 0;
+    out.ssl_func = ssl_func_names[ev->ssl_func];
+    out.ssl_ret = ev->ssl_ret;
+    out.ssl_arg = ev->ssl_arg;
+    out.ssl_fd = ev->fd;
+    break;
   default:
     return 0;
   }
@@ -308,7 +366,15 @@ static int on_event(void *ctx, void *data, size_t size) {
   return 0;
 }
 
+static void detach_ssl(struct tf_kernel *k) {
+  for (int i = 0; i < k->nssl_links; i++)
+    bpf_link__destroy(k->ssl_links[i]);
+  k->nssl_links = 0;
+}
+
 static void unload(struct tf_kernel *k) {
+  detach_ssl(k);
+  k->ssl_loaded = 0;
   ring_buffer__free(k->rb);
   k->rb = NULL;
   tlsfin__destroy(k->skel);
@@ -316,9 +382,11 @@ static void unload(struct tf_kernel *k) {
 }
 
 /* Loads and attaches the programs, with accept/close attribution either by
- * fentry/fexit (use_fentry) or by syscall tracepoints. */
-static int load_attach(struct tf_kernel *k, int use_fentry, char *err,
-                       size_t errlen) {
+ * fentry/fexit (use_fentry) or by syscall tracepoints, and with the libssl
+ * uprobe programs loaded (not yet attached) when with_ssl. */
+static int load_attach(struct tf_kernel *k, int use_fentry, int with_ssl,
+                       char *err, size_t errlen) {
+  struct bpf_program *p;
   int rc;
 
   libbpf_first_warning[0] = '\0';
@@ -332,6 +400,12 @@ static int load_attach(struct tf_kernel *k, int use_fentry, char *err,
   bpf_program__set_autoload(k->skel->progs.tlsfin_accept_sys, !use_fentry);
   bpf_program__set_autoload(k->skel->progs.tlsfin_accept4_sys, !use_fentry);
   bpf_program__set_autoload(k->skel->progs.tlsfin_close_sys, !use_fentry);
+  /* Every kprobe-type program is a libssl uprobe.  The skeleton's attach
+   * skips them (a bare SEC("uprobe") names no library); attach_ssl does. */
+  bpf_object__for_each_program(p, k->skel->obj) {
+    if (bpf_program__type(p) == BPF_PROG_TYPE_KPROBE)
+      bpf_program__set_autoload(p, with_ssl);
+  }
   rc = tlsfin__load(k->skel);
   if (rc != 0) {
     set_libbpf_err(err, errlen, "load", rc);
@@ -349,6 +423,7 @@ static int load_attach(struct tf_kernel *k, int use_fentry, char *err,
     goto fail;
   }
   k->attribution = use_fentry ? "fentry" : "syscalls";
+  k->ssl_loaded = with_ssl;
   return 0;
 
 fail:
@@ -356,11 +431,175 @@ fail:
   return -1;
 }
 
-struct tf_kernel *tf_kernel_open(char *err, size_t errlen) {
+static void set_ssl_status(struct tf_kernel *k, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(k->ssl_status, sizeof k->ssl_status, fmt, ap);
+  va_end(ap);
+}
+
+/* The first bytes of an ELF header that say which processes can map it:
+ * class, byte order and e_machine (same offset in 32- and 64-bit
+ * headers).  Compared raw, so no byte swapping is needed. */
+static int elf_kind(const char *path, unsigned char kind[4]) {
+  unsigned char h[20];
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  ssize_t n;
+  if (fd < 0)
+    return -1;
+  n = read(fd, h, sizeof h);
+  close(fd);
+  if (n != (ssize_t)sizeof h || memcmp(h, ELFMAG, SELFMAG) != 0)
+    return -1;
+  kind[0] = h[EI_CLASS];
+  kind[1] = h[EI_DATA];
+  kind[2] = h[18];
+  kind[3] = h[19];
+  return 0;
+}
+
+/* The libssl that programs on this host load: $TLSFIN_LIBSSL, else the
+ * loader cache's entry for our own architecture (a multilib host lists
+ * the 32-bit one too), as `ldconfig -p` prints it.  Returns 0 or sets the
+ * status. */
+static int find_libssl(struct tf_kernel *k) {
+  const char *env = getenv("TLSFIN_LIBSSL");
+  unsigned char self[4], kind[4];
+  char line[PATH_MAX + 128];
+  FILE *f;
+  int found = 0;
+
+  if (env && *env) {
+    if (access(env, R_OK) != 0) {
+      set_ssl_status(k, "TLSFIN_LIBSSL=%s: %s", env, strerror(errno));
+      return -1;
+    }
+    snprintf(k->libssl, sizeof k->libssl, "%s", env);
+    return 0;
+  }
+  if (elf_kind("/proc/self/exe", self) != 0) {
+    set_ssl_status(k, LIBSSL_SONAME " not found (cannot read /proc/self/exe)");
+    return -1;
+  }
+  /* The cache is what the dynamic loader itself consults; parsing its
+   * binary format here would duplicate ldconfig for no gain. */
+  f = popen("/sbin/ldconfig -p 2>/dev/null", "re");
+  if (!f) {
+    set_ssl_status(k, LIBSSL_SONAME " not found (ldconfig -p: %s)",
+                   strerror(errno));
+    return -1;
+  }
+  while (fgets(line, sizeof line, f)) {
+    const char *name = line + strspn(line, " \t");
+    char *path = strstr(line, "=> ");
+    if (found || strncmp(name, LIBSSL_SONAME " ", strlen(LIBSSL_SONAME) + 1) ||
+        !path)
+      continue;
+    path += 3;
+    path[strcspn(path, "\n")] = '\0';
+    if (elf_kind(path, kind) == 0 && memcmp(kind, self, sizeof kind) == 0) {
+      snprintf(k->libssl, sizeof k->libssl, "%s", path);
+      found = 1;
+    }
+  }
+  pclose(f);
+  if (!found) {
+    set_ssl_status(k, LIBSSL_SONAME " not found (ldconfig -p)");
+    return -1;
+  }
+  return 0;
+}
+
+/* libcrypto of the same build: the same directory and suffix
+ * (libssl.so.3 -> libcrypto.so.3), as every distribution ships them. */
+static int libcrypto_of(const char *libssl, char *out, size_t outlen) {
+  const char *base = strrchr(libssl, '/');
+  int n;
+  base = base ? base + 1 : libssl;
+  if (strncmp(base, "libssl", 6) != 0)
+    return -1;
+  n = snprintf(out, outlen, "%.*slibcrypto%s", (int)(base - libssl), libssl,
+               base + 6);
+  return n > 0 && (size_t)n < outlen && access(out, R_OK) == 0 ? 0 : -1;
+}
+
+static int attach_one(struct tf_kernel *k, struct bpf_program *prog,
+                      const char *lib, const char *func, int retprobe) {
+  LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func,
+              .retprobe = retprobe != 0);
+  struct bpf_link *link;
+
+  if (k->nssl_links >= MAX_SSL_LINKS) {
+    errno = ENOSPC;
+    return -1;
+  }
+  /* pid -1: every process that maps the library. */
+  link = bpf_program__attach_uprobe_opts(prog, -1, lib, 0, &opts);
+  if (!link)
+    return -1;
+  k->ssl_links[k->nssl_links++] = link;
+  return 0;
+}
+
+static void attach_ssl(struct tf_kernel *k) {
+  struct tlsfin *s = k->skel;
+  const struct {
+    struct bpf_program *prog;
+    const char *func;
+    int retprobe;
+  } probes[] = {
+      /* Descriptor tracking first, so that no event can miss its join
+       * for lack of a mapping set up during attach. */
+      {s->progs.tlsfin_ssl_set_fd, "SSL_set_fd", 0},
+      {s->progs.tlsfin_ssl_set_bio, "SSL_set_bio", 0},
+      {s->progs.tlsfin_ssl_set0_rbio, "SSL_set0_rbio", 0},
+      {s->progs.tlsfin_ssl_free, "SSL_free", 0},
+      {s->progs.tlsfin_ssl_shutdown, "SSL_shutdown", 0},
+      {s->progs.tlsfin_ssl_shutdown_ret, "SSL_shutdown", 1},
+      {s->progs.tlsfin_ssl_get_error, "SSL_get_error", 0},
+      {s->progs.tlsfin_ssl_get_error_ret, "SSL_get_error", 1},
+      {s->progs.tlsfin_ssl_read, "SSL_read", 0},
+      {s->progs.tlsfin_ssl_read_ret, "SSL_read", 1},
+      {s->progs.tlsfin_ssl_read_ex, "SSL_read_ex", 0},
+      {s->progs.tlsfin_ssl_read_ex_ret, "SSL_read_ex", 1},
+  };
+  char libcrypto[PATH_MAX];
+
+  for (size_t i = 0; i < sizeof probes / sizeof *probes; i++) {
+    libbpf_first_warning[0] = '\0';
+    if (attach_one(k, probes[i].prog, k->libssl, probes[i].func,
+                   probes[i].retprobe) != 0) {
+      int e = errno;
+      set_ssl_status(k, "attach %s%s in %s: %s", probes[i].func,
+                     probes[i].retprobe ? " (return)" : "", k->libssl,
+                     libbpf_first_warning[0] ? libbpf_first_warning
+                                             : strerror(e));
+      detach_ssl(k);
+      return;
+    }
+  }
+  k->ssl_status[0] = '\0';
+  /* Optional: without it only SSL_set_fd joins (see kernel.h). */
+  if (libcrypto_of(k->libssl, libcrypto, sizeof libcrypto) != 0) {
+    set_ssl_status(k, "partial: no libcrypto next to %s", k->libssl);
+    return;
+  }
+  libbpf_first_warning[0] = '\0';
+  if (attach_one(k, s->progs.tlsfin_bio_int_ctrl, libcrypto, "BIO_int_ctrl",
+                 0) != 0) {
+    int e = errno;
+    set_ssl_status(k, "partial: attach BIO_int_ctrl in %s: %s", libcrypto,
+                   libbpf_first_warning[0] ? libbpf_first_warning
+                                           : strerror(e));
+  }
+}
+
+struct tf_kernel *tf_kernel_open_with(unsigned flags, char *err,
+                                      size_t errlen) {
   struct tf_kernel *k;
   struct btf *btf;
   const char *want;
-  int rc;
+  int rc, ssl, loaded = 0;
 
   set_err(err, errlen, "unknown error");
   libbpf_set_print(libbpf_capture);
@@ -400,16 +639,33 @@ struct tf_kernel *tf_kernel_open(char *err, size_t errlen) {
     goto fail;
   }
 
+  set_ssl_status(k, "not requested");
+  ssl = (flags & TF_KERNEL_SSL) && find_libssl(k) == 0;
+
   /* fentry/fexit first (they also see closes at process exit); the
    * syscall-tracepoint programs when trampolines are unavailable.  The
    * environment can ask for the latter directly, so that tests also cover
-   * them on kernels where fentry works. */
+   * them on kernels where fentry works.  For each, with the uprobe
+   * programs and then without: only when the second works are the
+   * uprobes to blame, and the RST/PROC events must not depend on them. */
   want = getenv("TLSFIN_KERNEL_ATTRIBUTION");
-  if ((want && strcmp(want, "syscalls") == 0) ||
-      load_attach(k, 1, err, errlen) != 0) {
-    if (load_attach(k, 0, err, errlen) != 0)
-      goto fail;
+  for (int fentry = !(want && strcmp(want, "syscalls") == 0);
+       fentry >= 0 && !loaded; fentry--) {
+    char ssl_err[sizeof k->ssl_status];
+    if (ssl && load_attach(k, fentry, 1, ssl_err, sizeof ssl_err) == 0) {
+      loaded = 1;
+    } else if (load_attach(k, fentry, 0, err, errlen) == 0) {
+      loaded = 1;
+      if (ssl) {
+        snprintf(k->ssl_status, sizeof k->ssl_status, "%s", ssl_err);
+        ssl = 0;
+      }
+    }
   }
+  if (!loaded)
+    goto fail;
+  if (ssl)
+    attach_ssl(k);
   k->rt_offset_ns = realtime_offset_ns();
   if (err && errlen)
     err[0] = '\0';
@@ -452,6 +708,23 @@ const char *tf_kernel_attribution(const struct tf_kernel *k) {
   return k ? k->attribution : NULL;
 }
 
+const char *tf_kernel_ssl_status(const struct tf_kernel *k) {
+  return k ? k->ssl_status : "collector not open";
+}
+
+const char *tf_kernel_ssl_library(const struct tf_kernel *k) {
+  return k && k->nssl_links > 0 ? k->libssl : NULL;
+}
+
+int tf_kernel_set_ssl_pid(struct tf_kernel *k, uint32_t pid) {
+  if (!k || !k->skel || !k->ssl_loaded || !k->skel->bss)
+    return -1;
+  /* The programs read it at each call; an aligned 32-bit store is seen
+   * whole. */
+  k->skel->bss->ssl_tgid_filter = pid;
+  return 0;
+}
+
 uint64_t tf_kernel_lost(const struct tf_kernel *k) {
   uint64_t total = 0;
   uint32_t key = TLSFIN_LOST_RINGBUF;
@@ -490,7 +763,9 @@ struct tf_kernel {
   int unused;
 };
 
-struct tf_kernel *tf_kernel_open(char *err, size_t errlen) {
+struct tf_kernel *tf_kernel_open_with(unsigned flags, char *err,
+                                      size_t errlen) {
+  (void)flags;
   if (err && errlen)
     snprintf(err, errlen,
              "built without eBPF support (needs libbpf-dev, "
@@ -521,6 +796,22 @@ uint64_t tf_kernel_lost(const struct tf_kernel *k) {
 const char *tf_kernel_attribution(const struct tf_kernel *k) {
   (void)k;
   return NULL;
+}
+
+const char *tf_kernel_ssl_status(const struct tf_kernel *k) {
+  (void)k;
+  return "built without eBPF support";
+}
+
+const char *tf_kernel_ssl_library(const struct tf_kernel *k) {
+  (void)k;
+  return NULL;
+}
+
+int tf_kernel_set_ssl_pid(struct tf_kernel *k, uint32_t pid) {
+  (void)k;
+  (void)pid;
+  return -1;
 }
 
 void tf_kernel_close(struct tf_kernel *k) { (void)k; }

@@ -3,7 +3,9 @@
  * Reports, through one ring buffer, the RSTs the kernel sends (with the
  * kernel's own sk_rst_reason, kernel >= 6.10) and receives, plus which
  * process connected, accepted and closed each TCP socket, so user space can
- * attribute the end of a connection seen on the wire to a cause.  CO-RE:
+ * attribute the end of a connection seen on the wire to a cause; and, from
+ * uprobes on libssl, what OpenSSL told the application about each ending
+ * (at the end of this file).  CO-RE:
  * field offsets are relocated against the running kernel at load time. */
 #include "vmlinux.h"
 
@@ -100,6 +102,13 @@ static __always_inline void sock_copy(struct tlsfin_event *e,
 
   e->family = family;
   e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+  /* A socket that reached TCP_CLOSE (RST received, both FINs done) has
+   * given its port back: inet_put_port() zeroes skc_num but leaves
+   * inet_sport, so a later close() or SSL call still names the
+   * connection. */
+  if (!e->lport)
+    e->lport =
+        bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
   e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
   e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
   /* Explicit sizes: BPF_CORE_READ_INTO would copy sizeof(*dst), one byte
@@ -352,4 +361,270 @@ int tlsfin_close_sys(struct sys_enter_fd_args *ctx) {
   sock_copy(e, sk);
   bpf_ringbuf_submit(e, 0);
   return 0;
+}
+
+/* ---- libssl: what the application was told ----
+ *
+ * uprobes that kernel.c attaches to one libssl (and its libcrypto) file, so
+ * they fire in every process that maps that file.  They report the return
+ * values that tell an application how its TLS connection ended
+ * (SSL_shutdown, SSL_get_error, SSL_read), joined to the TCP connection
+ * through the descriptor the SSL object was given. */
+
+/* Only this process's SSL events are reported; 0 = every process.  Written
+ * by user space through the mmap'ed .bss (tf_kernel_set_ssl_pid) while the
+ * programs run.  The descriptor tracking below ignores it, so that narrowing
+ * or widening the filter later still joins connections set up before. */
+volatile __u32 ssl_tgid_filter;
+
+/* OpenSSL's ABI values (openssl/bio.h, openssl/ssl.h). */
+#define BIO_C_SET_FD 104
+#define SSL_ERROR_NONE 0
+#define SSL_ERROR_WANT_READ 2
+#define SSL_ERROR_WANT_WRITE 3
+
+/* An SSL* or BIO* is only meaningful within its process. */
+struct uptr_key {
+  __u64 ptr;
+  __u32 tgid;
+  __u32 pad;
+};
+
+/* SSL* -> the descriptor it reads from.  LRU: an SSL freed by a process we
+ * never see again (or whose SSL_free we missed) must not fill the map. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, struct uptr_key);
+  __type(value, __s32);
+} ssl_fds SEC(".maps");
+
+/* BIO* -> descriptor, from BIO_set_fd, until an SSL takes the BIO. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct uptr_key);
+  __type(value, __s32);
+} bio_fds SEC(".maps");
+
+/* Arguments saved at entry for the return probe, per thread and function.
+ * LRU because a thread that dies inside a call never reaches the return. */
+struct call_key {
+  __u64 pid_tgid;
+  __u32 func;
+  __u32 pad;
+};
+
+struct call_args {
+  __u64 ssl;
+  __s32 arg;
+  __u32 pad;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct call_key);
+  __type(value, struct call_args);
+} ssl_calls SEC(".maps");
+
+static __always_inline struct uptr_key uptr(const void *p) {
+  struct uptr_key k = {};
+  k.ptr = (__u64)p;
+  k.tgid = bpf_get_current_pid_tgid() >> 32;
+  return k;
+}
+
+static __always_inline void ssl_set_fd(const void *ssl, __s32 fd) {
+  struct uptr_key k = uptr(ssl);
+  bpf_map_update_elem(&ssl_fds, &k, &fd, BPF_ANY);
+}
+
+/* The BIO's descriptor, consumed: once an SSL owns the BIO the entry is no
+ * longer needed, and dropping it keeps a later BIO at the same address
+ * (a memory BIO, say) from inheriting a stale descriptor. */
+static __always_inline int bio_take_fd(const void *bio, __s32 *fd) {
+  struct uptr_key k = uptr(bio);
+  __s32 *v;
+  if (!bio)
+    return 0;
+  v = bpf_map_lookup_elem(&bio_fds, &k);
+  if (!v)
+    return 0;
+  *fd = *v;
+  bpf_map_delete_elem(&bio_fds, &k);
+  return 1;
+}
+
+/* SSL_set_fd / SSL_set_rfd / SSL_set_wfd and BIO_new_socket all create a
+ * socket BIO and call BIO_set_fd (a macro for BIO_int_ctrl with
+ * BIO_C_SET_FD), then hand the BIO to the SSL with SSL_set_bio or
+ * SSL_set0_rbio.  Following the BIO covers applications that build the BIO
+ * themselves, not only those calling SSL_set_fd. */
+SEC("uprobe")
+int BPF_KPROBE(tlsfin_bio_int_ctrl, void *bio, int cmd, long larg, int iarg) {
+  struct uptr_key k;
+  __s32 fd = iarg;
+
+  if (cmd != BIO_C_SET_FD)
+    return 0;
+  k = uptr(bio);
+  bpf_map_update_elem(&bio_fds, &k, &fd, BPF_ANY);
+  return 0;
+}
+
+/* Also probed directly, so the join still works when libcrypto's
+ * BIO_int_ctrl could not be attached (SSL_set_fd's own SSL_set_bio then
+ * finds no BIO entry and leaves this one alone). */
+SEC("uprobe")
+int BPF_KPROBE(tlsfin_ssl_set_fd, void *ssl, int fd) {
+  ssl_set_fd(ssl, fd);
+  return 0;
+}
+
+/* A BIO we know nothing about (memory BIO, custom BIO method) leaves the
+ * entry as it is rather than deleting it, for the reason above; SSL_free
+ * is what forgets an SSL. */
+SEC("uprobe")
+int BPF_KPROBE(tlsfin_ssl_set_bio, void *ssl, void *rbio, void *wbio) {
+  __s32 fd;
+
+  if (bio_take_fd(rbio, &fd) || (wbio != rbio && bio_take_fd(wbio, &fd)))
+    ssl_set_fd(ssl, fd);
+  return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(tlsfin_ssl_set0_rbio, void *ssl, void *rbio) {
+  __s32 fd;
+
+  if (bio_take_fd(rbio, &fd))
+    ssl_set_fd(ssl, fd);
+  return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(tlsfin_ssl_free, void *ssl) {
+  struct uptr_key k = uptr(ssl);
+  bpf_map_delete_elem(&ssl_fds, &k);
+  return 0;
+}
+
+static __always_inline int ssl_enter(__u32 func, const void *ssl, int arg) {
+  __u64 id = bpf_get_current_pid_tgid();
+  __u32 filter = ssl_tgid_filter;
+  struct call_key key = {};
+  struct call_args a = {};
+
+  if (filter && (__u32)(id >> 32) != filter)
+    return 0;
+  key.pid_tgid = id;
+  key.func = func;
+  a.ssl = (__u64)ssl;
+  a.arg = arg;
+  bpf_map_update_elem(&ssl_calls, &key, &a, BPF_ANY);
+  return 0;
+}
+
+/* Only outcomes that may end a connection are reported, so that a busy TLS
+ * server does not flood the ring buffer: every SSL_shutdown; SSL_get_error
+ * except NONE and WANT_READ/WANT_WRITE (retry: the connection goes on);
+ * SSL_read / SSL_read_ex when they failed (a would-block read of a
+ * non-blocking socket looks the same here; the SSL_get_error that follows
+ * says which it was). */
+static __always_inline int ssl_reportable(__u32 func, int ret) {
+  switch (func) {
+  case TLSFIN_SSL_SHUTDOWN:
+    return 1;
+  case TLSFIN_SSL_GET_ERROR:
+    return ret != SSL_ERROR_NONE && ret != SSL_ERROR_WANT_READ &&
+           ret != SSL_ERROR_WANT_WRITE;
+  default:
+    return ret <= 0;
+  }
+}
+
+static __always_inline int ssl_exit(__u32 func, int ret) {
+  __u64 id = bpf_get_current_pid_tgid();
+  struct call_key key = {};
+  struct call_args *saved, a;
+  struct uptr_key sk = {};
+  struct tlsfin_event *e;
+  struct file *f = NULL;
+  struct sock *tcp;
+  __s32 *fd;
+  __u32 filter = ssl_tgid_filter;
+
+  key.pid_tgid = id;
+  key.func = func;
+  saved = bpf_map_lookup_elem(&ssl_calls, &key);
+  if (!saved)
+    return 0; /* entry filtered out, or attached mid-call */
+  a = *saved;
+  bpf_map_delete_elem(&ssl_calls, &key);
+  /* Checked again: a call that entered before the filter was set (a
+   * blocking SSL_read, say) must not report after it. */
+  if (!ssl_reportable(func, ret) || (filter && (__u32)(id >> 32) != filter))
+    return 0;
+  e = reserve(TLSFIN_EV_SSL);
+  if (!e)
+    return 0;
+  e->ssl_func = func;
+  e->ssl_ret = ret;
+  e->ssl_arg = a.arg;
+  e->fd = -1;
+  sk.ptr = a.ssl;
+  sk.tgid = id >> 32;
+  fd = bpf_map_lookup_elem(&ssl_fds, &sk);
+  /* Resolved now, in the application's own task, rather than when the fd
+   * was set: the descriptor table is the current one and the socket's
+   * ports are final by the time TLS runs over it. */
+  if (fd && *fd >= 0) {
+    e->fd = *fd;
+    tcp = fd_tcp_sock((__u64)*fd, &f);
+    if (tcp)
+      sock_copy(e, tcp);
+  }
+  bpf_ringbuf_submit(e, 0);
+  return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(tlsfin_ssl_shutdown, void *ssl) {
+  return ssl_enter(TLSFIN_SSL_SHUTDOWN, ssl, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(tlsfin_ssl_shutdown_ret, int ret) {
+  return ssl_exit(TLSFIN_SSL_SHUTDOWN, ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(tlsfin_ssl_get_error, void *ssl, int ret_code) {
+  return ssl_enter(TLSFIN_SSL_GET_ERROR, ssl, ret_code);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(tlsfin_ssl_get_error_ret, int ret) {
+  return ssl_exit(TLSFIN_SSL_GET_ERROR, ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(tlsfin_ssl_read, void *ssl) {
+  return ssl_enter(TLSFIN_SSL_READ, ssl, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(tlsfin_ssl_read_ret, int ret) {
+  return ssl_exit(TLSFIN_SSL_READ, ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(tlsfin_ssl_read_ex, void *ssl) {
+  return ssl_enter(TLSFIN_SSL_READ_EX, ssl, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(tlsfin_ssl_read_ex_ret, int ret) {
+  return ssl_exit(TLSFIN_SSL_READ_EX, ret);
 }

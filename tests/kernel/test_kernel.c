@@ -404,6 +404,11 @@ int main(void) {
                  getenv("TLSFIN_KERNEL_ATTRIBUTION")) == 0,
           "attribution %s", tf_kernel_attribution(k));
   CHECK(tf_kernel_fd(k) >= 0, "fd %d", tf_kernel_fd(k));
+  /* The libssl uprobes are opt-in (tf_kernel_open_with): existing callers
+   * must not get them, nor their events. */
+  CHECK(strcmp(tf_kernel_ssl_status(k), "not requested") == 0,
+        "ssl status \"%s\"", tf_kernel_ssl_status(k));
+  CHECK(tf_kernel_ssl_library(k) == NULL, "ssl library set");
   prctl(PR_GET_NAME, comm, 0, 0, 0);
 
   test_no_socket(k, AF_INET);
