@@ -77,6 +77,11 @@ enum tlsfin_kernel_mode {
   TLSFIN_KERNEL_ON, /* fail to start without it */
 };
 int tlsfin_watch_set_kernel(struct tlsfin_watch *w, enum tlsfin_kernel_mode m);
+/* With kernel evidence, also uprobes on the system's libssl: what OpenSSL
+ * told each application (SSL_shutdown's returns, SSL_get_error's end
+ * codes) becomes the "app" key.  Off by default: every process using that
+ * libssl then pays a trap per probed call. */
+int tlsfin_watch_set_libssl(struct tlsfin_watch *w, bool on);
 /* Why kernel evidence is not used ("" when it is; "--kernel=off" when it
  * was turned off), after tlsfin_watch_start(). */
 const char *tlsfin_watch_kernel_status(const struct tlsfin_watch *w);

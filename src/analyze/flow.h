@@ -81,6 +81,17 @@ struct tf_kside {
   bool has_proc;
   uint32_t pid;
   char comm[16];
+  /* What OpenSSL told the application on this endpoint (watch --libssl):
+   * the SSL_shutdown return values in order, and the last SSL_get_error
+   * code that ends a connection (SSL_ERROR_SSL, _SYSCALL, _ZERO_RETURN),
+   * -1 when none.  docs/watch.md, "app". */
+  bool has_app;
+  uint8_t nshutdown;
+  int8_t shutdown[4];
+  int ssl_error;
+  int ssl_error_arg; /* what the failed call had returned */
+  uint32_t app_pid;
+  char app_comm[16];
 };
 
 struct tf_conn {

@@ -303,6 +303,66 @@ static void json_process(struct tf_buf *b, const struct tf_conn *c) {
   jfmt(b, "}");
 }
 
+/* docs/watch.md, "app": what OpenSSL told the application on each local
+ * endpoint (watch --libssl), and whether the wire agrees: the gap seeds
+ * 001 and 004 are about. */
+static const char *ssl_error_name(int e) {
+  return e == 1   ? "SSL_ERROR_SSL"
+         : e == 5 ? "SSL_ERROR_SYSCALL"
+         : e == 6 ? "SSL_ERROR_ZERO_RETURN"
+                  : NULL;
+}
+
+static const char *ssl_told(int e, int arg) {
+  switch (e) {
+  case 6:
+    return "the peer's close_notify";
+  case 1:
+    return arg == 0 ? "unexpected EOF: the connection ended without "
+                      "close_notify (OpenSSL 3)"
+                    : "a TLS protocol error";
+  case 5:
+    return arg == 0 ? "EOF without close_notify (OpenSSL 1.1)"
+                    : "a socket error (a reset, usually)";
+  }
+  return NULL;
+}
+
+static void json_app(struct tf_buf *b, const struct tf_conn *c) {
+  if (!c->kern[0].has_app && !c->kern[1].has_app) {
+    jfmt(b, "null");
+    return;
+  }
+  for (int d = 0; d < 2; d++) {
+    const struct tf_kside *k = &c->kern[d];
+    jfmt(b, d ? ",\"server\":" : "{\"client\":");
+    if (!k->has_app) {
+      jfmt(b, "null");
+      continue;
+    }
+    jfmt(b, "{\"pid\":%u,\"comm\":%q,\"shutdown\":[", (unsigned)k->app_pid,
+         k->app_comm);
+    for (int i = 0; i < k->nshutdown; i++)
+      jfmt(b, i ? ",%d" : "%d", (int)k->shutdown[i]);
+    const char *en = ssl_error_name(k->ssl_error);
+    bool peer_cn = c->tls.state == TF_TLS_YES && c->tls.d[!d].cn != TF_CN_NONE;
+    /* ZERO_RETURN means the peer's close_notify arrived; the EOF and
+     * error codes mean it did not: the wire says which was true. */
+    int agrees = !en ? -1 : k->ssl_error == 6 ? peer_cn : !peer_cn;
+    jfmt(b, "],\"error\":%s%s%s,\"told\":", en ? "\"" : "", en ? en : "null",
+         en ? "\"" : "");
+    if (en)
+      jfmt(b, "%q", ssl_told(k->ssl_error, k->ssl_error_arg));
+    else
+      jfmt(b, "null");
+    jfmt(b, ",\"wire_agrees\":%s}",
+         agrees < 0 ? "null"
+         : agrees   ? "true"
+                    : "false");
+  }
+  jfmt(b, "}");
+}
+
 void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
                      const struct tf_result *r) {
   char a0[INET6_ADDRSTRLEN], a1[INET6_ADDRSTRLEN];
@@ -341,6 +401,8 @@ void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
   json_tls(b, c, r);
   jfmt(b, ",\"process\":");
   json_process(b, c);
+  jfmt(b, ",\"app\":");
+  json_app(b, c);
   jfmt(b, ",\"verdict\":\"%s\",\"explain\":%q}\n",
        tlsfin_verdict_name(r->verdict), r->explain);
 }

@@ -34,6 +34,14 @@ struct entry {
   unsigned nrst;
   struct proc owner;  /* connect / accept: the process the socket is for */
   struct proc closer; /* close: who closed it (sockets older than watch) */
+  /* what libssl told the application on this socket (TF_KEV_SSL) */
+  struct {
+    double first, last; /* times of the first and last such event */
+    uint8_t nshutdown;
+    int8_t shutdown[4];
+    int error, error_arg; /* last SSL_get_error that ends, -1 none */
+    struct proc who;
+  } app;
 };
 
 struct tf_kjoin {
@@ -128,8 +136,48 @@ static void grow(struct tf_kjoin *j) {
   j->nbuckets = nb;
 }
 
+/* SSL_ERROR_SSL (1), SSL_ERROR_SYSCALL (5) and SSL_ERROR_ZERO_RETURN (6)
+ * are the codes with which OpenSSL tells an application that a connection
+ * ended; the others (want read/write, ...) are not ends. */
+static bool ending_error(int code) {
+  return code == 1 || code == 5 || code == 6;
+}
+
+static void app_event(struct entry *e, const struct tf_kevent *ev) {
+  bool shutdown = !strcmp(ev->ssl_func, "SSL_shutdown");
+  bool error = !strcmp(ev->ssl_func, "SSL_get_error");
+  if (!shutdown && !(error && ending_error(ev->ssl_ret)))
+    return; /* a failed read is told by the SSL_get_error that follows */
+  /* A reused 4-tuple starts over: an event long after the last one is
+   * another connection's. */
+  if (e->app.last && ev->ts - e->app.last > TF_KJOIN_MAX_AGE) {
+    e->app.nshutdown = 0;
+    e->app.error = -1;
+    e->app.first = 0;
+  }
+  if (!e->app.first)
+    e->app.first = ev->ts;
+  e->app.last = ev->ts;
+  if (shutdown && e->app.nshutdown < 4)
+    e->app.shutdown[e->app.nshutdown++] =
+        (int8_t)(ev->ssl_ret < -1  ? -1
+                 : ev->ssl_ret > 1 ? 1
+                                   : ev->ssl_ret);
+  if (error) {
+    e->app.error = ev->ssl_ret;
+    e->app.error_arg = ev->ssl_arg;
+  }
+  e->app.who.ts = ev->ts;
+  e->app.who.pid = ev->pid;
+  memcpy(e->app.who.comm, ev->comm, sizeof e->app.who.comm);
+  e->app.who.comm[sizeof e->app.who.comm - 1] = 0;
+  e->app.who.set = true;
+}
+
 void tf_kjoin_event(struct tf_kjoin *j, const struct tf_kevent *ev) {
   if (ev->type == TF_KEV_RST_RECV || (ev->af != 4 && ev->af != 6))
+    return;
+  if (ev->type == TF_KEV_SSL && !ev->ssl_func)
     return;
   uint32_t h = key_hash(ev->af, ev->laddr, ev->lport, ev->raddr, ev->rport);
   struct entry *e =
@@ -145,6 +193,7 @@ void tf_kjoin_event(struct tf_kjoin *j, const struct tf_kevent *ev) {
     memcpy(e->raddr, ev->raddr, 16);
     e->lport = ev->lport;
     e->rport = ev->rport;
+    e->app.error = -1;
     e->hnext = j->buckets[h & (j->nbuckets - 1)];
     j->buckets[h & (j->nbuckets - 1)] = e;
     if (++j->n > j->nbuckets)
@@ -163,6 +212,10 @@ void tf_kjoin_event(struct tf_kjoin *j, const struct tf_kevent *ev) {
     e->rst[e->nrst].ts = ev->ts;
     e->rst[e->nrst].reason = ev->reason_name;
     e->nrst++;
+    return;
+  }
+  if (ev->type == TF_KEV_SSL) {
+    app_event(e, ev);
     return;
   }
   bool owner = ev->proc_event && strcmp(ev->proc_event, "close") != 0;
@@ -207,6 +260,19 @@ void tf_kjoin_apply(struct tf_kjoin *j, struct tf_conn *c) {
       k->has_proc = true;
       k->pid = p->pid;
       memcpy(k->comm, p->comm, sizeof k->comm);
+    }
+    /* The application's view: its libssl calls on this socket while the
+     * connection lived (a close may come after the last packet). */
+    if (e->app.who.set && e->app.last >= c->first_ts - SLACK &&
+        e->app.first <= c->last_ts + SLACK) {
+      k->local = true;
+      k->has_app = true;
+      k->nshutdown = e->app.nshutdown;
+      memcpy(k->shutdown, e->app.shutdown, sizeof k->shutdown);
+      k->ssl_error = e->app.error;
+      k->ssl_error_arg = e->app.error_arg;
+      k->app_pid = e->app.who.pid;
+      memcpy(k->app_comm, e->app.who.comm, sizeof k->app_comm);
     }
   }
 }

@@ -79,6 +79,7 @@ struct tlsfin_watch {
   unsigned record_packets;
   char *metrics_addr;
   enum tlsfin_kernel_mode kernel_mode;
+  bool libssl;
   char *keylog_path;
   /* running */
   bool started;
@@ -283,6 +284,10 @@ int tlsfin_watch_set_duration(struct tlsfin_watch *w, double seconds) {
 }
 int tlsfin_watch_set_kernel(struct tlsfin_watch *w, enum tlsfin_kernel_mode m) {
   w->kernel_mode = m;
+  return 0;
+}
+int tlsfin_watch_set_libssl(struct tlsfin_watch *w, bool on) {
+  w->libssl = on;
   return 0;
 }
 const char *tlsfin_watch_kernel_status(const struct tlsfin_watch *w) {
@@ -520,7 +525,11 @@ int tlsfin_watch_start(struct tlsfin_watch *w) {
     snprintf(w->kernel_status, sizeof w->kernel_status, "--kernel=off");
   } else {
     char kerr[256] = "";
-    w->kernel = tf_kernel_open(kerr, sizeof kerr);
+    w->kernel =
+        tf_kernel_open_with(w->libssl ? TF_KERNEL_SSL : 0, kerr, sizeof kerr);
+    if (w->kernel && w->libssl && *tf_kernel_ssl_status(w->kernel))
+      fprintf(stderr, "tlsfin watch: warning: --libssl: %s\n",
+              tf_kernel_ssl_status(w->kernel));
     if (!w->kernel) {
       snprintf(w->kernel_status, sizeof w->kernel_status, "%s", kerr);
       if (w->kernel_mode == TLSFIN_KERNEL_ON) {

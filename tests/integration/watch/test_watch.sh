@@ -36,8 +36,8 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/k.pem" -out "$tmp/c.pem"
 cp "$tmp/k.pem" "$tmp/key.pem"; cp "$tmp/c.pem" "$tmp/cert.pem"
 P_SRV=$(freeport) P_CLOSED=$(freeport) P_DAC=$(freeport) P_UNREAD=$(freeport)
 P_ABORT=$(freeport) P_KILL=$(freeport) P_OPEN=$(freeport) P_HALF=$(freeport)
-P_METRICS=$(freeport) P_NGINX=$(freeport)
-ports=($P_SRV $P_CLOSED $P_DAC $P_UNREAD $P_ABORT $P_KILL $P_OPEN $P_HALF $P_NGINX)
+P_METRICS=$(freeport) P_NGINX=$(freeport) P_APP=$(freeport)
+ports=($P_SRV $P_CLOSED $P_DAC $P_UNREAD $P_ABORT $P_KILL $P_OPEN $P_HALF $P_NGINX $P_APP)
 filter="tcp and ($(printf 'port %s or ' "${ports[@]}" | sed 's/ or $//'))"
 
 # ---- bad input: one line, exit 2, nothing left behind ----
@@ -67,7 +67,7 @@ check "bad number: exit 2" '[[ $rc == 2 && $out == *"--duration"* ]]'
 "$T" watch -i lo -f "$filter" --format=jsonl --kernel=off --linger 1 \
   --record "$tmp/rec" --keylog "$tmp/keys" --metrics "127.0.0.1:$P_METRICS" \
   >"$tmp/w1.jsonl" 2>"$tmp/w1.err" & w1=$!; pids+=($w1)
-"$T" watch -i lo -f "$filter" --format=jsonl --kernel=auto --linger 1 \
+"$T" watch -i lo -f "$filter" --format=jsonl --kernel=auto --libssl --linger 1 \
   >"$tmp/w2.jsonl" 2>"$tmp/w2.err" & w2=$!; pids+=($w2)
 tcpdump -i lo -U -w "$tmp/cap.pcap" "$filter" 2>"$tmp/td.err" & td=$!; pids+=($td)
 waitline "$tmp/w1.err" listening || exit 1
@@ -115,6 +115,36 @@ for m in data_after_close:$P_DAC:1.3 unread_data:$P_UNREAD:none abort:$P_ABORT:1
   python3 "$lab/rst_pair.py" pair "$mode" --port "$port" --tls "$tls" --keylog "$tmp/keys" --certdir "$tmp" \
     >"$tmp/$mode.log" 2>&1 || { echo "FAIL: rst_pair $mode"; cat "$tmp/$mode.log"; fail=1; }
 done
+# What OpenSSL tells a Python client (--libssl): the server closes without
+# close_notify (the client is told "unexpected eof", SSL_ERROR_SSL), then
+# with it (SSL_ERROR_ZERO_RETURN; both SSL_shutdown calls recorded).
+timeout 30 python3 - "$P_APP" "$tmp/c.pem" "$tmp/k.pem" >"$tmp/app.log" 2>&1 <<'PY' || { echo "FAIL: app peers"; cat "$tmp/app.log"; fail=1; }
+import socket, ssl, sys, threading
+port, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); sctx.load_cert_chain(cert, key)
+cctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+cctx.check_hostname = False; cctx.verify_mode = ssl.CERT_NONE
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", port)); ls.listen(4)
+def server(clean):
+    c, _ = ls.accept(); s = sctx.wrap_socket(c, server_side=True)
+    s.recv(10); s.sendall(b"hello")
+    if clean:
+        s.unwrap().close()
+    else:
+        s.close()
+for clean in (False, True):
+    t = threading.Thread(target=server, args=(clean,)); t.start()
+    c = cctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), suppress_ragged_eofs=False)
+    c.sendall(b"hi"); c.recv(5)
+    try:
+        c.recv(10)
+    except ssl.SSLError as e:
+        print("client told:", e)
+    if clean:
+        c.unwrap()
+    t.join(); c.close()
+PY
 mkfifo "$tmp/open.in" "$tmp/half.in"
 python3 "$lab/verdict_peers.py" open "$P_OPEN" "$tmp/c.pem" "$tmp/k.pem" <>"$tmp/open.in" \
   >"$tmp/open.log" 2>&1 & pids+=($!)
@@ -145,8 +175,8 @@ mkdir -p "$tmp/recan"
 for f in "$tmp"/rec/tlsfin-*.pcapng; do
   [[ -e $f ]] && "$T" analyze --format=jsonl "$f" >>"$tmp/recan/all.jsonl"
 done
-python3 - "$tmp" "$kernel" <<'PY' || fail=1
-import json, sys
+P_APP=$P_APP python3 - "$tmp" "$kernel" <<'PY' || fail=1
+import json, os, sys
 tmp, kernel = sys.argv[1], sys.argv[2] == "1"
 def rows(p):
     try:
@@ -221,6 +251,24 @@ if kernel:
         if r["verdict"] != "refused" and (not p or not p["client"] or not p["server"]):
             fail(f"{k}: both ends are local, process is {p}")
     print(f"kernel: {sum(1 for r in w2.values() if r['rst'])} RSTs with kernel reasons checked")
+    app = [r for r in w2.values() if r["server"]["port"] == int(os.environ["P_APP"])]
+    if "--libssl: " in open(f"{tmp}/w2.err").read():
+        print("note: libssl probes unavailable here:", [l for l in open(f"{tmp}/w2.err") if "libssl" in l])
+    elif len(app) != 2:
+        fail(f"app: expected 2 connections, got {len(app)}")
+    else:
+        app.sort(key=lambda r: r["first_ts"])
+        cut, clean = app
+        want = [(cut, "tls_truncated", "SSL_ERROR_SSL", []), (clean, "tls_clean", "SSL_ERROR_ZERO_RETURN", [1])]
+        for r, verdict, err, shut in want:
+            view = (r["app"] or {}).get("client")
+            if r["verdict"] != verdict or not view or view["error"] != err \
+                    or view["shutdown"] != shut or view["wire_agrees"] is not True \
+                    or view["comm"] != "python3":
+                fail(f"app view of the {verdict} connection: {r['verdict']} {r['app']}")
+        s = (clean["app"] or {}).get("server")
+        if not s or s["shutdown"] != [0, 1]:
+            fail(f"app: the server's SSL_shutdown returns should be [0, 1]: {clean['app']}")
 else:
     print("note: eBPF collector unavailable here; kernel checks skipped:",
           open(f"{tmp}/w2.err").read().splitlines()[1:2])
