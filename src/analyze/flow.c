@@ -27,6 +27,16 @@ static void feed(struct tf_conn *c, int dir, const uint8_t *p, uint32_t caplen,
     tf_tls_gap(&c->tls, dir, len - caplen);
 }
 
+/* A hole in the sequence space that the capture never filled (lost by the
+ * capture, not by the network: the peer acknowledged the bytes, or later
+ * ones arrived): counted for tcp.missing_bytes, and the TLS dissector of
+ * that direction skips or stops. */
+static void hole(struct tf_conn *c, int dir, uint32_t n) {
+  c->s[dir].missing += n;
+  if (c->tls.state != TF_TLS_NO)
+    tf_tls_gap(&c->tls, dir, n);
+}
+
 static void drop_ooo(struct tf_side *s) {
   struct tf_seg *g = s->ooo;
   while (g) {
@@ -47,8 +57,7 @@ static void drain(struct tf_conn *c, int dir, bool force) {
     if (SEQ_GT(g->seq, s->next)) {
       if (!force)
         return;
-      if (c->tls.state != TF_TLS_NO)
-        tf_tls_gap(&c->tls, dir, (uint32_t)(g->seq - s->next));
+      hole(c, dir, (uint32_t)(g->seq - s->next));
       s->next = g->seq;
     }
     uint32_t end = g->seq + g->len;
@@ -90,8 +99,7 @@ static void hold(struct tf_conn *c, int dir, uint32_t seq, const uint8_t *data,
     /* the held data may already reach past seq: only a real hole is a gap,
      * and the overlap is trimmed as for any other segment */
     if (SEQ_GT(seq, s->next)) {
-      if (c->tls.state != TF_TLS_NO)
-        tf_tls_gap(&c->tls, dir, (uint32_t)(seq - s->next));
+      hole(c, dir, (uint32_t)(seq - s->next));
       s->next = seq;
     }
     reassemble(c, dir, seq, data, caplen, len, gpkt);
@@ -285,6 +293,15 @@ void tf_flow_finish(struct tf_conn *c) {
     struct tf_side *s = &c->s[d];
     if (s->ooo)
       drain(c, d, true);
+    /* The peer acknowledged bytes the capture never showed: the last
+     * segments were lost by the capture (RFC 9293 §3.4: an ACK covers
+     * only what arrived).  A FIN takes one sequence number. */
+    const struct tf_side *o = &c->s[!d];
+    if (o->ack_known && s->next_known) {
+      uint32_t end = s->next + (s->fin ? 1u : 0u);
+      if (SEQ_GT(o->ack, end) && SEQ_DIFF(o->ack, end) < (1 << 30))
+        s->missing += (uint32_t)(o->ack - end);
+    }
     if (c->tls.state == TF_TLS_YES) {
       bool ended = s->fin || s->rst || conn_reset;
       uint64_t at = s->fin ? s->fin_pkt : s->rst ? s->rst_pkt : c->last_pkt;

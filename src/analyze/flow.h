@@ -48,6 +48,7 @@ struct tf_side {
   uint16_t ka_probes;    /* keepalive probes since the peer's last packet */
   uint32_t fin_seq;
   uint64_t bytes, packets, retrans;
+  uint64_t missing; /* stream bytes the capture never held (holes) */
   uint64_t first_pkt, fin_pkt, rst_pkt;
   double fin_ts, rst_ts;
   /* IP-level fingerprint of the endpoint's non-RST packets (injection). */
@@ -133,6 +134,7 @@ struct tf_result {
       *handshake; /* "complete", "alert", "reset", "closed", "incomplete" */
   int first_cn;   /* -1, 0, 1 */
   bool truncated;
+  bool tls_evidence_missing; /* TLS but the capture lost how it ended */
   char explain[320];
 };
 

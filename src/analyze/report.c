@@ -382,10 +382,11 @@ void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
        "\"client_rst\":%b,\"server_rst\":%b,\"first_close\":%s,"
        "\"bytes\":{\"client\":%U,\"server\":%U},"
        "\"packets\":{\"client\":%U,\"server\":%U},"
-       "\"retransmissions\":{\"client\":%U,\"server\":%U}},\"rst\":",
+       "\"retransmissions\":{\"client\":%U,\"server\":%U},"
+       "\"missing_bytes\":{\"client\":%U,\"server\":%U}},\"rst\":",
        start_name(c->start), cl->fin, sv->fin, cl->rst, sv->rst,
        side(r->first_close), cl->bytes, sv->bytes, cl->packets, sv->packets,
-       cl->retrans, sv->retrans);
+       cl->retrans, sv->retrans, cl->missing, sv->missing);
   if (r->has_rst)
     jfmt(b,
          "{\"by\":%s,\"cause\":\"%s\",\"confidence\":\"%s\","

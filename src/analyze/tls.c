@@ -463,8 +463,10 @@ void tf_tls_gap(struct tf_tls *t, int dir, uint64_t n) {
     d->body_left -= (uint32_t)n;
     return;
   }
-  if (!d->lost)
+  if (!d->lost) {
     set_why(t, "%s stream has a gap after %ld records", dir, (long)d->records);
+    d->lost_gap = true;
+  }
   d->lost = true;
 }
 

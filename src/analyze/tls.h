@@ -51,6 +51,7 @@ struct tf_tls_dir {
                       allocated, bounded, freed once the handshake is over */
   uint32_t hs_have, hs_cap;
   bool lost;        /* a gap or a malformed record: no longer parsed */
+  bool lost_gap;    /* ... because bytes were missing from the capture */
   bool hs_done;     /* our hello is parsed: no more handshake buffering */
   uint8_t alert[2]; /* the first two bytes of the current alert record */
   bool cur_enc;     /* the current record is encrypted (and buffered when

@@ -445,7 +445,7 @@ static const char *ver(uint16_t v) {
   return n ? n : "an unknown version";
 }
 
-void tf_conn_verdict(const struct tf_conn *c, struct tf_result *r) {
+static void verdict_rules(const struct tf_conn *c, struct tf_result *r) {
   const struct tf_side *cl = &c->s[0], *sv = &c->s[1];
   char *ex = r->explain;
   size_t en = sizeof r->explain;
@@ -482,13 +482,28 @@ void tf_conn_verdict(const struct tf_conn *c, struct tf_result *r) {
   int alert_by = -1;
   const struct tf_tls_alert *alert = NULL;
   bool hs_alert = r->is_tls && has_handshake_alert(c, &alert_by, &alert);
+  /* A direction whose bytes the capture lost before any close_notify
+   * (holes, snaplen cuts) cannot show how TLS ended there: no TLS verdict
+   * is claimed on evidence the capture does not hold; the TCP verdict
+   * stands and the explanation says what is missing. */
+  bool blind[2] = {false, false};
+  for (int d = 0; d < 2 && r->is_tls; d++)
+    blind[d] = c->tls.d[d].lost_gap && !cn[d];
+  r->tls_evidence_missing =
+      r->is_tls &&
+      (c->tls.hs_complete ? (closing >= 0 && blind[closing]) ||
+                                ((blind[0] || blind[1]) && !(cn[0] && cn[1]))
+                          : !hs_alert && (blind[0] || blind[1]));
   if (r->is_tls) {
-    r->handshake = c->tls.hs_complete ? "complete"
-                   : hs_alert         ? "alert"
-                   : any_rst          ? "reset"
-                   : any_fin          ? "closed"
-                                      : "incomplete";
+    r->handshake = c->tls.hs_complete        ? "complete"
+                   : hs_alert                ? "alert"
+                   : r->tls_evidence_missing ? "incomplete"
+                   : any_rst                 ? "reset"
+                   : any_fin                 ? "closed"
+                                             : "incomplete";
   }
+  /* the TLS rules below apply only where the TLS evidence is there */
+  const bool tls = r->is_tls && !r->tls_evidence_missing;
 
   /* Rules in TAXONOMY order; the first that matches wins. */
   if (c->s[0].syn && !c->synack_seen && !c->server_any) {
@@ -525,7 +540,7 @@ void tf_conn_verdict(const struct tf_conn *c, struct tf_result *r) {
              "or RST.");
     return;
   }
-  if (r->is_tls && !c->tls.hs_complete) {
+  if (tls && !c->tls.hs_complete) {
     if (hs_alert) {
       r->verdict = TLSFIN_VERDICT_TLS_HANDSHAKE_ALERT;
       const char *name =
@@ -566,7 +581,7 @@ void tf_conn_verdict(const struct tf_conn *c, struct tf_result *r) {
              side_name(r->first_close));
     return;
   }
-  if (r->is_tls && closing >= 0) {
+  if (tls && closing >= 0) {
     const struct tf_side *cs = &c->s[closing];
     bool fin_first =
         cs->fin && (!cn[closing] || cs->fin_pkt < c->tls.d[closing].cn_pkt);
@@ -624,11 +639,11 @@ void tf_conn_verdict(const struct tf_conn *c, struct tf_result *r) {
     snprintf(ex, en,
              "The %s sent FIN%s; the %s had not closed by the end of the "
              "capture.",
-             side_name(d), r->is_tls && cn[d] ? " after close_notify" : "",
+             side_name(d), tls && cn[d] ? " after close_notify" : "",
              side_name(!d));
     return;
   }
-  if (r->is_tls) {
+  if (tls) {
     if (cn[0] && cn[1]) {
       r->verdict = TLSFIN_VERDICT_TLS_CLEAN;
       snprintf(ex, en,
@@ -648,4 +663,29 @@ void tf_conn_verdict(const struct tf_conn *c, struct tf_result *r) {
   r->verdict = TLSFIN_VERDICT_TCP_CLEAN;
   snprintf(ex, en, "Clean TCP close: both sides sent FIN (the %s first).",
            side_name(r->first_close));
+}
+
+/* Bytes the capture lost make an RST's cause less certain and the
+ * explanation says so (issue: say when the capture itself is incomplete
+ * instead of guessing). */
+void tf_conn_verdict(const struct tf_conn *c, struct tf_result *r) {
+  verdict_rules(c, r);
+  uint64_t miss = c->s[0].missing + c->s[1].missing;
+  if (miss && r->has_rst && r->confidence == TLSFIN_CONFIDENCE_PROBABLE)
+    r->confidence = TLSFIN_CONFIDENCE_POSSIBLE;
+  size_t l = strlen(r->explain);
+  char *ex = r->explain + l;
+  size_t en = sizeof r->explain - l;
+  int n = 0;
+  if (r->tls_evidence_missing)
+    n = snprintf(ex, en,
+                 " The capture does not hold the TLS records that would show "
+                 "how TLS ended (%s), so no TLS verdict is claimed.",
+                 miss ? "lost segments" : "packets cut by the snaplen");
+  else if (miss)
+    n = snprintf(ex, en,
+                 " The capture lost %llu byte(s) of this connection: the "
+                 "verdict rests on what it shows.",
+                 (unsigned long long)miss);
+  (void)n;
 }

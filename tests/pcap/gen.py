@@ -250,6 +250,35 @@ def case_unknown_connection(pc):
     return [{"id": 1, "verdict": "reset", "rst": {"by": "server", "cause": "unknown_connection"}}]
 
 
+def case_lost_segments(pc):
+    # The capture lost nine of the server's segments (the client acked
+    # them: the network did not), among them the server's close_notify.
+    # Without those bytes no TLS teardown may be claimed: not "the server
+    # closed with a bare FIN"; the TCP verdict stands, missing bytes counted.
+    c = Conn(pc, C4, S4, 40016, 443)
+    c.handshake()
+    tls13_exchange(c)
+    lost = 0
+    for i in range(12):
+        rec = record(23, b"\xdd" * 1000)
+        if 2 <= i < 11:          # lost by the capture
+            c.seq[1] = (c.seq[1] + len(rec)) & 0xFFFFFFFF
+            lost += len(rec)
+        else:
+            c.send(1, P | A, rec)
+    c.seq[1] = (c.seq[1] + len(CN)) & 0xFFFFFFFF  # its close_notify, lost too
+    lost += len(CN)
+    c.send(0, A)
+    c.send(1, F | A)
+    c.send(0, P | A, CN)
+    c.send(0, F | A)
+    c.send(1, A)
+    return [{"_connections": 1},
+            {"id": 1, "verdict": "tcp_clean",
+             "tcp": {"first_close": "server", "missing_bytes": {"client": 0, "server": lost}},
+             "tls": {"version": "TLS1.3", "handshake": "complete", "truncated": False}}]
+
+
 def case_after_2038(pc):
     # The pcap format's 32-bit seconds read as signed by libpcap turn
     # negative after 2038-01-19: the connection must keep its real times.
@@ -316,6 +345,7 @@ CASES = [
     ("unknown_connection", "eth", 65535, case_unknown_connection),
     ("ipv6_vlan_alert", "vlan", 65535, case_ipv6_vlan_alert),
     ("after_2038", "eth", 65535, case_after_2038),
+    ("lost_segments", "eth", 65535, case_lost_segments),
     ("sll2_handshake_reset", "sll2", 65535, case_sll2_handshake_reset),
     ("null_one_sided", "null", 65535, case_null_one_sided),
 ]
