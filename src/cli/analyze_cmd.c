@@ -153,6 +153,7 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
     case 'k':
       if (tlsfin_analyze_set_keylog(a, optarg) < 0) {
         fprintf(stderr, "tlsfin analyze: %s\n", tlsfin_analyze_error(a));
+        free(inputs);
         tlsfin_analyze_free(a);
         return TLSFIN_EXIT_USAGE;
       }
@@ -215,6 +216,7 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
       break;
     case 'h':
       usage(stdout);
+      free(inputs);
       tlsfin_analyze_free(a);
       return TLSFIN_EXIT_OK;
     default:
