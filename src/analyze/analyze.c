@@ -329,6 +329,12 @@ static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc, const char *path,
   }
   if (progress)
     fprintf(a->progress, "\r\033[K");
+  if (src.unfollowed)
+    fprintf(stderr,
+            "tlsfin: %s: warning: %llu TCP packet(s) skipped (%s, first): IP "
+            "fragments are not reassembled, so the connections they belong "
+            "to may be reported wrong\n",
+            path, (unsigned long long)src.unfollowed, src.unfollowed_why);
   if (rc == PCAP_ERROR) {
     seterr(a, "%s: after packet %llu: %s", path, (unsigned long long)src.no,
            pcap_geterr(pc));

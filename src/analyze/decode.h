@@ -34,6 +34,9 @@ struct tf_pkt {
 #define TF_DECODE_TCP 1    /* a TCP segment was decoded into *pkt */
 #define TF_DECODE_SKIP 0   /* a valid packet that is not TCP (or a fragment) */
 #define TF_DECODE_BAD (-1) /* malformed: *why says what */
+/* TCP that tlsfin cannot follow (IP fragments are not reassembled): *why
+ * says what; counted and reported, never dropped silently. */
+#define TF_DECODE_UNFOLLOWED 2
 
 /* True when tlsfin knows how to read this libpcap link type. */
 bool tf_linktype_supported(int linktype);

@@ -75,8 +75,10 @@ static int ipv4(struct tf_cur *c, struct tf_pkt *pkt, const char **why) {
   pkt->df = (frag & 0x4000) != 0;
   if (proto != IPPROTO_TCP_)
     return TF_DECODE_SKIP;
-  if ((frag & 0x1fff) != 0 || (frag & 0x2000) != 0)
-    return TF_DECODE_SKIP; /* fragments: TCP over fragments is not followed */
+  if ((frag & 0x1fff) != 0 || (frag & 0x2000) != 0) {
+    *why = "TCP in an IPv4 fragment";
+    return TF_DECODE_UNFOLLOWED;
+  }
   struct tf_cur l4 = {start + ihl, c->end};
   if (start + ihl > c->end) {
     *why = "IPv4 options cut short";
@@ -130,8 +132,10 @@ static int ipv6(struct tf_cur *c, struct tf_pkt *pkt, const char **why) {
         *why = "IPv6 fragment header cut short";
         return TF_DECODE_BAD;
       }
-      if ((fo & 0xfff9) != 0)
-        return TF_DECODE_SKIP; /* a fragment: not followed */
+      if ((fo & 0xfff9) != 0) {
+        *why = "an IPv6 fragment";
+        return TF_DECODE_UNFOLLOWED;
+      }
     }
     if (sz > left || (size_t)(c->end - eh) < sz) {
       *why = "IPv6 extension header cut short";
@@ -141,7 +145,8 @@ static int ipv6(struct tf_cur *c, struct tf_pkt *pkt, const char **why) {
     left -= sz;
     nxt = next2;
   }
-  return TF_DECODE_SKIP;
+  *why = "an IPv6 extension header chain longer than 8";
+  return TF_DECODE_UNFOLLOWED;
 }
 
 int tf_decode_ip(struct tf_cur *c, struct tf_pkt *pkt, const char **why) {

@@ -488,6 +488,7 @@ void tf_engine_flush(struct tf_engine *e) {
 }
 
 void tf_engine_reset_clock(struct tf_engine *e) { e->now = 0; }
+void tf_engine_note_unfollowed(struct tf_engine *e) { e->st.unfollowed++; }
 
 void tf_engine_free(struct tf_engine *e) {
   if (!e)

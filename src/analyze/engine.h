@@ -95,6 +95,8 @@ void tf_engine_set_ladder(struct tf_engine *e, uint64_t id);
 /* One decoded TCP packet; raw may be NULL.  Times are p->ts. */
 void tf_engine_packet(struct tf_engine *e, const struct tf_pkt *p,
                       const struct tf_raw *raw);
+/* A source saw TCP it cannot follow (stats.unfollowed). */
+void tf_engine_note_unfollowed(struct tf_engine *e);
 /* The clock moved to `now` without a packet (live capture): finish what
  * has timed out. */
 void tf_engine_advance(struct tf_engine *e, double now);
@@ -110,6 +112,8 @@ struct tf_engine_stats {
   uint64_t open;        /* in the table now */
   uint64_t expired;     /* finished by a timeout */
   uint64_t evicted;     /* still open, finished early at the memory ceiling */
+  uint64_t unfollowed;  /* TCP packets the sources could not decode (IP
+                           fragments): their connections may be wrong */
   uint64_t verdicts[TLSFIN_VERDICT_COUNT];
   uint64_t causes[TLSFIN_CAUSE_COUNT];
 };

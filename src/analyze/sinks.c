@@ -310,6 +310,12 @@ void tf_summary_write(struct tf_summary *su, const struct tf_engine_stats *st,
               (unsigned long long)st->causes[k],
               tlsfin_cause_help((tlsfin_cause)k));
     }
+  if (st->unfollowed)
+    fprintf(o,
+            "\n%llu TCP packet(s) skipped: carried in IP fragments, which "
+            "tlsfin does not reassemble; their connections may be reported "
+            "wrong\n",
+            (unsigned long long)st->unfollowed);
   if (st->evicted)
     fprintf(o,
             "\n%llu connection(s) finished early at the memory ceiling "

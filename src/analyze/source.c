@@ -70,6 +70,13 @@ void tf_source_packet(struct tf_source *s, struct tf_engine *e,
     s->bad++;
     return;
   }
+  if (d == TF_DECODE_UNFOLLOWED) {
+    s->unfollowed++;
+    if (!s->unfollowed_why)
+      s->unfollowed_why = why;
+    tf_engine_note_unfollowed(e);
+    return;
+  }
   if (d != TF_DECODE_TCP)
     return;
   /* The pcap file format stores seconds in 32 bits that libpcap reads as

@@ -18,9 +18,11 @@ struct tf_source {
   const char *name; /* file path or interface, for messages */
   pcap_t *pc;
   int linktype;
-  int iface;    /* index for the recorder */
-  uint64_t no;  /* packets read from this source */
-  uint64_t bad; /* malformed packets skipped */
+  int iface;                  /* index for the recorder */
+  uint64_t no;                /* packets read from this source */
+  uint64_t bad;               /* malformed packets skipped */
+  uint64_t unfollowed;        /* TCP tlsfin cannot follow (IP fragments) */
+  const char *unfollowed_why; /* the first one's kind */
   char firstbad[256];
   FILE *warn; /* where the first malformed packets are reported */
 };

@@ -279,6 +279,27 @@ def case_lost_segments(pc):
              "tls": {"version": "TLS1.3", "handshake": "complete", "truncated": False}}]
 
 
+def case_ipv4_fragment(pc):
+    # A data segment carried in an IPv4 first fragment (MF set): tlsfin does
+    # not reassemble fragments; the packet is counted and warned about, and
+    # its bytes are missing from the stream, never silently dropped.
+    c = Conn(pc, C4, S4, 40017, 80)
+    c.handshake()
+    seg = ip_tcp(4, C4, S4, 40017, 80, c.seq[0], c.seq[1], P | A, b"y" * 100, 64)
+    seg = seg[:6] + b"\x20\x00" + seg[8:]  # flags/offset: MF, offset 0
+    seg = seg[:10] + b"\x00\x00" + seg[12:]
+    seg = seg[:10] + struct.pack("!H", csum(seg[:20])) + seg[12:]
+    pc.add(0.001, seg)
+    c.seq[0] += 100
+    c.send(1, A)
+    c.send(0, F | A)
+    c.send(1, F | A)
+    c.send(0, A)
+    return [{"_connections": 1},
+            {"id": 1, "verdict": "tcp_clean",
+             "tcp": {"missing_bytes": {"client": 100, "server": 0}}}]
+
+
 def case_after_2038(pc):
     # The pcap format's 32-bit seconds read as signed by libpcap turn
     # negative after 2038-01-19: the connection must keep its real times.
@@ -346,6 +367,7 @@ CASES = [
     ("ipv6_vlan_alert", "vlan", 65535, case_ipv6_vlan_alert),
     ("after_2038", "eth", 65535, case_after_2038),
     ("lost_segments", "eth", 65535, case_lost_segments),
+    ("ipv4_fragment", "eth", 65535, case_ipv4_fragment),
     ("sll2_handshake_reset", "sll2", 65535, case_sll2_handshake_reset),
     ("null_one_sided", "null", 65535, case_null_one_sided),
 ]
