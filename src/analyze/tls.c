@@ -19,6 +19,7 @@
 #define CT_HANDSHAKE 22
 #define CT_APPDATA 23
 #define CT_HEARTBEAT 24
+#define CT_SSL2 0 /* an SSLv2-compatible ClientHello, skipped */
 /* RFC 8446 §5.1/§5.2: 2^14 plaintext plus expansion; 2^14 + 2048 for TLS
  * 1.2 ciphertext (RFC 5246 §6.2.3). */
 #define MAX_RECORD (16384 + 2048)
@@ -374,16 +375,34 @@ int tf_tls_feed(struct tf_tls *t, int dir, const uint8_t *p, size_t n,
       memcpy(d->hdr + d->hdr_have, p + i, take);
       d->hdr_have += (uint8_t)take;
       i += take;
-      /* SSLv2-compatible ClientHello (RFC 5246 §E.2): TLS, not parsed. */
-      if (t->state == TF_TLS_UNKNOWN && dir == 0 && d->hdr_have >= 3 &&
-          (d->hdr[0] & 0x80) && d->hdr[2] == 1) {
-        t->state = TF_TLS_YES;
-        t->client_hello = true;
-        d->lost = true;
-        return 0;
-      }
       if (d->hdr_have < 5)
         break;
+      /* SSLv2-compatible ClientHello (RFC 5246 appendix E.2): a 2-byte
+       * header with the high bit set, msg_type 1, then the highest version
+       * offered.  Its length is known, so it is skipped exactly and the TLS
+       * records that follow are read as usual (the handshake completes). */
+      if (t->state == TF_TLS_UNKNOWN && dir == 0 && (d->hdr[0] & 0x80) &&
+          d->hdr[2] == 1 && d->hdr[3] == 3) {
+        uint16_t len = (uint16_t)((d->hdr[0] & 0x7f) << 8 | d->hdr[1]);
+        if (len < 3) {
+          t->state = TF_TLS_NO;
+          return -1;
+        }
+        t->state = TF_TLS_YES;
+        t->client_hello = true;
+        t->client_max_version = (uint16_t)(d->hdr[3] << 8 | d->hdr[4]);
+        d->cur_type = CT_SSL2;
+        d->cur_len = len;
+        d->cur_enc = false;
+        d->buffering = false;
+        d->rec_have = 0;
+        d->body_left = (uint32_t)len + 2 - 5; /* the 5 bytes read are in */
+        if (d->body_left == 0) {
+          d->records++;
+          d->hdr_have = 0;
+        }
+        continue;
+      }
       if (!plausible_header(d->hdr) ||
           (t->state == TF_TLS_UNKNOWN &&
            (dir != 0 || d->hdr[0] != CT_HANDSHAKE))) {

@@ -300,6 +300,36 @@ def case_ipv4_fragment(pc):
              "tcp": {"missing_bytes": {"client": 100, "server": 0}}}]
 
 
+def case_sslv2_hello(pc):
+    # An SSLv2-compatible ClientHello (RFC 5246 appendix E.2: old clients,
+    # scanners) offering TLS 1.2, then a TLS 1.2 handshake in records, data
+    # and close_notify both ways: the hello is skipped by its length and the
+    # connection is followed to its clean end.
+    c = Conn(pc, C4, S4, 40018, 443)
+    c.handshake()
+    specs = b"\x00\xc0\x2f" + b"\x00\x00\x2f"
+    challenge = b"\x33" * 16
+    body = b"\x01\x03\x03" + struct.pack("!HHH", len(specs), 0, len(challenge)) + specs + challenge
+    c.send(0, P | A, struct.pack("!H", 0x8000 | len(body)) + body)
+    sh = b"\x03\x03" + b"\x22" * 32 + b"\x00" + b"\xc0\x2f" + b"\x00"
+    sh = record(22, b"\x02" + struct.pack("!I", len(sh))[1:] + sh)
+    c.send(1, P | A, sh + record(22, b"\x0b\x00\x00\x00") + record(22, b"\x0e\x00\x00\x00"))
+    c.send(0, P | A, record(22, b"\x10" + b"\x00\x00\x21" + b"\x44" * 33)
+           + record(20, b"\x01") + record(22, b"\xbb" * 40))
+    c.send(1, P | A, record(20, b"\x01") + record(22, b"\xaa" * 40))
+    c.send(0, P | A, record(23, b"\xcc" * 300))
+    c.send(1, P | A, record(23, b"\xdd" * 900))
+    c.send(0, P | A, record(21, b"\xee" * 26))
+    c.send(0, F | A)
+    c.send(1, P | A, record(21, b"\xee" * 26))
+    c.send(1, F | A)
+    c.send(0, A)
+    return [{"_connections": 1},
+            {"id": 1, "verdict": "tls_clean",
+             "tls": {"version": "TLS1.2", "client_max_version": "TLS1.2",
+                     "handshake": "complete"}}]
+
+
 def case_after_2038(pc):
     # The pcap format's 32-bit seconds read as signed by libpcap turn
     # negative after 2038-01-19: the connection must keep its real times.
@@ -368,6 +398,7 @@ CASES = [
     ("after_2038", "eth", 65535, case_after_2038),
     ("lost_segments", "eth", 65535, case_lost_segments),
     ("ipv4_fragment", "eth", 65535, case_ipv4_fragment),
+    ("sslv2_hello", "eth", 65535, case_sslv2_hello),
     ("sll2_handshake_reset", "sll2", 65535, case_sll2_handshake_reset),
     ("null_one_sided", "null", 65535, case_null_one_sided),
 ]
