@@ -61,6 +61,8 @@ check text-file 2 "text.pcap: not a pcap or pcapng" -- "$T" analyze "$tmp/text.p
 check short-header 2 "short_header.pcap" -- "$T" analyze "$tmp/short_header.pcap"
 check truncated-file 2 "truncated_file.pcap: after packet 12" -- "$T" analyze "$tmp/truncated_file.pcap"
 check garbage-packets 2 "garbage_packets.pcap: packet 3: IPv4 header cut short" -- "$T" analyze --format=jsonl "$tmp/garbage_packets.pcap"
+# One rule for both at once: an unreadable input (2) wins over findings (1).
+check fail-on-and-malformed 2 "malformed packet" -- "$T" analyze --fail-on=tls_clean,tls_one_sided,tcp_clean,tls_truncated "$tmp/garbage_packets.pcap"
 check linktype 2 "unsupported link type" -- "$T" analyze "$tmp/linktype_user0.pcap"
 check bad-filter 2 "--filter" -- "$T" analyze --filter='port port' "$tmp/tls_clean.pcap"
 check conn-missing 2 "no connection 7" -- "$T" analyze --conn=7 "$tmp/tls_clean.pcap"
