@@ -175,7 +175,7 @@ mkdir -p "$tmp/recan"
 for f in "$tmp"/rec/tlsfin-*.pcapng; do
   [[ -e $f ]] && "$T" analyze --format=jsonl "$f" >>"$tmp/recan/all.jsonl"
 done
-P_APP=$P_APP python3 - "$tmp" "$kernel" <<'PY' || fail=1
+SCHEMA=$here/../../../docs/tlsfin.schema.json P_APP=$P_APP python3 - "$tmp" "$kernel" <<'PY' || fail=1
 import json, os, sys
 tmp, kernel = sys.argv[1], sys.argv[2] == "1"
 def rows(p):
@@ -192,6 +192,17 @@ def pick(r):
             "zeek": (r["zeek_conn_state"], r["zeek_history"]),
             "tcp": (r["tcp"]["bytes"], r["tcp"]["client_fin"], r["tcp"]["server_fin"]),
             "tls": (t.get("version"), t.get("handshake"), t.get("close_notify"))}
+try:  # the live rows follow the same contract (docs/tlsfin.schema.json)
+    import jsonschema
+    schema = json.load(open(os.environ["SCHEMA"]))
+    validator = jsonschema.Draft202012Validator(schema)
+    for name in ("w1", "w2"):
+        for r in rows(f"{tmp}/{name}.jsonl"):
+            for err in validator.iter_errors(r):
+                print(f"FAIL: {name} row {r['id']}: {'/'.join(map(str, err.path))}: {err.message[:160]}")
+                sys.exit(1)
+except ImportError:
+    print("note: python jsonschema missing; live rows not checked against the schema")
 a = {key(r): r for r in rows(f"{tmp}/a.jsonl")}
 w1 = {key(r): r for r in rows(f"{tmp}/w1.jsonl")}
 w2 = {key(r): r for r in rows(f"{tmp}/w2.jsonl")}
