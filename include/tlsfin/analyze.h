@@ -74,6 +74,15 @@ uint64_t tlsfin_analyze_evicted(const struct tlsfin_analyze *a);
  * or -1 with a message naming the file and the packet number. Connections
  * are numbered across all files of one object. */
 int tlsfin_analyze_file(struct tlsfin_analyze *a, const char *path);
+/* Several captures as one: their packets are read in time order (as
+ * mergecap merges them), so a connection that spans files of a rotated
+ * series (tcpdump -C/-G, dumpcap ring buffers) is one connection.
+ * Overlapping files are merged the same way; a packet present in two files
+ * is then seen twice (a retransmission).  Each input's failure is written
+ * to stderr as it happens; -1 when any input failed (the others are still
+ * analyzed), and tlsfin_analyze_error() holds the last message. */
+int tlsfin_analyze_files(struct tlsfin_analyze *a, const char *const *paths,
+                         size_t n);
 /* The same for a capture already open as a stream (name is used in
  * messages); the stream is closed. */
 int tlsfin_analyze_stream(struct tlsfin_analyze *a, FILE *f, const char *name);

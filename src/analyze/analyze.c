@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pcap/pcap.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -286,7 +287,9 @@ int tlsfin_analyze_file(struct tlsfin_analyze *a, const char *path) {
   }
   long long fsize = 0;
   struct stat st;
-  if (strcmp(path, "-") != 0 && stat(path, &st) == 0) {
+  /* Only a regular file can be read twice: a FIFO or a process
+   * substitution would lose the bytes the first read took. */
+  if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
     fsize = (long long)st.st_size;
     /* keys carried inside the capture (pcapng DSB) */
     struct tf_keylog *k = a->keylog ? a->keylog : tf_keylog_new();
@@ -350,4 +353,139 @@ static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc, const char *path,
   tf_engine_flush(a->engine);
   tf_engine_reset_clock(a->engine);
   return ret;
+}
+
+/* ---- several inputs as one capture ---- */
+
+struct input {
+  const char *path;
+  pcap_t *pc;
+  struct tf_source src;
+  struct pcap_pkthdr *hdr; /* the next packet, valid until the next read */
+  const u_char *data;
+  double ts;
+  size_t order; /* position on the command line: ties go in this order */
+};
+
+static bool input_before(const struct input *x, const struct input *y) {
+  return x->ts < y->ts || (x->ts == y->ts && x->order < y->order);
+}
+
+static void heap_down(struct input **h, size_t n, size_t i) {
+  for (;;) {
+    size_t l = 2 * i + 1, m = i;
+    if (l < n && input_before(h[l], h[m]))
+      m = l;
+    if (l + 1 < n && input_before(h[l + 1], h[m]))
+      m = l + 1;
+    if (m == i)
+      return;
+    struct input *t = h[i];
+    h[i] = h[m];
+    h[m] = t;
+    i = m;
+  }
+}
+
+static void report(struct tlsfin_analyze *a, int *failed) {
+  fprintf(stderr, "tlsfin analyze: %s\n", a->err);
+  (*failed)++;
+}
+
+/* Reads the next packet of in; false at its end (or on an error, reported). */
+static bool input_next(struct tlsfin_analyze *a, struct input *in,
+                       int *failed) {
+  int rc = pcap_next_ex(in->pc, &in->hdr, &in->data);
+  if (rc == 1) {
+    time_t sec = in->hdr->ts.tv_sec;
+    /* the same 2038 rule as every source (source.c) */
+    double s =
+        sec < 0 && sec >= INT32_MIN ? (double)(uint32_t)sec : (double)sec;
+    in->ts = s + in->hdr->ts.tv_usec / 1e6;
+    return true;
+  }
+  if (rc == PCAP_ERROR) {
+    seterr(a, "%s: after packet %llu: %s", in->path,
+           (unsigned long long)in->src.no, pcap_geterr(in->pc));
+    report(a, failed);
+  } else if (in->src.bad) {
+    seterr(a, "%s: %llu malformed packet(s) skipped, first at %s", in->path,
+           (unsigned long long)in->src.bad, in->src.firstbad);
+    report(a, failed);
+  }
+  if (in->src.unfollowed)
+    fprintf(stderr,
+            "tlsfin: %s: warning: %llu TCP packet(s) skipped (%s, first): IP "
+            "fragments are not reassembled, so the connections they belong "
+            "to may be reported wrong\n",
+            in->path, (unsigned long long)in->src.unfollowed,
+            in->src.unfollowed_why);
+  return false;
+}
+
+int tlsfin_analyze_files(struct tlsfin_analyze *a, const char *const *paths,
+                         size_t n) {
+  if (ensure_engine(a) < 0)
+    return -1;
+  struct input *ins = calloc(n ? n : 1, sizeof *ins);
+  struct input **heap = calloc(n ? n : 1, sizeof *heap);
+  if (!ins || !heap) {
+    free(ins);
+    free(heap);
+    seterr(a, "out of memory");
+    return -1;
+  }
+  int failed = 0;
+  size_t nheap = 0;
+  for (size_t i = 0; i < n; i++) {
+    struct input *in = &ins[i];
+    char errbuf[PCAP_ERRBUF_SIZE] = "";
+    in->path = paths[i];
+    in->order = i;
+    in->pc = pcap_open_offline_with_tstamp_precision(
+        paths[i], PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+    if (!in->pc) {
+      open_failed(a, paths[i], errbuf);
+      report(a, &failed);
+      continue;
+    }
+    struct stat st;
+    if (strcmp(paths[i], "-") != 0 && stat(paths[i], &st) == 0 &&
+        S_ISREG(st.st_mode)) {
+      struct tf_keylog *k = a->keylog ? a->keylog : tf_keylog_new();
+      if (k && tf_pcapng_load_secrets(k, paths[i]) > 0)
+        a->keylog = k;
+      else if (k != a->keylog)
+        tf_keylog_free(k);
+    }
+    if (tf_source_init(&in->src, in->pc, paths[i], &a->compiled, a->err,
+                       sizeof a->err) < 0) {
+      report(a, &failed);
+      pcap_close(in->pc);
+      in->pc = NULL;
+      continue;
+    }
+    if (input_next(a, in, &failed))
+      heap[nheap++] = in;
+  }
+  tf_engine_set_keylog(a->engine, a->keylog);
+  for (size_t i = nheap; i-- > 0;)
+    heap_down(heap, nheap, i);
+  /* One engine, one clock: packets of every input in time order, so a
+   * connection that spans files (a rotated series) is one connection. */
+  while (nheap) {
+    struct input *in = heap[0];
+    tf_source_packet(&in->src, a->engine, in->hdr, in->data);
+    if (!input_next(a, in, &failed))
+      heap[0] = heap[--nheap];
+    heap_down(heap, nheap, 0);
+  }
+  for (size_t i = 0; i < n; i++)
+    if (ins[i].pc)
+      pcap_close(ins[i].pc);
+  free(ins);
+  free(heap);
+  tf_engine_flush(a->engine);
+  tf_engine_reset_clock(a->engine);
+  return failed ? -1 : 0;
 }

@@ -242,11 +242,13 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
     tlsfin_analyze_set_progress(a, stderr);
 
   int rc = TLSFIN_EXIT_OK;
-  for (int i = 0; i < ninputs; i++) {
-    if (tlsfin_analyze_file(a, inputs[i]) < 0) {
+  if (ninputs == 1) {
+    if (tlsfin_analyze_file(a, inputs[0]) < 0) {
       fprintf(stderr, "tlsfin analyze: %s\n", tlsfin_analyze_error(a));
       rc = TLSFIN_EXIT_USAGE;
     }
+  } else if (tlsfin_analyze_files(a, inputs, (size_t)ninputs) < 0) {
+    rc = TLSFIN_EXIT_USAGE; /* each failure was reported as it happened */
   }
   if (tlsfin_analyze_finish(a) < 0) {
     fprintf(stderr, "tlsfin analyze: %s\n", tlsfin_analyze_error(a));
