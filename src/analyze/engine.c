@@ -452,6 +452,9 @@ void tf_engine_packet(struct tf_engine *e, const struct tf_pkt *p,
   tf_flow_packet(c, dir, p, e->gpkt);
   c->last_ts = p->ts > c->last_ts ? p->ts : c->last_ts;
   c->last_pkt = e->gpkt;
+  if (!c->first_no)
+    c->first_no = p->no;
+  c->last_no = p->no;
   for (struct tf_sink *s = e->sinks; s; s = s->next)
     if (s->packet)
       s->packet(s->ctx, c, dir, p, raw);

@@ -109,6 +109,7 @@ struct tf_conn {
   bool first_is_client; /* the first packet came from the client */
   double first_ts, last_ts;
   uint64_t last_pkt;
+  uint64_t first_no, last_no; /* packet numbers in their capture file */
   struct tf_side s[2];
   struct tf_zeek zeek;
   struct tf_tls tls;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "community_id.h"
 #include "tlsdec.h"
 
 void tf_buf_printf(struct tf_buf *b, const char *fmt, ...) {
@@ -400,6 +401,10 @@ void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
     jfmt(b, "null");
   jfmt(b, ",\"tls\":");
   json_tls(b, c, r);
+  char cid[TF_COMMUNITY_ID_LEN];
+  tf_community_id(c, cid);
+  jfmt(b, ",\"community_id\":%q,\"first_packet\":%U,\"last_packet\":%U", cid,
+       c->first_no, c->last_no);
   jfmt(b, ",\"process\":");
   json_process(b, c);
   jfmt(b, ",\"app\":");
