@@ -193,7 +193,6 @@ static int ensure_engine(struct tlsfin_analyze *a) {
     if (!a->records)
       goto oom;
     tf_records_set_flush(a->records, a->flush);
-    tf_records_header(a->records);
     tf_engine_add_sink(a->engine, tf_records_sink(a->records));
     break;
   case TLSFIN_FORMAT_SUMMARY:
@@ -256,6 +255,10 @@ static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc, const char *path,
 
 static void open_failed(struct tlsfin_analyze *a, const char *path,
                         const char *errbuf) {
+  /* libpcap often starts its message with the path already: name it once */
+  size_t pl = strlen(path);
+  if (!strncmp(errbuf, path, pl) && !strncmp(errbuf + pl, ": ", 2))
+    errbuf += pl + 2;
   /* libpcap's "unknown file format" is cryptic for a user who passed a
    * text file or a truncated header. */
   if (strstr(errbuf, "unknown file format") ||
@@ -311,6 +314,8 @@ static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc, const char *path,
     return -1;
   }
   tf_engine_set_keylog(a->engine, a->keylog);
+  if (a->records) /* the table's header once an input is open, not before */
+    tf_records_header(a->records);
   bool progress = a->progress && fsize > (long long)PROGRESS_MIN_BYTES;
   double last_progress = now_mono();
 
@@ -465,6 +470,8 @@ int tlsfin_analyze_files(struct tlsfin_analyze *a, const char *const *paths,
       in->pc = NULL;
       continue;
     }
+    if (a->records)
+      tf_records_header(a->records);
     if (input_next(a, in, &failed))
       heap[nheap++] = in;
   }

@@ -78,6 +78,13 @@ static int parse_fail_on(struct tlsfin_analyze *a, const char *arg) {
   return 0;
 }
 
+/* https://no-color.org: a non-empty NO_COLOR turns automatic colour off
+ * (--color=always still wins). */
+static bool no_color(void) {
+  const char *v = getenv("NO_COLOR");
+  return v && *v;
+}
+
 int tlsfin_cmd_analyze(int argc, char **argv) {
   static const struct option opts[] = {
       {"format", required_argument, NULL, 'o'},
@@ -237,7 +244,8 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
   tlsfin_analyze_set_flush(a, flush_each ||
                                   (fstat(1, &st) == 0 && S_ISFIFO(st.st_mode)));
   tlsfin_analyze_set_timeouts(a, attempt, idle, half);
-  tlsfin_analyze_set_color(a, color == 1 || (color == -1 && isatty(1)));
+  tlsfin_analyze_set_color(a, color == 1 ||
+                                  (color == -1 && isatty(1) && !no_color()));
   if (isatty(2))
     tlsfin_analyze_set_progress(a, stderr);
 

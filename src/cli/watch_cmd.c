@@ -131,6 +131,13 @@ enum {
   O_LIBSSL,
 };
 
+/* https://no-color.org: a non-empty NO_COLOR turns automatic colour off
+ * (--color=always still wins). */
+static bool no_color(void) {
+  const char *v = getenv("NO_COLOR");
+  return v && *v;
+}
+
 int tlsfin_cmd_watch(int argc, char **argv) {
   static const struct option opts[] = {
       {"interface", required_argument, NULL, 'i'},
@@ -322,7 +329,8 @@ int tlsfin_cmd_watch(int argc, char **argv) {
     fprintf(stderr, "tlsfin watch: %s\n", tlsfin_watch_error(w));
     goto usage_error;
   }
-  tlsfin_watch_set_color(w, color == 1 || (color == -1 && isatty(1)));
+  tlsfin_watch_set_color(w, color == 1 ||
+                                (color == -1 && isatty(1) && !no_color()));
   tlsfin_watch_set_summary(w, stderr, summary_every);
   /* Rows as they happen, also through a pipe: `tlsfin watch | jq`. */
   setvbuf(stdout, NULL, _IOLBF, 0);

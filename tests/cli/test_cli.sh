@@ -74,6 +74,8 @@ check top-V 0 "" -- "$T" -V
 check probe-options-after-target 2 "cannot connect" -- "$T" probe 127.0.0.1:1 --timeout 200 --format=json
 check write-error 2 "writing the output: No space left on device" -- sh -c "\"$T\" analyze \"$tmp/tls_clean.pcap\" >/dev/full"
 check fragments-warned 0 "1 TCP packet\\(s\\) skipped \\(TCP in an IPv4 fragment" -- "$T" analyze "$here/../pcap/crafted_ipv4_fragment.pcap"
+check missing-file-named-once 2 "^tlsfin analyze: [^:]*/nope.pcap: No such file or directory$" -- "$T" analyze "$tmp/nope.pcap"
+if [[ -s "$tmp/out" ]]; then echo "FAIL missing-file: wrote to stdout"; fail=$((fail+1)); else pass=$((pass+1)); fi
 check no-args 2 "no capture file" -- "$T" analyze
 check no-command 2 "usage" -- "$T"
 check unknown-command 2 "unknown command" -- "$T" frobnicate
