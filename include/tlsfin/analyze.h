@@ -23,6 +23,8 @@ enum tlsfin_format {
   TLSFIN_FORMAT_JSONL,     /* TAXONOMY.md contract, one object per line */
   TLSFIN_FORMAT_SUMMARY,   /* counts per verdict / cause, top servers */
   TLSFIN_FORMAT_LADDER,    /* ladder diagram of one connection (--conn N) */
+  TLSFIN_FORMAT_ZEEK,      /* Zeek conn.log (TSV) with tlsfin's columns */
+  TLSFIN_FORMAT_CSV,       /* RFC 4180, the contract's fields flattened */
 };
 
 struct tlsfin_analyze;

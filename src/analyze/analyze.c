@@ -88,7 +88,7 @@ const char *tlsfin_analyze_error(const struct tlsfin_analyze *a) {
   return a->err;
 }
 int tlsfin_analyze_set_format(struct tlsfin_analyze *a, enum tlsfin_format f) {
-  if ((int)f < 0 || f > TLSFIN_FORMAT_LADDER) {
+  if ((int)f < 0 || f > TLSFIN_FORMAT_CSV) {
     seterr(a, "unknown output format");
     return -1;
   }
@@ -187,9 +187,14 @@ static int ensure_engine(struct tlsfin_analyze *a) {
   switch (a->format) {
   case TLSFIN_FORMAT_TABLE:
   case TLSFIN_FORMAT_JSONL:
-    a->records = tf_records_new(
-        a->out, a->format == TLSFIN_FORMAT_JSONL ? TF_REC_JSONL : TF_REC_TABLE,
-        a->color, !a->unordered);
+  case TLSFIN_FORMAT_ZEEK:
+  case TLSFIN_FORMAT_CSV:
+    a->records = tf_records_new(a->out,
+                                a->format == TLSFIN_FORMAT_JSONL  ? TF_REC_JSONL
+                                : a->format == TLSFIN_FORMAT_ZEEK ? TF_REC_ZEEK
+                                : a->format == TLSFIN_FORMAT_CSV  ? TF_REC_CSV
+                                                                 : TF_REC_TABLE,
+                                a->color, !a->unordered);
     if (!a->records)
       goto oom;
     tf_records_set_flush(a->records, a->flush);
@@ -217,6 +222,8 @@ int tlsfin_analyze_finish(struct tlsfin_analyze *a) {
   if (ensure_engine(a) < 0)
     return -1;
   tf_engine_flush(a->engine);
+  if (a->records)
+    tf_records_footer(a->records);
   if (a->format == TLSFIN_FORMAT_SUMMARY)
     tf_summary_write(a->summary, tf_engine_stats(a->engine), a->out);
   if (a->format == TLSFIN_FORMAT_LADDER && !tf_ladder_sink_done(a->ladder)) {

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "community_id.h"
 #include "tlsdec.h"
@@ -411,6 +412,164 @@ void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
   json_app(b, c);
   jfmt(b, ",\"verdict\":\"%s\",\"explain\":%q}\n",
        tlsfin_verdict_name(r->verdict), r->explain);
+}
+
+/* ---- Zeek conn.log and CSV ---- */
+
+/* Zeek's conn.log (TSV, logging framework ASCII writer): the header names
+ * each column and its type, so zeek-cut and Zeek pipelines read the file;
+ * tlsfin's verdict, RST and community id are extra columns at the end. */
+void tf_report_zeek_header(FILE *out, double open_ts) {
+  time_t t = (time_t)open_ts;
+  struct tm tm;
+  char when[32];
+  gmtime_r(&t, &tm);
+  strftime(when, sizeof when, "%Y-%m-%d-%H-%M-%S", &tm);
+  fprintf(out,
+          "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n"
+          "#unset_field\t-\n#path\tconn\n#open\t%s\n"
+          "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\t"
+          "proto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\t"
+          "missed_bytes\thistory\torig_pkts\tresp_pkts\tcommunity_id\t"
+          "tlsfin_verdict\ttlsfin_rst_by\ttlsfin_rst_cause\t"
+          "tlsfin_rst_confidence\ttlsfin_tls_version\ttlsfin_explain\n"
+          "#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\t"
+          "interval\tcount\tcount\tstring\tcount\tstring\tcount\tcount\t"
+          "string\tstring\tstring\tstring\tstring\tstring\tstring\n",
+          when);
+}
+
+/* A Zeek string field: tab, newline and backslash escaped as \xNN (the
+ * ASCII writer's escaping), "-" when unset, "(empty)" when empty. */
+static void zeek_str(struct tf_buf *b, const char *s) {
+  if (!s) {
+    jfmt(b, "-");
+    return;
+  }
+  if (!*s) {
+    jfmt(b, "(empty)");
+    return;
+  }
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p < 0x20 || *p == '\\' || *p >= 0x7f)
+      tf_buf_printf(b, "\\x%02x", *p);
+    else
+      buf_put(b, (const char *)p, 1);
+  }
+}
+
+void tf_report_zeek_row(struct tf_buf *b, const struct tf_conn *c,
+                        const struct tf_result *r) {
+  const struct tf_side *o = &c->s[0], *s = &c->s[1];
+  char a0[INET6_ADDRSTRLEN], a1[INET6_ADDRSTRLEN], cid[TF_COMMUNITY_ID_LEN];
+  tf_format_addr(a0, sizeof a0, c->af, o->addr);
+  tf_format_addr(a1, sizeof a1, c->af, s->addr);
+  tf_community_id(c, cid);
+  const char *ver = r->is_tls ? tlsfin_version_name(c->tls.version) : NULL;
+  jfmt(b, "%t\tCt%U\t%s\t%u\t%s\t%u\ttcp\t%s\t", c->first_ts, c->id, a0,
+       (unsigned)o->port, a1, (unsigned)s->port, r->is_tls ? "ssl" : "-");
+  tf_buf_printf(b, "%.6f", c->last_ts - c->first_ts);
+  jfmt(b, "\t%U\t%U\t%s\t%U\t", o->bytes + o->missing, s->bytes + s->missing,
+       tf_zeek_conn_state((struct tf_zeek *)&c->zeek), o->missing + s->missing);
+  zeek_str(b, tf_zeek_history((struct tf_zeek *)&c->zeek));
+  jfmt(b, "\t%U\t%U\t%s\t%s\t%s\t%s\t%s\t%s\t", o->packets, s->packets, cid,
+       tlsfin_verdict_name(r->verdict),
+       r->has_rst ? (r->rst_by ? "server" : "client") : "-",
+       r->has_rst ? tlsfin_cause_name(r->cause) : "-",
+       r->has_rst ? tlsfin_confidence_name(r->confidence) : "-",
+       ver ? ver : "-");
+  zeek_str(b, r->explain);
+  jfmt(b, "\n");
+}
+
+/* CSV (RFC 4180): one row per connection, the JSONL contract's scalar
+ * fields flattened with '_' (tls alerts as "by:level:description;..."). */
+static const char *const csv_columns =
+    "id,first_ts,last_ts,client_ip,client_port,server_ip,server_port,"
+    "zeek_conn_state,zeek_history,tcp_start,client_fin,server_fin,client_rst,"
+    "server_rst,first_close,client_bytes,server_bytes,client_packets,"
+    "server_packets,client_retransmissions,server_retransmissions,"
+    "client_missing_bytes,server_missing_bytes,rst_by,rst_cause,"
+    "rst_confidence,rst_kernel_reason,rst_detail,tls_version,"
+    "tls_client_max_version,tls_sni,tls_handshake,tls_alerts,"
+    "tls_close_notify_client,tls_close_notify_server,tls_first_close_notify,"
+    "tls_truncated,tls_decryption,verdict,explain,community_id,first_packet,"
+    "last_packet\n";
+
+void tf_report_csv_header(FILE *out) { fputs(csv_columns, out); }
+
+/* A CSV field, quoted when it holds a comma, quote or line break. */
+static void csv_str(struct tf_buf *b, const char *s) {
+  if (!s)
+    return;
+  if (!strpbrk(s, ",\"\r\n")) {
+    buf_put(b, s, strlen(s));
+    return;
+  }
+  buf_put(b, "\"", 1);
+  for (const char *p = s; *p; p++) {
+    if (*p == '"')
+      buf_put(b, "\"", 1); /* a quote is doubled */
+    buf_put(b, p, 1);
+  }
+  buf_put(b, "\"", 1);
+}
+
+static const char *csv_side(int d) {
+  return d == 0 ? "client" : d == 1 ? "server" : "";
+}
+
+void tf_report_csv_row(struct tf_buf *b, const struct tf_conn *c,
+                       const struct tf_result *r) {
+  const struct tf_side *cl = &c->s[0], *sv = &c->s[1];
+  char a0[INET6_ADDRSTRLEN], a1[INET6_ADDRSTRLEN], cid[TF_COMMUNITY_ID_LEN];
+  tf_format_addr(a0, sizeof a0, c->af, cl->addr);
+  tf_format_addr(a1, sizeof a1, c->af, sv->addr);
+  tf_community_id(c, cid);
+  jfmt(b, "%U,%t,%t,%s,%u,%s,%u,%s,", c->id, c->first_ts, c->last_ts, a0,
+       (unsigned)cl->port, a1, (unsigned)sv->port,
+       tf_zeek_conn_state((struct tf_zeek *)&c->zeek));
+  csv_str(b, tf_zeek_history((struct tf_zeek *)&c->zeek));
+  jfmt(b, ",%s,%b,%b,%b,%b,%s,%U,%U,%U,%U,%U,%U,%U,%U,", start_name(c->start),
+       cl->fin, sv->fin, cl->rst, sv->rst, csv_side(r->first_close), cl->bytes,
+       sv->bytes, cl->packets, sv->packets, cl->retrans, sv->retrans,
+       cl->missing, sv->missing);
+  if (r->has_rst) {
+    jfmt(b, "%s,%s,%s,%s,", csv_side(r->rst_by), tlsfin_cause_name(r->cause),
+         tlsfin_confidence_name(r->confidence),
+         r->kernel_reason ? r->kernel_reason : "");
+    csv_str(b, r->rst_detail);
+  } else {
+    jfmt(b, ",,,,");
+  }
+  jfmt(b, ",");
+  if (r->is_tls) {
+    const char *v = tlsfin_version_name(c->tls.version);
+    const char *mv = tlsfin_version_name(c->tls.client_max_version);
+    jfmt(b, "%s,%s,", v ? v : "", mv ? mv : "");
+    csv_str(b, c->tls.sni[0] ? c->tls.sni : NULL);
+    jfmt(b, ",%s,", r->handshake ? r->handshake : "");
+    struct tf_buf al = {0};
+    for (int i = 0; i < c->tls.nalerts; i++) {
+      const struct tf_tls_alert *x = &c->tls.alerts[i];
+      const char *d = x->desc >= 0 ? tlsfin_alert_name(x->desc) : NULL;
+      tf_buf_printf(&al, "%s%s:%s:%s", i ? ";" : "", csv_side(x->dir),
+                    x->level == 2   ? "fatal"
+                    : x->level == 1 ? "warning"
+                                    : "",
+                    d ? d : (x->encrypted ? "encrypted" : ""));
+    }
+    csv_str(b, al.p);
+    tf_buf_free(&al);
+    jfmt(b, ",%s,%s,%s,%b,%s,", cn_name(c->tls.d[0].cn),
+         cn_name(c->tls.d[1].cn), csv_side(r->first_cn), r->truncated,
+         tf_keys_status_name(c->tls.keys_status));
+  } else {
+    jfmt(b, ",,,,,,,,,,");
+  }
+  jfmt(b, "%s,", tlsfin_verdict_name(r->verdict));
+  csv_str(b, r->explain);
+  jfmt(b, ",%s,%U,%U\n", cid, c->first_no, c->last_no);
 }
 
 /* ---- table ---- */

@@ -21,6 +21,15 @@ void tf_buf_free(struct tf_buf *b);
 
 void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
                      const struct tf_result *r);
+/* Zeek conn.log (TSV with Zeek's header lines; open_ts names the log's
+ * #open time) and CSV (RFC 4180, a header row). */
+void tf_report_zeek_header(FILE *out, double open_ts);
+void tf_report_zeek_row(struct tf_buf *b, const struct tf_conn *c,
+                        const struct tf_result *r);
+void tf_report_csv_header(FILE *out);
+void tf_report_csv_row(struct tf_buf *b, const struct tf_conn *c,
+                       const struct tf_result *r);
+
 /* process: a PROCESS column (watch with kernel evidence). */
 void tf_report_table_header(FILE *out, bool color, bool process);
 void tf_report_table_row(struct tf_buf *b, const struct tf_conn *c,

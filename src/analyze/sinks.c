@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "report.h"
 #include "siphash.h"
@@ -125,10 +126,15 @@ static void queue_record(struct tf_records *r, uint64_t id, char *s,
 }
 
 void tf_records_header(struct tf_records *r) {
-  if (r->format == TF_REC_TABLE && !r->header_done) {
+  if (r->header_done)
+    return;
+  r->header_done = true;
+  if (r->format == TF_REC_TABLE)
     tf_report_table_header(r->out, r->color, r->process);
-    r->header_done = true;
-  }
+  else if (r->format == TF_REC_ZEEK)
+    tf_report_zeek_header(r->out, (double)time(NULL));
+  else if (r->format == TF_REC_CSV)
+    tf_report_csv_header(r->out);
 }
 
 static void records_conn(void *ctx, const struct tf_conn *c,
@@ -136,10 +142,20 @@ static void records_conn(void *ctx, const struct tf_conn *c,
   struct tf_records *r = ctx;
   struct tf_buf b = {0};
   tf_records_header(r);
-  if (r->format == TF_REC_JSONL)
+  switch (r->format) {
+  case TF_REC_JSONL:
     tf_report_jsonl(&b, c, res);
-  else
+    break;
+  case TF_REC_ZEEK:
+    tf_report_zeek_row(&b, c, res);
+    break;
+  case TF_REC_CSV:
+    tf_report_csv_row(&b, c, res);
+    break;
+  case TF_REC_TABLE:
     tf_report_table_row(&b, c, res, r->color, r->process);
+    break;
+  }
   if (!b.p)
     return; /* out of memory: this record is lost, not the others */
   queue_record(r, c->id, b.p, b.len);
@@ -168,6 +184,18 @@ void tf_records_set_flush(struct tf_records *r, bool on) { r->flush = on; }
 void tf_records_set_process(struct tf_records *r, bool on) { r->process = on; }
 int tf_records_status(const struct tf_records *r) {
   return r->status || ferror(r->out) ? -1 : 0;
+}
+
+/* Zeek's ASCII writer ends a log with its #close line. */
+void tf_records_footer(struct tf_records *r) {
+  if (r->format != TF_REC_ZEEK || !r->header_done)
+    return;
+  time_t t = time(NULL);
+  struct tm tm;
+  char when[32];
+  gmtime_r(&t, &tm);
+  strftime(when, sizeof when, "%Y-%m-%d-%H-%M-%S", &tm);
+  fprintf(r->out, "#close\t%s\n", when);
 }
 
 void tf_records_free(struct tf_records *r) {

@@ -16,7 +16,7 @@
 
 #include "engine.h"
 
-enum tf_rec_format { TF_REC_TABLE, TF_REC_JSONL };
+enum tf_rec_format { TF_REC_TABLE, TF_REC_JSONL, TF_REC_ZEEK, TF_REC_CSV };
 
 struct tf_records;
 struct tf_records *tf_records_new(FILE *out, enum tf_rec_format f, bool color,
@@ -28,6 +28,8 @@ void tf_records_set_flush(struct tf_records *r, bool on);
 void tf_records_set_process(struct tf_records *r, bool on);
 /* The table header, once, before the first row. */
 void tf_records_header(struct tf_records *r);
+/* After the last record: Zeek's #close line. */
+void tf_records_footer(struct tf_records *r);
 /* -1 once a write to the output failed (disk full, closed pipe). */
 int tf_records_status(const struct tf_records *r);
 void tf_records_free(struct tf_records *r);

@@ -14,33 +14,35 @@
 #include "tlsfin/analyze.h"
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: tlsfin analyze [options] FILE...   (FILE '-' is stdin; "
-          "options may follow files, -- ends them)\n"
-          "  -r FILE                       read FILE (as tcpdump -r; "
-          "repeatable)\n"
-          "  -f, --filter=BPF              libpcap filter, e.g. 'port 443'\n"
-          "  -l                            flush each record (also when "
-          "stdout is a pipe)\n"
-          "  -V, --version                 print the version\n"
-          "  --format=table|jsonl|summary  output (default table)\n"
-          "  --fail-on=VERDICT[,VERDICT]   exit 1 when a connection gets one "
-          "of these verdicts\n"
+  fprintf(
+      f,
+      "usage: tlsfin analyze [options] FILE...   (FILE '-' is stdin; "
+      "options may follow files, -- ends them)\n"
+      "  -r FILE                       read FILE (as tcpdump -r; "
+      "repeatable)\n"
+      "  -f, --filter=BPF              libpcap filter, e.g. 'port 443'\n"
+      "  -l                            flush each record (also when "
+      "stdout is a pipe)\n"
+      "  -V, --version                 print the version\n"
+      "  --format=table|jsonl|summary|zeek|csv  output (default table; zeek: "
+      "a conn.log)\n"
+      "  --fail-on=VERDICT[,VERDICT]   exit 1 when a connection gets one "
+      "of these verdicts\n"
 
-          "  --keylog=FILE                 TLS keys (SSLKEYLOGFILE) for exact "
-          "alerts and HTTP framing\n"
-          "  --conn=N                      ladder diagram of connection N's "
-          "last packets\n"
-          "  --unordered                   write each connection as soon as it "
-          "ends\n"
-          "  --color=auto|always|never     colour in the table (auto: on a "
-          "tty)\n"
-          "  --max-memory=MB               connection table ceiling (default "
-          "192; 0 = none)\n"
-          "  --attempt-timeout=S --idle-timeout=S --half-closed-timeout=S\n"
-          "                                capture-time timeouts (defaults "
-          "130, 0, 0; 0 disables)\n"
-          "verdicts:");
+      "  --keylog=FILE                 TLS keys (SSLKEYLOGFILE) for exact "
+      "alerts and HTTP framing\n"
+      "  --conn=N                      ladder diagram of connection N's "
+      "last packets\n"
+      "  --unordered                   write each connection as soon as it "
+      "ends\n"
+      "  --color=auto|always|never     colour in the table (auto: on a "
+      "tty)\n"
+      "  --max-memory=MB               connection table ceiling (default "
+      "192; 0 = none)\n"
+      "  --attempt-timeout=S --idle-timeout=S --half-closed-timeout=S\n"
+      "                                capture-time timeouts (defaults "
+      "130, 0, 0; 0 disables)\n"
+      "verdicts:");
   for (int v = 0; v < TLSFIN_VERDICT_COUNT; v++)
     fprintf(f, " %s", tlsfin_verdict_name((tlsfin_verdict)v));
   fprintf(f, "\n");
@@ -130,10 +132,14 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
         tlsfin_analyze_set_format(a, TLSFIN_FORMAT_JSONL);
       else if (!strcmp(optarg, "summary"))
         tlsfin_analyze_set_format(a, TLSFIN_FORMAT_SUMMARY);
+      else if (!strcmp(optarg, "zeek"))
+        tlsfin_analyze_set_format(a, TLSFIN_FORMAT_ZEEK);
+      else if (!strcmp(optarg, "csv"))
+        tlsfin_analyze_set_format(a, TLSFIN_FORMAT_CSV);
       else {
         fprintf(stderr,
-                "tlsfin analyze: --format: '%s' is not table, jsonl or "
-                "summary\n",
+                "tlsfin analyze: --format: '%s' is not table, jsonl, "
+                "summary, zeek or csv\n",
                 optarg);
         goto usage_error;
       }
