@@ -49,11 +49,13 @@ void tlsfin_pool_set_observer(struct tlsfin_pool *p,
                               void (*fn)(void *, const char *,
                                          const struct tlsfin_end *),
                               void *arg) {
+  if (!p)
+    return;
   p->observer = fn;
   p->arg = arg;
 }
 
-size_t tlsfin_pool_size(const struct tlsfin_pool *p) { return p->n; }
+size_t tlsfin_pool_size(const struct tlsfin_pool *p) { return p ? p->n : 0; }
 
 /* Graceful close of a pooled connection, reported, then freed. */
 static void retire(struct tlsfin_pool *p, struct entry *e) {
@@ -72,6 +74,17 @@ static void retire(struct tlsfin_pool *p, struct entry *e) {
 
 int tlsfin_pool_put(struct tlsfin_pool *p, const char *key,
                     struct tlsfin_conn *c) {
+  if (!p || !key || !c) {
+    errno = EINVAL;
+    return -1;
+  }
+  /* A conn already closing, or whose descriptor is gone, would be handed
+   * out again as if it were live (poll() ignores a closed fd). */
+  int bad = tf_conn_fd_state(c);
+  if (bad) {
+    errno = bad;
+    return -1;
+  }
   struct entry *e = calloc(1, sizeof *e);
   if (!e || !(e->key = strdup(key))) {
     free(e);
@@ -88,6 +101,8 @@ int tlsfin_pool_put(struct tlsfin_pool *p, const char *key,
 /* Is the idle connection still usable?  Nothing readable: yes.  Something
  * readable: let OpenSSL look without consuming application data. */
 static bool alive(struct tlsfin_conn *c) {
+  if (tf_conn_fd_state(c) != 0)
+    return false; /* closed behind the pool's back: retire reports EBADF */
   SSL *ssl = tlsfin_conn_ssl(c);
   int fd = SSL_get_fd(ssl);
   struct pollfd pf = {fd, POLLIN, 0};
@@ -106,6 +121,10 @@ static bool alive(struct tlsfin_conn *c) {
 }
 
 struct tlsfin_conn *tlsfin_pool_get(struct tlsfin_pool *p, const char *key) {
+  if (!p || !key) {
+    errno = EINVAL;
+    return NULL;
+  }
   struct entry **pp = &p->head;
   double now = now_ms();
   while (*pp) {
@@ -128,6 +147,10 @@ struct tlsfin_conn *tlsfin_pool_get(struct tlsfin_pool *p, const char *key) {
 }
 
 int tlsfin_pool_expire(struct tlsfin_pool *p) {
+  if (!p) {
+    errno = EINVAL;
+    return -1;
+  }
   int n = 0;
   double now = now_ms();
   struct entry **pp = &p->head;
