@@ -33,6 +33,12 @@
 extern "C" {
 #endif
 
+/* The library's version (the project's; CMake checks they agree). */
+#define TLSFIN_VERSION_MAJOR 0
+#define TLSFIN_VERSION_MINOR 1
+#define TLSFIN_VERSION_PATCH 0
+#define TLSFIN_VERSION_STRING "0.1.0"
+
 #define TLSFIN_WANT_POLLIN (-2)
 #define TLSFIN_WANT_POLLOUT (-3)
 /* The slice of a non-blocking tlsfin_conn_close: once a call has read this
