@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "input.h"
 #include "keylog.h"
 #include "sinks.h"
 #include "source.h"
@@ -287,14 +288,39 @@ int tlsfin_analyze_stream(struct tlsfin_analyze *a, FILE *f, const char *name) {
   return analyze_pcap(a, pc, name, 0);
 }
 
-int tlsfin_analyze_file(struct tlsfin_analyze *a, const char *path) {
+/* A capture file ("-": stdin), decompressed when it is gzip or zstd. */
+static pcap_t *open_input(struct tlsfin_analyze *a, const char *path) {
   char errbuf[PCAP_ERRBUF_SIZE] = "";
-  pcap_t *pc = pcap_open_offline_with_tstamp_precision(
-      path, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
-  if (!pc) {
-    open_failed(a, path, errbuf);
-    return -1;
+  pcap_t *pc;
+  if (!strcmp(path, "-")) {
+    pc = pcap_open_offline_with_tstamp_precision(
+        path, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+  } else {
+    enum tf_compression kind;
+    FILE *f = tf_input_open(path, &kind);
+    if (!f) {
+      seterr(a, "%s: %s", path, strerror(errno));
+      return NULL;
+    }
+    pc = pcap_fopen_offline_with_tstamp_precision(
+        f, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+    if (!pc)
+      fclose(f); /* libpcap closes it only when it opened */
+    if (!pc && kind != TF_COMP_NONE) {
+      seterr(a, "%s: %s-compressed, but not a pcap or pcapng inside (%s)", path,
+             kind == TF_COMP_GZIP ? "gzip" : "zstd", errbuf);
+      return NULL;
+    }
   }
+  if (!pc)
+    open_failed(a, path, errbuf);
+  return pc;
+}
+
+int tlsfin_analyze_file(struct tlsfin_analyze *a, const char *path) {
+  pcap_t *pc = open_input(a, path);
+  if (!pc)
+    return -1;
   long long fsize = 0;
   struct stat st;
   /* Only a regular file can be read twice: a FIFO or a process
@@ -451,13 +477,10 @@ int tlsfin_analyze_files(struct tlsfin_analyze *a, const char *const *paths,
   size_t nheap = 0;
   for (size_t i = 0; i < n; i++) {
     struct input *in = &ins[i];
-    char errbuf[PCAP_ERRBUF_SIZE] = "";
     in->path = paths[i];
     in->order = i;
-    in->pc = pcap_open_offline_with_tstamp_precision(
-        paths[i], PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+    in->pc = open_input(a, paths[i]);
     if (!in->pc) {
-      open_failed(a, paths[i], errbuf);
       report(a, &failed);
       continue;
     }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "input.h"
 #include "keylog.h"
 
 #define BT_SHB 0x0A0D0D0Au
@@ -27,7 +28,8 @@ static uint32_t rd32(const uint8_t *p, int swap) {
  * the number of secrets added, 0 for a classic pcap or a file without
  * DSBs, -1 when the file cannot be read. */
 int tf_pcapng_load_secrets(struct tf_keylog *k, const char *path) {
-  FILE *f = fopen(path, "rb");
+  enum tf_compression kind;
+  FILE *f = tf_input_open(path, &kind); /* keys in a .pcapng.gz too */
   if (!f)
     return -1;
   uint8_t hdr[12];

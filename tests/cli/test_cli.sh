@@ -76,6 +76,25 @@ check write-error 2 "writing the output: No space left on device" -- sh -c "\"$T
 check fragments-warned 0 "1 TCP packet\\(s\\) skipped \\(TCP in an IPv4 fragment" -- "$T" analyze "$here/../pcap/crafted_ipv4_fragment.pcap"
 check missing-file-named-once 2 "^tlsfin analyze: [^:]*/nope.pcap: No such file or directory$" -- "$T" analyze "$tmp/nope.pcap"
 if [[ -s "$tmp/out" ]]; then echo "FAIL missing-file: wrote to stdout"; fail=$((fail+1)); else pass=$((pass+1)); fi
+# Compressed captures are read directly (gzip, zstd; by content, not name).
+gzip -c "$here/../../samples/demo.pcapng" >"$tmp/demo.pcapng.gz"
+cp "$tmp/demo.pcapng.gz" "$tmp/demo-no-suffix"
+check gzip-capture 0 "" -- "$T" analyze --format=summary "$tmp/demo.pcapng.gz"
+check gzip-no-suffix 0 "" -- "$T" analyze --format=summary "$tmp/demo-no-suffix"
+if command -v zstd >/dev/null; then
+  zstd -q -c "$here/../../samples/demo.pcapng" >"$tmp/demo.pcapng.zst"
+  check zstd-capture 0 "" -- "$T" analyze --format=summary "$tmp/demo.pcapng.zst"
+  head -c 3000 "$tmp/demo.pcapng.zst" >"$tmp/cut.zst"
+  check zstd-truncated 2 "cut.zst" -- "$T" analyze "$tmp/cut.zst"
+else
+  echo "FAIL zstd missing (apt zstd)"; fail=$((fail+1))
+fi
+head -c 3000 "$tmp/demo.pcapng.gz" >"$tmp/cut.gz"
+check gzip-truncated 2 "cut.gz: after packet" -- "$T" analyze "$tmp/cut.gz"
+printf 'not a capture\n' | gzip >"$tmp/text.gz"
+check gzip-not-capture 2 "text.gz: gzip-compressed, but not a pcap" -- "$T" analyze "$tmp/text.gz"
+n=$("$T" analyze --format=jsonl "$tmp/demo.pcapng.gz" | wc -l)
+[[ $n -eq 10 ]] && { echo "ok   gzip-all-connections"; pass=$((pass+1)); } || { echo "FAIL gzip: $n connections"; fail=$((fail+1)); }
 check no-args 2 "no capture file" -- "$T" analyze
 check no-command 2 "usage" -- "$T"
 check unknown-command 2 "unknown command" -- "$T" frobnicate
