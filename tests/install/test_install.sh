@@ -15,7 +15,10 @@ ko() { echo "FAIL $1"; fail=$((fail+1)); }
 P=$tmp/prefix
 cmake --install "$B" --prefix "$P" >"$tmp/install.log" 2>&1 || { cat "$tmp/install.log"; exit 1; }
 lib=$(ls -d "$P"/lib* | head -1)
-for f in bin/tlsfin include/tlsfin/tlsfin.h include/tlsfin/taxonomy.h share/man/man3/libtlsfin.3; do
+for f in bin/tlsfin include/tlsfin/tlsfin.h include/tlsfin/taxonomy.h share/man/man3/libtlsfin.3 \
+         share/man/man1/tlsfin.1 share/man/man1/tlsfin-analyze.1 share/man/man1/tlsfin-watch.1 \
+         share/man/man1/tlsfin-probe.1 share/bash-completion/completions/tlsfin \
+         share/zsh/vendor-completions/_tlsfin; do
   [[ -e $P/$f ]] && ok "installed $f" || ko "installed $f"
 done
 for f in libtlsfin.a libtlsfin.so libtlsfin.so.0 pkgconfig/tlsfin.pc cmake/tlsfin/tlsfinConfig.cmake; do
@@ -26,6 +29,12 @@ soname=$(objdump -p "$lib/libtlsfin.so" | awk '/SONAME/ {print $2}')
 leaked=$(nm -D --defined-only "$lib/libtlsfin.so" | awk '{print $3}' | grep -v '^tlsfin_' | grep -v '^TLSFIN_0$')
 [[ -z $leaked ]] && ok "exports only tlsfin_*" || ko "exports more than tlsfin_*: $(echo $leaked | head -c 200)"
 "$P/bin/tlsfin" --version | grep -q "^tlsfin " && ok "installed tlsfin runs" || ko "installed tlsfin runs"
+# the man pages are the programs' own --help: every option is in them
+for c in analyze watch probe; do
+  miss=$("$P/bin/tlsfin" $c --help | grep -oE -- '--[a-z][a-z-]+' | sort -u | while read -r o; do
+    grep -q -- "${o//-/\\\\-}" "$P/share/man/man1/tlsfin-$c.1" || echo "$o"; done)
+  [[ -z $miss ]] && ok "tlsfin-$c.1 has every option" || ko "tlsfin-$c.1 misses: $miss"
+done
 ex=$S/examples/blocking_client.c
 # The link line of the docs, shared and static
 if cc -o "$tmp/dyn" "$ex" -I"$P/include" -L"$lib" -ltlsfin -lssl -lcrypto 2>"$tmp/cc1" &&
