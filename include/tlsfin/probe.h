@@ -32,7 +32,8 @@ extern "C" {
   X(RST, "rst", "reset the connection")                                        \
   X(NOTHING, "nothing", "did nothing before the deadline")                     \
   X(DATA, "data", "kept sending data")                                         \
-  X(SKIPPED, "skipped", "not tested")
+  X(SKIPPED, "skipped", "not tested")                                          \
+  X(GARBAGE, "garbage", "sent bytes that are not TLS records")
 
 typedef enum {
 #define TLSFIN_X_(e, n, h) TLSFIN_VERSION_##e,
@@ -88,8 +89,10 @@ struct tlsfin_probe *tlsfin_probe_new(void);
 void tlsfin_probe_free(struct tlsfin_probe *p);
 const char *tlsfin_probe_error(const struct tlsfin_probe *p);
 
-/* Target "host:port", "[v6]:port"; the host must be an address or a name
- * that resolves. */
+/* Target "host:port", "[v6]:port"; the host is an address or a name.  A
+ * name is resolved by tlsfin_probe_run() under the timeout, like every other
+ * step: "HOST: name resolution timed out after N ms" when the resolver does
+ * not answer in time. */
 int tlsfin_probe_set_target(struct tlsfin_probe *p, const char *target);
 int tlsfin_probe_set_sni(struct tlsfin_probe *p, const char *sni);
 int tlsfin_probe_set_http(struct tlsfin_probe *p, bool on);
@@ -97,8 +100,9 @@ int tlsfin_probe_set_timeout_ms(struct tlsfin_probe *p, int ms);
 /* 0 (default): no idle test; otherwise wait up to this many seconds. */
 int tlsfin_probe_set_idle_max(struct tlsfin_probe *p, int seconds);
 
-/* Runs the version matrix and the close tests.  -1 when the target cannot
- * be reached at all (message in tlsfin_probe_error). */
+/* Resolves the target, runs the version matrix and the close tests.  -1
+ * when the target cannot be resolved or reached at all (message in
+ * tlsfin_probe_error). */
 int tlsfin_probe_run(struct tlsfin_probe *p);
 
 const struct tlsfin_probe_version *
@@ -135,8 +139,15 @@ struct tlsfin_listen_client {
   char note[96];
 };
 
-/* Serves count clients (0: until killed) on [ADDRESS:]PORT, calling report
- * for each.  -1 with err set when it cannot listen. */
+/* At most this many clients are served at once (fewer when the file limit
+ * is lower and cannot be raised); the next connections wait in the listen
+ * backlog until one finishes.  None is refused. */
+#define TLSFIN_LISTEN_MAX_CLIENTS 512
+
+/* Serves count clients (0: until killed) on [ADDRESS:]PORT, concurrently,
+ * each under its own deadline of timeout_ms from its accept, calling report
+ * for each in the order they finish.  -1 with err set when it cannot
+ * listen. */
 int tlsfin_probe_listen(const char *addr, enum tlsfin_behave behave, int count,
                         int timeout_ms,
                         void (*report)(void *arg,

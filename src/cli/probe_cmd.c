@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmds.h"
 #include "tlsfin/probe.h"
@@ -15,52 +16,235 @@
 
 static void usage(FILE *f) {
   fprintf(
-      f, "usage: tlsfin probe HOST:PORT [options]\n"
-         "  --sni=NAME            server name to send (default: HOST unless "
-         "an address)\n"
-         "  --http                send an HTTP request in the half-close "
-         "test\n"
-         "  --format=table|json   output (default table)\n"
-         "  --timeout=MS          deadline of each step (default 3000)\n"
-         "  --idle-max=SECONDS    also wait this long for the server to "
-         "close an idle connection\n"
-         "  --fail-on=CHECK,...   exit 1 when a check fails: "
-         "resets-on-version, no-close-notify\n"
-         "       tlsfin probe --listen [ADDRESS:]PORT [--behave=B] [--count=N] "
-         "[--format=table|json]\n"
-         "  client mode: a TLS server that reports each client; B is "
-         "close-notify (default),\n"
-         "  fin-mid-response, reset or idle-close\n");
+      f,
+      "usage: tlsfin probe HOST:PORT [options]\n"
+      "  --sni=NAME            server name to send (default: HOST unless "
+      "an address)\n"
+      "  --http                send an HTTP request in the half-close "
+      "test\n"
+      "  --format=table|json   output (default table)\n"
+      "  --timeout=MS          deadline of each step, name resolution too "
+      "(default 3000)\n"
+      "  --idle-max=SECONDS    also wait this long for the server to "
+      "close an idle connection\n"
+      "  --fail-on=CHECK,...   exit 1 when a check fails: "
+      "resets-on-version, no-close-notify\n"
+      "       tlsfin probe --targets=FILE [-j N] [options]\n"
+      "  one HOST:PORT per line, any number of lines ('#' comments), N "
+      "at once (default 4)\n"
+      "       tlsfin probe --listen [ADDRESS:]PORT [--behave=B] [--count=N] "
+      "[--format=table|json]\n"
+      "  client mode: a TLS server that reports each client; B is "
+      "close-notify (default),\n"
+      "  fin-mid-response, reset or idle-close; clients are served at "
+      "once (up to %d,\n"
+      "  more wait in the listen backlog), each within --timeout, and "
+      "reported as they finish\n",
+      TLSFIN_LISTEN_MAX_CLIENTS);
 }
 
 /* --targets FILE -j N: each target probed by one worker at a time (its own
- * steps stay sequential, so a server sees one probe connection at once). */
+ * steps stay sequential, so a server sees one probe connection at once).
+ *
+ * The file is streamed, any number of lines: the reader hands targets to
+ * the workers through a ring of 4 x N slots and prints each result, in file
+ * order, as soon as it and all before it are done, then reuses its slot.
+ * Memory is bounded by the ring, not by the file. */
+enum { JOB_QUEUED = 1, JOB_DONE };
 struct job {
   struct tlsfin_probe *p;
   char target[300];
+  int state;
   int rc; /* 0 ok, -1 failed */
   char err[300];
 };
 struct pool_state {
-  struct job *jobs;
-  int n, next;
+  struct job *slots;
+  size_t win;
+  unsigned long long queued, taken, printed;
+  bool eof;
+  int timeout_ms;
+  bool http;
   pthread_mutex_t mu;
+  pthread_cond_t work, done;
 };
 static void *worker(void *arg) {
   struct pool_state *ps = arg;
+  pthread_mutex_lock(&ps->mu);
   for (;;) {
-    pthread_mutex_lock(&ps->mu);
-    int i = ps->next < ps->n ? ps->next++ : -1;
+    while (ps->taken == ps->queued && !ps->eof)
+      pthread_cond_wait(&ps->work, &ps->mu);
+    if (ps->taken == ps->queued)
+      break; /* eof and nothing left */
+    struct job *j = &ps->slots[ps->taken++ % ps->win];
     pthread_mutex_unlock(&ps->mu);
-    if (i < 0)
-      return NULL;
-    struct job *j = &ps->jobs[i];
-    if (tlsfin_probe_set_target(j->p, j->target) < 0 ||
-        tlsfin_probe_run(j->p) < 0) {
+    j->p = tlsfin_probe_new();
+    if (!j->p) {
       j->rc = -1;
-      snprintf(j->err, sizeof j->err, "%s", tlsfin_probe_error(j->p));
+      snprintf(j->err, sizeof j->err, "%.280s: out of memory", j->target);
+    } else {
+      tlsfin_probe_set_timeout_ms(j->p, ps->timeout_ms);
+      tlsfin_probe_set_http(j->p, ps->http);
+      if (tlsfin_probe_set_target(j->p, j->target) < 0 ||
+          tlsfin_probe_run(j->p) < 0) {
+        j->rc = -1;
+        snprintf(j->err, sizeof j->err, "%s", tlsfin_probe_error(j->p));
+      }
+    }
+    pthread_mutex_lock(&ps->mu);
+    j->state = JOB_DONE;
+    pthread_cond_signal(&ps->done);
+  }
+  pthread_mutex_unlock(&ps->mu);
+  return NULL;
+}
+
+/* One finished job, printed and freed (its slot is free again). */
+struct targets_out {
+  bool json, fail_resets, fail_cn;
+  int rc;
+};
+static void print_job(struct job *j, struct targets_out *o) {
+  if (j->rc < 0) {
+    fprintf(stderr, "tlsfin probe: %s\n", j->err);
+    o->rc = TLSFIN_EXIT_USAGE;
+  } else {
+    if (o->json) {
+      tlsfin_probe_write_json(j->p, stdout);
+    } else {
+      tlsfin_probe_write_table(j->p, stdout);
+      printf("\n");
+    }
+    fflush(stdout);
+    if (o->rc != TLSFIN_EXIT_USAGE) {
+      for (int k = 0; k < TLSFIN_PROBE_VERSIONS; k++)
+        if (o->fail_resets &&
+            tlsfin_probe_version(j->p, k)->outcome == TLSFIN_VERSION_RESET)
+          o->rc = TLSFIN_EXIT_FINDINGS;
+      if (o->fail_cn &&
+          tlsfin_probe_close(j->p, TLSFIN_PROBE_CLOSE_NOTIFY)->outcome !=
+              TLSFIN_CLOSE_CLOSE_NOTIFY)
+        o->rc = TLSFIN_EXIT_FINDINGS;
     }
   }
+  tlsfin_probe_free(j->p);
+  memset(j, 0, sizeof *j);
+}
+
+/* Prints the finished jobs at the head of the ring; with `room`, returns
+ * once a slot is free, else once everything queued is printed.  Called
+ * with ps->mu held; prints without it (only this thread touches a slot
+ * that is done). */
+static void drain(struct pool_state *ps, struct targets_out *o, bool room) {
+  for (;;) {
+    if (room ? ps->queued - ps->printed < ps->win : ps->printed == ps->queued)
+      return;
+    struct job *head = &ps->slots[ps->printed % ps->win];
+    if (head->state != JOB_DONE) {
+      pthread_cond_wait(&ps->done, &ps->mu);
+      continue;
+    }
+    pthread_mutex_unlock(&ps->mu);
+    print_job(head, o);
+    pthread_mutex_lock(&ps->mu);
+    ps->printed++;
+  }
+}
+
+/* Reads one line into buf (cap bytes), the rest of a longer line skipped
+ * so that a line costs at most cap bytes however long it is.  Returns
+ * false at end of file; *cut says the line was longer than buf. */
+static bool read_line(FILE *f, char *buf, size_t cap, bool *cut) {
+  *cut = false;
+  if (!fgets(buf, (int)cap, f))
+    return false;
+  size_t l = strlen(buf);
+  if (l == cap - 1 && buf[l - 1] != '\n') {
+    int ch;
+    while ((ch = getc(f)) != EOF && ch != '\n')
+      *cut = true;
+  }
+  return true;
+}
+
+static int run_targets(const char *path, int jobs, int timeout_ms, bool http,
+                       struct targets_out *o) {
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    fprintf(stderr, "tlsfin probe: --targets %s: %s\n", path, strerror(errno));
+    return TLSFIN_EXIT_USAGE;
+  }
+  /* fopen() opens a directory for reading; only the first read fails */
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "tlsfin probe: %s: is a directory\n", path);
+    fclose(f);
+    return TLSFIN_EXIT_USAGE;
+  }
+  struct pool_state ps = {0};
+  ps.win = (size_t)jobs * 4;
+  ps.slots = calloc(ps.win, sizeof *ps.slots);
+  ps.timeout_ms = timeout_ms;
+  ps.http = http;
+  pthread_mutex_init(&ps.mu, NULL);
+  pthread_cond_init(&ps.work, NULL);
+  pthread_cond_init(&ps.done, NULL);
+  if (!ps.slots) {
+    fprintf(stderr, "tlsfin probe: out of memory\n");
+    fclose(f);
+    return TLSFIN_EXIT_USAGE;
+  }
+  o->rc = TLSFIN_EXIT_OK;
+  pthread_t th[64];
+  int nt = 0;
+  for (; nt < jobs; nt++)
+    if (pthread_create(&th[nt], NULL, worker, &ps) != 0)
+      break;
+  if (nt == 0) {
+    fprintf(stderr, "tlsfin probe: cannot start a worker thread\n");
+    o->rc = TLSFIN_EXIT_USAGE;
+  }
+  char line[512];
+  unsigned long lineno = 0;
+  bool cut;
+  while (nt > 0 && read_line(f, line, sizeof line, &cut)) {
+    lineno++;
+    size_t tl = strcspn(line, " \t\r\n#");
+    bool whole = line[tl] != 0; /* the target ended inside the buffer */
+    line[tl] = 0;
+    if (!line[0])
+      continue;
+    if (tl >= sizeof ps.slots[0].target || (cut && !whole)) {
+      fprintf(stderr, "tlsfin probe: %s:%lu: target too long\n", path, lineno);
+      o->rc = TLSFIN_EXIT_USAGE;
+      continue;
+    }
+    pthread_mutex_lock(&ps.mu);
+    drain(&ps, o, true);
+    struct job *j = &ps.slots[ps.queued % ps.win];
+    memcpy(j->target, line, tl + 1);
+    j->state = JOB_QUEUED;
+    ps.queued++;
+    pthread_cond_signal(&ps.work);
+    pthread_mutex_unlock(&ps.mu);
+  }
+  if (ferror(f)) {
+    fprintf(stderr, "tlsfin probe: %s: %s\n", path, strerror(errno));
+    o->rc = TLSFIN_EXIT_USAGE;
+  }
+  fclose(f);
+  pthread_mutex_lock(&ps.mu);
+  ps.eof = true;
+  pthread_cond_broadcast(&ps.work);
+  drain(&ps, o, false);
+  pthread_mutex_unlock(&ps.mu);
+  for (int i = 0; i < nt; i++)
+    pthread_join(th[i], NULL);
+  free(ps.slots);
+  pthread_mutex_destroy(&ps.mu);
+  pthread_cond_destroy(&ps.work);
+  pthread_cond_destroy(&ps.done);
+  return o->rc;
 }
 
 static const char *vn(uint16_t v) {
@@ -79,11 +263,26 @@ static void report_table(void *arg, const struct tlsfin_listen_client *c) {
   fflush(stdout);
 }
 
+/* The note is ours, but it quotes OpenSSL's reason strings: escaped. */
+static void json_note(const char *s) {
+  putchar('"');
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\')
+      printf("\\%c", ch);
+    else if (ch < 0x20 || ch >= 0x7f)
+      printf("\\u%04x", ch);
+    else
+      putchar(ch);
+  }
+  putchar('"');
+}
+
 static void report_json(void *arg, const struct tlsfin_listen_client *c) {
   (void)arg;
   printf("{\"client\":\"%s\",\"client_max_version\":\"%s\",\"version\":%s%s%s,"
          "\"sni\":%s%s%s,\"request\":%s,\"reaction\":\"%s\",\"then\":%s%s%s,"
-         "\"ms\":%.1f}\n",
+         "\"ms\":%.1f,\"note\":",
          c->peer, vn(c->client_max_version), c->handshake ? "\"" : "",
          c->handshake ? vn(c->version) : "null", c->handshake ? "\"" : "",
          c->sni[0] ? "\"" : "", c->sni[0] ? "(set)" : "null",
@@ -93,6 +292,8 @@ static void report_json(void *arg, const struct tlsfin_listen_client *c) {
          c->then == TLSFIN_CLOSE_SKIPPED ? "null"
                                          : tlsfin_close_outcome_name(c->then),
          c->then == TLSFIN_CLOSE_SKIPPED ? "" : "\"", c->ms);
+  json_note(c->note);
+  printf("}\n");
   fflush(stdout);
 }
 
@@ -253,66 +454,8 @@ int tlsfin_cmd_probe(int argc, char **argv) {
     goto out;
   }
   if (targets) {
-    FILE *f = fopen(targets, "r");
-    if (!f) {
-      fprintf(stderr, "tlsfin probe: --targets %s: %s\n", targets,
-              strerror(errno));
-      goto out;
-    }
-    struct pool_state ps = {calloc(1024, sizeof(struct job)), 0, 0,
-                            PTHREAD_MUTEX_INITIALIZER};
-    char line[512];
-    unsigned lineno = 0;
-    while (fgets(line, sizeof line, f) && ps.n < 1024) {
-      lineno++;
-      line[strcspn(line, " \t\r\n#")] = 0;
-      if (!line[0])
-        continue;
-      struct job *j = &ps.jobs[ps.n++];
-      if (strlen(line) >= sizeof j->target) {
-        fprintf(stderr, "tlsfin probe: %s:%u: target too long\n", targets,
-                lineno);
-        ps.n--;
-        continue;
-      }
-      memcpy(j->target, line, strlen(line) + 1);
-      j->p = tlsfin_probe_new();
-      tlsfin_probe_set_timeout_ms(j->p, timeout_ms);
-      tlsfin_probe_set_http(j->p, http);
-    }
-    fclose(f);
-    pthread_t th[64];
-    int nt = jobs < ps.n ? jobs : ps.n;
-    for (int i = 0; i < nt; i++)
-      pthread_create(&th[i], NULL, worker, &ps);
-    for (int i = 0; i < nt; i++)
-      pthread_join(th[i], NULL);
-    rc = TLSFIN_EXIT_OK;
-    for (int i = 0; i < ps.n; i++) {
-      struct job *j = &ps.jobs[i];
-      if (j->rc < 0) {
-        fprintf(stderr, "tlsfin probe: %s\n", j->err);
-        rc = TLSFIN_EXIT_USAGE;
-      } else if (json) {
-        tlsfin_probe_write_json(j->p, stdout);
-      } else {
-        tlsfin_probe_write_table(j->p, stdout);
-        printf("\n");
-      }
-      if (j->rc == 0 && rc != TLSFIN_EXIT_USAGE) {
-        for (int k = 0; k < TLSFIN_PROBE_VERSIONS; k++)
-          if (fail_resets &&
-              tlsfin_probe_version(j->p, k)->outcome == TLSFIN_VERSION_RESET)
-            rc = TLSFIN_EXIT_FINDINGS;
-        if (fail_cn &&
-            tlsfin_probe_close(j->p, TLSFIN_PROBE_CLOSE_NOTIFY)->outcome !=
-                TLSFIN_CLOSE_CLOSE_NOTIFY)
-          rc = TLSFIN_EXIT_FINDINGS;
-      }
-      tlsfin_probe_free(j->p);
-    }
-    free(ps.jobs);
-    (void)lineno;
+    struct targets_out o = {json, fail_resets, fail_cn, TLSFIN_EXIT_OK};
+    rc = run_targets(targets, jobs, timeout_ms, http, &o);
     goto out;
   }
   if (optind != argc - 1) {

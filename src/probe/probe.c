@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "hello.h"
+#include "internal.h"
 #include "tls.h"
 #include "tlsfin/taxonomy.h"
 
@@ -31,6 +33,7 @@ struct tlsfin_probe {
   int timeout_ms, idle_max;
   struct sockaddr_storage addr;
   socklen_t addrlen;
+  bool have_target;
   struct tlsfin_probe_version v[TLSFIN_PROBE_VERSIONS];
   struct tlsfin_probe_close c[TLSFIN_PROBE_CLOSE_TESTS];
   uint16_t best; /* best accepted version, for the close tests */
@@ -69,6 +72,7 @@ void tlsfin_probe_free(struct tlsfin_probe *p) { free(p); }
 const char *tlsfin_probe_error(const struct tlsfin_probe *p) { return p->err; }
 
 int tlsfin_probe_set_target(struct tlsfin_probe *p, const char *t) {
+  p->have_target = false; /* until this one is known to be well formed */
   const char *colon;
   size_t hl;
   if (t[0] == '[') { /* [v6]:port */
@@ -98,16 +102,10 @@ int tlsfin_probe_set_target(struct tlsfin_probe *p, const char *t) {
   p->host[hl] = 0;
   snprintf(p->port, sizeof p->port, "%ld", port);
   snprintf(p->target, sizeof p->target, "%s:%s", p->host, p->port);
-  struct addrinfo hints = {0}, *res = NULL;
-  hints.ai_socktype = SOCK_STREAM;
-  int rc = getaddrinfo(p->host, p->port, &hints, &res);
-  if (rc != 0) {
-    seterr(p, "%s: %s", p->target, gai_strerror(rc));
-    return -1;
-  }
-  memcpy(&p->addr, res->ai_addr, res->ai_addrlen);
-  p->addrlen = res->ai_addrlen;
-  freeaddrinfo(res);
+  /* Resolved in tlsfin_probe_run(), under the timeout in force then: a
+   * name lookup here would have no deadline. */
+  p->addrlen = 0;
+  p->have_target = true;
   if (!p->sni[0]) {
     /* RFC 6066 §3: no IP literals in SNI */
     unsigned char buf[16];
@@ -200,6 +198,79 @@ static int connect_to(struct tlsfin_probe *p, double deadline) {
   return fd;
 }
 
+/*
+ * Is the server's first flight TLS at all?  Checked on the raw bytes before
+ * the dissector has to wait for anything, so that a stream that is not TLS
+ * is called garbage at its first bad header instead of being buffered until
+ * the deadline:
+ *  - a record header needs a known content type (20-24), major version 3
+ *    and a length within RFC 8446 §5.1 / RFC 5246 §6.2.3 limits.  The
+ *    version is not negotiated yet, so the loosest one applies: 2^14 + 2048
+ *    (TLSCiphertext in 1.2; 1.3 allows 2^14 + 256).
+ *  - the handshake messages before the ServerHello: a ServerHello body is at
+ *    most 2+32+1+32+2+1+2+65535 bytes (RFC 8446 §4.1.3, RFC 5246 §7.4.1.3),
+ *    and nothing longer may come first, so a 16 MB "message" is refused from
+ *    its 4-byte header on, without reading the 16 MB.
+ */
+#define MAX_RECORD (16384 + 2048)
+#define MAX_SERVER_HELLO (2 + 32 + 1 + 32 + 2 + 1 + 2 + 65535)
+struct rscan {
+  uint8_t hdr[5];
+  unsigned hdr_have;
+  uint32_t body_left; /* of the current record */
+  uint8_t hs[4];      /* current handshake message header */
+  unsigned hs_have;
+  uint32_t hs_left; /* of the current handshake message body */
+  bool past_hello;  /* a ServerHello header was seen: stop checking */
+};
+
+/* Feeds bytes; returns a reason when they cannot be TLS, else NULL. */
+static const char *rscan_feed(struct rscan *s, const uint8_t *b, size_t n) {
+  while (n > 0) {
+    if (s->body_left == 0) { /* in a record header */
+      s->hdr[s->hdr_have++] = *b++;
+      n--;
+      if (s->hdr_have < 5)
+        continue;
+      s->hdr_have = 0;
+      unsigned len = (unsigned)s->hdr[3] << 8 | s->hdr[4];
+      if (s->hdr[0] < 20 || s->hdr[0] > 24 || s->hdr[1] != 3 || s->hdr[2] > 4)
+        return "bad record header";
+      if (len > MAX_RECORD)
+        return "record longer than TLS allows";
+      s->body_left = len;
+      continue;
+    }
+    size_t take = n < s->body_left ? n : s->body_left;
+    if (s->hdr[0] == 22 && !s->past_hello) { /* handshake bytes */
+      for (size_t i = 0; i < take; i++) {
+        if (s->hs_left > 0) {
+          size_t skip = take - i < s->hs_left ? take - i : s->hs_left;
+          s->hs_left -= (uint32_t)skip;
+          i += skip - 1;
+          continue;
+        }
+        s->hs[s->hs_have++] = b[i];
+        if (s->hs_have < 4)
+          continue;
+        s->hs_have = 0;
+        s->hs_left =
+            (uint32_t)s->hs[1] << 16 | (uint32_t)s->hs[2] << 8 | s->hs[3];
+        if (s->hs_left > MAX_SERVER_HELLO)
+          return "handshake message longer than a ServerHello can be";
+        if (s->hs[0] == 2) { /* ServerHello: the dissector takes it from here */
+          s->past_hello = true;
+          break;
+        }
+      }
+    }
+    s->body_left -= (uint32_t)take;
+    b += take;
+    n -= take;
+  }
+  return NULL;
+}
+
 /* One version: send the hello, read the answer through the analyzer's TLS
  * dissector until it says what happened. */
 static void probe_version(struct tlsfin_probe *p, int i) {
@@ -223,11 +294,15 @@ static void probe_version(struct tlsfin_probe *p, int i) {
     v->outcome = TLSFIN_VERSION_RESET;
     goto done;
   }
+  struct rscan sc = {0};
   for (uint64_t pkt = 2;; pkt++) {
-    if (!wait_fd(fd, POLLIN, deadline))
+    /* checked on every pass, not only when a read would block: a server
+     * that trickles valid-looking records forever must not hold us */
+    if (now_ms() >= deadline || !wait_fd(fd, POLLIN, deadline))
       break; /* TIMEOUT */
     ssize_t r = recv(fd, buf, sizeof buf, 0);
     if (r > 0) {
+      const char *bad = rscan_feed(&sc, buf, (size_t)r);
       tf_tls_feed(&t, 1, buf, (size_t)r, pkt);
       if (t.server_hello || t.hrr) {
         v->outcome = TLSFIN_VERSION_ACCEPTED;
@@ -239,7 +314,7 @@ static void probe_version(struct tlsfin_probe *p, int i) {
         v->alert = t.alerts[0].desc;
         break;
       }
-      if (t.state == TF_TLS_NO || t.d[1].lost) {
+      if (bad || t.state == TF_TLS_NO || t.d[1].lost) {
         v->outcome = TLSFIN_VERSION_GARBAGE;
         break;
       }
@@ -296,21 +371,58 @@ static SSL *handshake(struct tlsfin_probe *p, SSL_CTX *ctx, int *fdp,
   return s;
 }
 
+/* What an SSL_ERROR_SSL from SSL_read means: an EOF without close_notify
+ * (OpenSSL 3 says SSL_R_UNEXPECTED_EOF_WHILE_READING; 1.1.1 said
+ * SSL_ERROR_SYSCALL with errno 0), an alert from the peer, or bytes that
+ * are not TLS records (a bad header, a record over the RFC 8446 §5.1
+ * limits, one that does not decrypt), which OpenSSL refuses at the first
+ * bad header without reading the rest. */
+tlsfin_close_outcome tf_ssl_failure(char *note, size_t nl) {
+  unsigned long ee = ERR_peek_error();
+  int reason = ERR_GET_REASON(ee);
+  tlsfin_close_outcome o = TLSFIN_CLOSE_FIN;
+  if (ee && ERR_GET_LIB(ee) == ERR_LIB_SSL &&
+      reason != SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+    const char *rs = ERR_reason_error_string(ee);
+    if (reason >= SSL_AD_REASON_OFFSET) { /* an alert: TLS, then its end */
+      if (nl && !note[0])
+        snprintf(note, nl, "alert: %s", rs ? rs : "?");
+    } else {
+      o = TLSFIN_CLOSE_GARBAGE;
+      if (nl)
+        snprintf(note, nl, "not TLS: %s", rs ? rs : "?");
+    }
+  }
+  ERR_clear_error();
+  return o;
+}
+
 /* Reads until the server ends its side: close_notify (then FIN or RST),
- * FIN, RST or the deadline.  Application data seen on the way is noted. */
+ * FIN, RST, bytes that are not TLS, or the deadline.  Application data
+ * seen on the way is noted; data still flowing at the deadline is DATA. */
 static void read_end(SSL *s, int fd, double deadline, double t0,
                      struct tlsfin_probe_close *c) {
   char buf[16384];
+  bool flowing = false; /* the last read returned data */
   c->outcome = TLSFIN_CLOSE_NOTHING;
   c->then = TLSFIN_CLOSE_SKIPPED;
   for (;;) {
+    /* every pass, not only when a read would block: a server that keeps
+     * sending would otherwise keep us here forever */
+    if (now_ms() >= deadline) {
+      if (flowing)
+        c->outcome = TLSFIN_CLOSE_DATA;
+      break;
+    }
     int r = SSL_read(s, buf, sizeof buf);
     if (r > 0) {
       c->response = true;
+      flowing = true;
       continue;
     }
     int e = SSL_get_error(s, r);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+      flowing = false;
       if (!wait_fd(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline))
         break;
       continue;
@@ -320,10 +432,20 @@ static void read_end(SSL *s, int fd, double deadline, double t0,
       c->ms = now_ms() - t0;
       /* and then: FIN, RST, or nothing? */
       c->then = TLSFIN_CLOSE_NOTHING;
-      while (wait_fd(fd, POLLIN, deadline)) {
+      /* wait_fd() checks the deadline on every pass, so bytes that keep
+       * coming after the close_notify end here too: as DATA */
+      bool more = false;
+      for (;;) {
+        if (!wait_fd(fd, POLLIN, deadline)) {
+          if (more)
+            c->then = TLSFIN_CLOSE_DATA;
+          break;
+        }
         ssize_t n = recv(fd, buf, sizeof buf, 0);
-        if (n > 0)
+        if (n > 0) {
+          more = true;
           continue;
+        }
         if (n == 0)
           c->then = TLSFIN_CLOSE_FIN;
         else if (errno == EINTR || errno == EAGAIN)
@@ -334,18 +456,17 @@ static void read_end(SSL *s, int fd, double deadline, double t0,
       }
       break;
     }
-    /* OpenSSL 3: an EOF without close_notify is SSL_ERROR_SSL with
-     * SSL_R_UNEXPECTED_EOF_WHILE_READING; 1.1.1 said SSL_ERROR_SYSCALL with
-     * errno 0.  ECONNRESET is an RST. */
     c->ms = now_ms() - t0;
     if (e == SSL_ERROR_SYSCALL && errno == ECONNRESET)
       c->outcome = TLSFIN_CLOSE_RST;
+    else if (e == SSL_ERROR_SSL)
+      c->outcome = tf_ssl_failure(c->note, sizeof c->note);
     else
       c->outcome = TLSFIN_CLOSE_FIN;
     ERR_clear_error();
     break;
   }
-  if (c->outcome == TLSFIN_CLOSE_NOTHING)
+  if (c->outcome == TLSFIN_CLOSE_NOTHING || c->outcome == TLSFIN_CLOSE_DATA)
     c->ms = now_ms() - t0;
 }
 
@@ -384,11 +505,140 @@ static void close_test(struct tlsfin_probe *p, SSL_CTX *ctx,
   close(fd);
 }
 
+/*
+ * Name resolution under the probe's deadline.  getaddrinfo() has no timeout
+ * of its own (the resolver's is resolv.conf's, 5 s x 2 attempts by
+ * default), so the lookup runs in a detached thread and we wait for it on a
+ * condition variable until the deadline.  Not getaddrinfo_a(): gai_cancel()
+ * cannot stop a lookup that has started, and its gaicb must then stay valid
+ * until glibc's helper finishes, so the caller would have to block or leak.
+ * Here the waiter and the thread share one reference-counted record: at the
+ * deadline the waiter drops its reference and returns, and whichever side
+ * lets go last frees it, so an abandoned lookup costs one idle thread until
+ * the resolver gives up, and nothing leaks.
+ */
+struct resolve {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int refs; /* the waiter and the thread */
+  bool done;
+  int rc;
+  char host[256], port[16];
+  struct sockaddr_storage addr;
+  socklen_t addrlen;
+};
+
+static void resolve_put(struct resolve *r) {
+  pthread_mutex_lock(&r->mu);
+  int left = --r->refs;
+  pthread_mutex_unlock(&r->mu);
+  if (left == 0) {
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r);
+  }
+}
+
+static int lookup(const char *host, const char *port, int flags,
+                  struct sockaddr_storage *addr, socklen_t *addrlen) {
+  struct addrinfo hints = {0}, *res = NULL;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = flags;
+  int rc = getaddrinfo(host, port, &hints, &res);
+  if (rc == 0) {
+    memcpy(addr, res->ai_addr, res->ai_addrlen);
+    *addrlen = res->ai_addrlen;
+    freeaddrinfo(res);
+  }
+  return rc;
+}
+
+static void *resolve_thread(void *arg) {
+  struct resolve *r = arg;
+  struct sockaddr_storage addr = {0};
+  socklen_t addrlen = 0;
+  int rc = lookup(r->host, r->port, 0, &addr, &addrlen);
+  pthread_mutex_lock(&r->mu);
+  r->rc = rc;
+  r->addr = addr;
+  r->addrlen = addrlen;
+  r->done = true;
+  pthread_cond_signal(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+  resolve_put(r);
+  return NULL;
+}
+
+static int resolve_target(struct tlsfin_probe *p) {
+  /* An address needs no lookup, and no thread: --targets files are mostly
+   * addresses, thousands of them. */
+  if (lookup(p->host, p->port, AI_NUMERICHOST, &p->addr, &p->addrlen) == 0)
+    return 0;
+  struct resolve *r = calloc(1, sizeof *r);
+  if (!r) {
+    seterr(p, "%s: out of memory", p->target);
+    return -1;
+  }
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  /* the deadline is on the monotonic clock, like every other here */
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&r->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  pthread_mutex_init(&r->mu, NULL);
+  r->refs = 2;
+  snprintf(r->host, sizeof r->host, "%s", p->host);
+  snprintf(r->port, sizeof r->port, "%s", p->port);
+  pthread_attr_t ta;
+  pthread_attr_init(&ta);
+  pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+  pthread_t th;
+  int e = pthread_create(&th, &ta, resolve_thread, r);
+  pthread_attr_destroy(&ta);
+  if (e != 0) {
+    r->refs = 1;
+    resolve_put(r);
+    seterr(p, "%s: cannot start name resolution: %s", p->host, strerror(e));
+    return -1;
+  }
+  struct timespec dl;
+  clock_gettime(CLOCK_MONOTONIC, &dl);
+  dl.tv_sec += p->timeout_ms / 1000;
+  dl.tv_nsec += (long)(p->timeout_ms % 1000) * 1000000L;
+  if (dl.tv_nsec >= 1000000000L) {
+    dl.tv_sec++;
+    dl.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&r->mu);
+  while (!r->done && pthread_cond_timedwait(&r->cv, &r->mu, &dl) != ETIMEDOUT)
+    ;
+  bool done = r->done;
+  int rc = r->rc;
+  if (done) {
+    p->addr = r->addr;
+    p->addrlen = r->addrlen;
+  }
+  pthread_mutex_unlock(&r->mu);
+  resolve_put(r);
+  if (!done) {
+    seterr(p, "%s: name resolution timed out after %d ms", p->host,
+           p->timeout_ms);
+    return -1;
+  }
+  if (rc != 0) {
+    seterr(p, "%s: %s", p->target, gai_strerror(rc));
+    return -1;
+  }
+  return 0;
+}
+
 int tlsfin_probe_run(struct tlsfin_probe *p) {
-  if (!p->addrlen) {
+  if (!p->have_target) {
     seterr(p, "no target");
     return -1;
   }
+  if (!p->addrlen && resolve_target(p) < 0)
+    return -1;
   for (int i = 0; i < TLSFIN_PROBE_VERSIONS; i++)
     probe_version(p, i);
   int reachable = 0;

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # tlsfin probe --listen (client mode) with real clients on loopback: curl,
 # openssl s_client and Python ssl, against each server behaviour; asserts
-# what the probe reports about each client.  usage: test_listen.sh TLSFIN
+# what the probe reports about each client; then clients served at once
+# (silent and idle ones do not hold a real one back) and misbehaving clients
+# (an endless flood, bytes that are not TLS).  Timings are asserted with 5x
+# slack or more: these machines are noisy.  usage: test_listen.sh TLSFIN
 set -uo pipefail
 T=$1
+here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
 pass=0 fail=0
+ok() { echo "ok   $1"; pass=$((pass + 1)); }
+ko() { echo "FAIL $1"; fail=$((fail + 1)); }
+ms() { date +%s%3N; }
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 pyclient() { /usr/bin/python3 - "$1" <<'PY'
 import socket, ssl, sys
@@ -62,6 +69,78 @@ assert open(sys.argv[1].replace(".json", ".clients")).readline().strip() == "cur
 check idle_close idle-close '
 assert curl["reaction"] == "close_notify" and curl["then"] == "fin", curl
 assert py["reaction"] == "fin", py'
+
+# Concurrency.  listen_bg PORT ARGS...: a listener in the background, $lp.
+listen_bg() {
+  local port=$1; shift
+  rm -f "$tmp/l.err"
+  "$T" probe --listen "127.0.0.1:$port" --format=json "$@" >"$tmp/l.json" 2>"$tmp/l.err" &
+  lp=$!
+  pids+=($lp)
+  for _ in $(seq 100); do grep -q listening "$tmp/l.err" && break; sleep 0.05; done
+}
+idle_bg() { # port n: n connections that never speak, held 40 s at most
+  rm -f "$tmp/idle.out"
+  python3 "$here/idle_clients.py" "$1" "$2" 40 >"$tmp/idle.out" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 300); do grep -q held "$tmp/idle.out" && break; sleep 0.05; done
+  grep -q "held $2" "$tmp/idle.out"
+}
+real_client_ms() { # port: curl, then how long until the probe reported it
+  local t0
+  t0=$(ms)
+  curl -sk --max-time 20 -o /dev/null "https://127.0.0.1:$1/"
+  for _ in $(seq 600); do grep -q '"request":true' "$tmp/l.json" && break; sleep 0.05; done
+  grep -q '"request":true' "$tmp/l.json" && echo $(($(ms) - t0))
+}
+# five silent clients, then a real one: each silent one has 6 s, served one
+# at a time they held curl back 30 s; now it is reported at once, first,
+# and the silent ones when their deadline ends
+port=$(freeport)
+listen_bg "$port" --count=6 --timeout=6000
+if idle_bg "$port" 5 && el=$(real_client_ms "$port") && [[ $el -lt 5000 ]] &&
+   timeout 40 tail --pid="$lp" -f /dev/null && python3 - "$tmp/l.json" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 6, rows
+assert rows[0]["request"] and rows[0]["version"] == "TLS1.3", rows[0]
+for r in rows[1:]:
+    assert r["version"] is None and r["note"] == "handshake failed: timeout", r
+    assert 5000 < r["ms"] < 30000, r
+PY
+then ok "five silent clients, then a real one: reported after $el ms"
+else ko "five silent clients, then a real one (${el:-?} ms)"; cat "$tmp/l.json" "$tmp/l.err"; fi
+kill "$lp" 2>/dev/null
+# 200 idle connects (10 s deadline each) do not hold a real client back
+port=$(freeport); el=
+listen_bg "$port" --timeout=10000
+if idle_bg "$port" 200 && el=$(real_client_ms "$port") && [[ $el -lt 5000 ]]; then
+  ok "200 idle connects, then a real one: reported after $el ms"
+else ko "200 idle connects, then a real one (${el:-?} ms)"; cat "$tmp/l.err" "$tmp/idle.out"; fi
+kill "$lp" 2>/dev/null
+# a client that never stops sending is reported at its deadline (1 s), with
+# data; one that sends bytes that are not TLS, as garbage and at once
+for mode in flood tlsgarbage; do
+  port=$(freeport)
+  t0=$(ms)
+  listen_bg "$port" --count=1 --behave=idle-close --timeout=1000
+  python3 "$here/bad_clients.py" "$mode" "$port" >/dev/null 2>&1 &
+  pids+=($!)
+  if timeout 30 tail --pid="$lp" -f /dev/null && python3 - "$tmp/l.json" "$mode" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 1, rows
+r = rows[0]
+if sys.argv[2] == "flood":
+    assert r["reaction"] == "data" and r["ms"] < 5000, r
+else:
+    assert r["reaction"] == "garbage" and r["ms"] < 800, r
+    assert r["note"].startswith("not TLS"), r
+PY
+  then ok "client $mode ($(($(ms) - t0)) ms)"; else ko "client $mode"; cat "$tmp/l.json" "$tmp/l.err"; fi
+  kill "$lp" 2>/dev/null
+done
+
 rc=0; "$T" probe --listen 127.0.0.1:1 --behave=bogus >/dev/null 2>&1 || rc=$?
 [[ $rc -eq 2 ]] && { echo "ok   bad --behave"; pass=$((pass+1)); } || { echo "FAIL bad --behave ($rc)"; fail=$((fail+1)); }
 rc=0; "$T" probe --listen 127.0.0.1:notaport >/dev/null 2>&1 || rc=$?

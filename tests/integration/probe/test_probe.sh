@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # tlsfin probe against real servers on loopback: openssl s_server limited to
 # TLS 1.3 and to TLS 1.2, and scripted bad servers (RST on the ClientHello,
-# silence, an SSH banner); plus the bad-usage exits.  Each server's answers
-# are asserted on the JSON output.  usage: test_probe.sh TLSFIN
+# silence, an SSH banner, a 16 MB handshake message, an endless flood, bytes
+# that are not TLS after the handshake); name resolution under the deadline;
+# --targets files of any length; plus the bad-usage exits.  Each server's
+# answers are asserted on the JSON output.  Timings are asserted with 5x
+# slack or more: these machines are noisy.  usage: test_probe.sh TLSFIN
 set -uo pipefail
 T=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,6 +17,7 @@ pass=0 fail=0
 ok() { echo "ok   $1"; pass=$((pass + 1)); }
 ko() { echo "FAIL $1"; fail=$((fail + 1)); }
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+ms() { date +%s%3N; }
 waitline() { for _ in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/k.pem" -out "$tmp/c.pem" -days 2 \
@@ -75,6 +79,48 @@ for k in ("TLS1.2", "TLS1.3"):
     assert v[k]["outcome"] == "garbage", (k, v[k])';;
   esac
 done
+# Servers that the probe must call garbage at once, without waiting for
+# the deadline (3 s here) nor reading the 16 MB.
+start_bad() { # mode port
+  python3 "$here/bad_servers.py" "$1" "$2" "$tmp/c.pem" "$tmp/k.pem" >"$tmp/bad.$1" 2>&1 &
+  pids+=($!)
+  waitline "$tmp/bad.$1" ready
+}
+tcheck() { # name port max-seconds python-assertions [probe args]: check, and
+  local name=$1 port=$2 max=$3 py=$4 t0 el; shift 4 # within max seconds
+  t0=$(ms)
+  if timeout 90 "$T" probe --format=json "$@" "127.0.0.1:$port" >"$tmp/$name.json" 2>"$tmp/$name.err" &&
+     el=$(($(ms) - t0)) && python3 - "$tmp/$name.json" "$el" "$max" <<PY
+import json, sys
+r = json.load(open(sys.argv[1]))
+v = {x["offered"]: x for x in r["versions"]}
+c = r["close"]
+assert int(sys.argv[2]) < float(sys.argv[3]) * 1000, "took %s ms" % sys.argv[2]
+$py
+PY
+  then ok "$name ($el ms)"; else ko "$name ($(($(ms) - t0)) ms)"; cat "$tmp/$name.json" "$tmp/$name.err"; fi
+}
+for mode in hugehs bigrecord; do
+  port=$(freeport); start_bad "$mode" "$port"
+  tcheck "bad_$mode" "$port" 10 '
+for k, x in v.items():
+    assert x["outcome"] == "garbage" and x["ms"] < 1000, (k, x)' --timeout=3000
+done
+# a real handshake, then random bytes: not a FIN, garbage, at once
+port=$(freeport); start_bad tlsgarbage "$port"
+tcheck garbage_after_handshake "$port" 15 '
+assert v["TLS1.3"]["outcome"] == "accepted", v
+for k in ("close_notify", "truncation"):
+    assert c[k]["server"] == "garbage" and c[k]["ms"] < 1500, (k, c[k])
+    assert c[k]["note"].startswith("not TLS"), c[k]' --timeout=3000
+# a server that never stops sending: the close tests still end at their
+# deadline (1 s each; without the per-pass check they ran until the server
+# gave up, 60 s)
+port=$(freeport); start_bad flood "$port"
+tcheck flood "$port" 15 '
+for k in ("close_notify", "truncation"):
+    assert c[k]["server"] == "data" and c[k]["ms"] < 5000, (k, c[k])' --timeout=1000
+
 # --fail-on: a server that resets on versions
 rport=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["target"].rsplit(":",1)[1])' "$tmp/bad_reset.json")
 rc=0; "$T" probe --fail-on=resets-on-version --timeout=500 "127.0.0.1:$rport" >/dev/null 2>&1 || rc=$?
@@ -155,6 +201,65 @@ assert [r["target"] for r in rows] == ["127.0.0.1:" + sys.argv[2], "127.0.0.1:" 
 assert rows[0]["versions"][5]["version"] == "TLS1.3" and rows[1]["versions"][5]["version"] == "TLS1.2"
 PY
 then ok targets; else ko "targets (exit $rc)"; cat "$tmp/t.err"; fi
+
+# --targets of any length, streamed: 3000 refused ports (fast), a line too
+# long to be a target (10 kB: refused, the file goes on), then a real server
+# last, which must still be probed.
+c1=$(freeport) c2=$(freeport)
+python3 - "$tmp/big" "$c1" "$c2" "$p13" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(3000):
+        f.write("127.0.0.1:%s\n" % sys.argv[2 + i % 2])
+        if i == 1500:
+            f.write("x" * 10000 + "\n")
+    f.write("# the last one answers\n127.0.0.1:%s\n" % sys.argv[4])
+PY
+rc=0; t0=$(ms)
+timeout 120 "$T" probe --targets="$tmp/big" -j 8 --format=json --timeout=1000 >"$tmp/big.json" 2>"$tmp/big.err" || rc=$?
+el=$(($(ms) - t0))
+if [[ $rc -eq 2 ]] && [[ $(grep -c "cannot connect" "$tmp/big.err") -eq 3000 ]] &&
+   grep -q "big:1502: target too long" "$tmp/big.err" && python3 - "$tmp/big.json" "$p13" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert [r["target"] for r in rows] == ["127.0.0.1:" + sys.argv[2]], rows
+PY
+then ok "targets: 3000 lines ($el ms)"; else ko "targets: 3000 lines (exit $rc, $el ms)"; sort "$tmp/big.err" | uniq -c | sort -rn | head -5; fi
+rc=0; "$T" probe --targets="$tmp" >/dev/null 2>"$tmp/dir.err" || rc=$?
+if [[ $rc -eq 2 ]] && grep -q "$tmp: is a directory" "$tmp/dir.err"; then ok "targets: a directory"; else ko "targets: a directory (exit $rc)"; cat "$tmp/dir.err"; fi
+
+# Name resolution is under --timeout.  Never a real resolver: in a network
+# namespace of our own (nothing in it but its loopback), with a resolv.conf
+# bind-mounted over /etc/resolv.conf in a mount namespace of our own, that
+# names a UDP socket there which never answers (glibc would wait 5 s x 2).
+if [[ $(id -u) -eq 0 ]] && command -v unshare >/dev/null && command -v ip >/dev/null &&
+   [[ -e /etc/resolv.conf ]]; then
+  printf 'nameserver 127.0.0.1\noptions timeout:5 attempts:2\n' >"$tmp/resolv.conf"
+  cat >"$tmp/dns.sh" <<'SH'
+set -e
+ip link set lo up
+mount --bind "$1" /etc/resolv.conf
+python3 -c '
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))  # holds the queries, never answers
+print("ready", flush=True)
+time.sleep(60)' >"$2/hole" &
+for _ in $(seq 100); do grep -q ready "$2/hole" && break; sleep 0.05; done
+set +e
+t0=$(date +%s%3N)
+"$3" probe --timeout=300 slow.test:443 >/dev/null 2>"$2/dns.err"
+rc=$?
+echo "$rc $(($(date +%s%3N) - t0))"
+kill %1
+SH
+  read -r rc el < <(timeout 60 unshare -n -m bash "$tmp/dns.sh" "$tmp/resolv.conf" "$tmp" "$T")
+  if [[ $rc -eq 2 && $el -lt 1500 ]] && grep -q "slow.test: name resolution timed out after 300 ms" "$tmp/dns.err"; then
+    ok "dns timeout ($el ms)"
+  else ko "dns timeout (exit $rc, $el ms)"; cat "$tmp/dns.err"; fi
+else
+  echo "skip dns timeout: needs root, unshare and ip"
+fi
 
 # Cross-check with the analyzer: capture the probe's own traffic against the
 # TLS 1.3-only server and read it back with tlsfin analyze (root: dumpcap).

@@ -1,0 +1,12 @@
+/* Shared between the probe (client) and --listen (server) sides. */
+#ifndef TLSFIN_PROBE_INTERNAL_H
+#define TLSFIN_PROBE_INTERNAL_H
+#include <stddef.h>
+
+#include "tlsfin/probe.h"
+
+/* After SSL_read failed with SSL_ERROR_SSL: FIN for an EOF without
+ * close_notify (or an alert), GARBAGE for bytes that are not TLS records.
+ * Writes the reason into note (nl bytes) and clears the error queue. */
+tlsfin_close_outcome tf_ssl_failure(char *note, size_t nl);
+#endif
