@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A blocking HTTPS client that ends its connection right and says how it
  * ended.  usage: blocking_client HOST PORT [graceful|fast|abort] */
 #include <stdlib.h>

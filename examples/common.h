@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Shared by the examples: a blocking TCP+TLS client connection. */
 #ifndef TLSFIN_EXAMPLES_COMMON_H
 #define TLSFIN_EXAMPLES_COMMON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A non-blocking epoll TLS echo server that ends every connection right:
  * when the client sends close_notify, or after IDLE_MS of silence, the
  * connection is closed GRACEFULLY by tlsfin_conn_close driven from the same

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The seed 000 fix: a client keeps its keep-alive connection in a
  * tlsfin_pool; when it is done, the pool closes the idle connection with
  * close_notify instead of dropping it.  usage: pool_client HOST PORT */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Seed 001 done right in C with non-blocking I/O: a read is pending (the
  * event loop is waiting for server data) when the user asks to quit.  The
  * naive sequence (call SSL_shutdown from the quit handler while the read

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Runs the examples against openssl s_server on loopback and checks what
 # they report.  usage: test_examples.sh BUILDDIR
 set -uo pipefail

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Fuzz target: whole capture files (pcap/pcapng) through libpcap, the
  * decoders, the flow table and the TLS dissector, in every output format. */
 #include <stdint.h>

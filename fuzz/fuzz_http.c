@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Fuzz target: HTTP/1.1 framing of decrypted streams, both directions, fed
  * in pieces whose sizes come from the input. */
 #include <stdint.h>

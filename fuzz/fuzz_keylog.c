@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Fuzz target: the SSLKEYLOGFILE parser (lines from untrusted files and
  * pcapng Decryption Secrets Blocks), then a lookup with the first 32
  * bytes. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Fuzz target: TCP reassembly and the connection table.  The input is a
  * list of raw IPv4/IPv6 packets (2-byte big-endian length, then bytes);
  * they are written into an in-memory LINKTYPE_RAW pcap so every packet goes

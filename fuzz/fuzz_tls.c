@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Fuzz target: the TLS record dissector.  The first byte chooses the size
  * of the pieces; the rest alternates between the directions in chunks whose
  * direction comes from the data itself. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Replays a fuzz corpus (every file of the directories or files given) through
  * LLVMFuzzerTestOneInput, so ctest re-checks each input without libFuzzer. */
 #include <dirent.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # shellcheck shell=bash
 # lab/lib.sh — shared helpers for lab scenarios.  Source it from a scenario:
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Build samples/demo.pcapng (+ .keys, .expect.jsonl) from the lab's golden
 # fixtures in tests/captures/: one connection for each of the most
 # instructive endings, merged in capture-time order.  Re-run after

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Benchmark capture generator: a classic pcap (Ethernet, IPv4 with some
  * IPv6) of N TCP connections, mostly TLS, interleaved K at a time, with a

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Hostile captures for tlsfin analyze (issue: bounded time and memory).
 
 usage: gen.py KIND N OUT.pcap

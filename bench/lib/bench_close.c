@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Graceful closes per second of many concurrent connections, libtlsfin
  * (non-blocking GRACEFUL, all connections at once under poll) vs the naive
  * loop (SSL_shutdown + close, one by one), against a real server.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tlsfin analyze: a teardown verdict for every TCP connection in a capture.
  *

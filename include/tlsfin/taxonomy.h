@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tlsfin taxonomy: the one vocabulary of the analyzer, the probe and libtlsfin.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libtlsfin: close TLS connections right, and say exactly how each ended.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tlsfin watch: the analyze engine on live interfaces, for days.  A row per
  * connection as it ends, a flight recorder of the bad endings, Prometheus

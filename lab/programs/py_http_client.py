@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """A small HTTPS client for nginx habits (lab).
 
   py_http_client.py idle PORT VERSION KEYLOG

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Python's ssl module: SSLSocket.close() versus unwrap() (lab habit).
 
   py_ssl_close.py server PORT CERTDIR close|unwrap

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Inject a forged RST, as an on-path middlebox (censor, firewall) does.
 
 rst_inject_scapy.py IFACE SERVER_IP SERVER_PORT [TTL]

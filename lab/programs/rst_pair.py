@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Make TCP connections end with an RST for a given reason (lab seed 003).
 
 Loopback modes run BOTH endpoints in this one process, so the order of events

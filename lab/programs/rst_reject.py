@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """A listener that rejects whatever a client sends first (lab seed 003).
 
 rst_reject.py PORT COUNT: accept COUNT connections one after another; for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* sslshut — the ways an OpenSSL application ends a TLS connection (seed 004).
  *
  *   sslshut server PORT CERT KEY MODE          one connection, then exit

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # shellcheck shell=bash
 # Shared by the seed004_sslshutdown_* scenarios (sourced after lab_init):
 #   sslshut_run MODE VERSION...   one connection per VERSION (1.2, 1.3) with

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Peers for the verdicts no other scenario produces, each in one process so
 the order of events is exact.
 

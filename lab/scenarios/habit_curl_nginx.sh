@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # lab: ci
 # curl (7.88, OpenSSL 3.0) against nginx (1.22): who ends the connection and
 # how.  curl keeps its keys with SSLKEYLOGFILE.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # nginx (1.22) closing an idle keep-alive TLS connection when
 # keepalive_timeout (1 s here) fires.  A client makes one request and then
 # just waits.  TLS 1.3 and TLS 1.2.

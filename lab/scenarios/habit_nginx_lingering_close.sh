@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # nginx (1.22) lingering close: a client announces a 10 MB upload to a
 # server that allows 1 KB (client_max_body_size 1k) and keeps sending 1 KB
 # chunks every 50 ms, ignoring the early 413.  nginx answers 413 and, so that

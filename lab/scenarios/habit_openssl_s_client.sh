@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Habits of the openssl command-line tools (OpenSSL 3.0):
 #   1 TLS 1.3: `s_client </dev/null` against an interactive s_server: stdin
 #     EOF makes s_client send close_notify at once; s_server answers with

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # openssl s_server and s_client that share no protocol version: the server
 # rejects the ClientHello with a fatal protocol_version alert in the clear
 # (RFC 8446 §6.2) and closes.

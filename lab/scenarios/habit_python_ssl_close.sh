@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # lab: ci
 # Python's ssl module (3.11, OpenSSL 3.0): SSLSocket.close() never sends
 # close_notify; unwrap() does (and waits for the peer's).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # lab: ci
 # Two TLS 1.3 endings that analyze once got wrong (issue: kernel truth):
 #   1 HelloRetryRequest: openssl s_server accepts only P-384 key shares, so

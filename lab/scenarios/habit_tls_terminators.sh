@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # How TLS terminators close: haproxy (mode http) and stunnel in front of a
 # plain HTTP backend (python -m http.server), and gnutls-serv --http with
 # gnutls-cli, TLS 1.3, keys from curl's and gnutls' SSLKEYLOGFILE.

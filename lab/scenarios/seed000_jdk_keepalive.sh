@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Seed 000 (JDK-6618387, "SSL client sessions do not close cleanly. A TCP
 # reset occurs instead of a close_notify alert"): HttpsURLConnection with
 # keep-alive against nginx.  Java 17 (lab/programs/jdk/KeepAliveClient.java):

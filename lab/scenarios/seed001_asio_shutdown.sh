@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Seed 001 ("How to gracefully shutdown a boost asio ssl client?"): a C++
 # client with Boost.Asio 1.74 + OpenSSL 3 (lab/programs/asio/asio_client.cpp)
 # against `openssl s_server -state`, as in the seed, and against a server

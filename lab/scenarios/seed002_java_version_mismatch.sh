@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Seed 002 ("java.net.SocketException: Connection reset" on the first HTTPS
 # request; the real cause was a TLS version the server refused).  A Java 17
 # client (java.net.http.HttpClient, lab/programs/jdk/VersionClient.java)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # lab: ci
 # Seed 003, cause abort: after a complete request/response (nothing left
 # unread) the client sets SO_LINGER {1,0} and closes: the kernel sends RST

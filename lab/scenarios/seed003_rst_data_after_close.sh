@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Seed 003, cause data_after_close: the server closes (TLS: close_notify then
 # FIN; plain TCP: FIN), the client does not notice and writes once more; the
 # server's socket is closed for reading, so its kernel answers the data with

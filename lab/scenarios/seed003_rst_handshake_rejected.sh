@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Seed 003, cause handshake_rejected: the client's ClientHello is answered by
 # an RST from the server — a server that refuses the offered version or
 # ciphers by dropping the connection, or a port that does not speak TLS.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Seed 003, cause injected (scapy-crafted): an on-path box resets a TLS
 # connection in the server's name.  Client and server live in two network
 # namespaces joined by a veth pair; the server's namespace drops what the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Seed 003, "a peer crashed": the server process is SIGKILLed.  The kernel
 # closes its sockets: with the client's second request unread in the receive
 # buffer it sends RST (cause unread_data); with nothing unread it sends a

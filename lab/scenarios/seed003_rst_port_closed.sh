@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # lab: ci
 # Seed 003, cause port_closed: a client connects to a port nobody listens on;
 # the kernel answers the SYN with RST+ACK (RFC 9293 §3.10.7.1), the

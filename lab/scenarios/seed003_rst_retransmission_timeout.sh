@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Seed 003, "one side never got an acknowledgment": after one exchange the
 # server's namespace silently drops everything the client sends (a dead host
 # or broken path).  Captured on the client's side.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Seed 003, cause unknown_connection: the server host loses the connection's
 # state (as after a reboot or a firewall/NAT flush) while the client still
 # holds it.  Server and client live in two namespaces; after one exchange the

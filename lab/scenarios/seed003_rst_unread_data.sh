@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # lab: ci
 # Seed 003, cause unread_data: the server close()s while the client's second
 # request sits unread in its receive buffer.  Linux then sends RST instead of

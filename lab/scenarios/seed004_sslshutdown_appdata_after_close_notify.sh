@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Seed 004, "application data after close notify": the client reads the
 # start of a streamed response, sends close_notify and waits for the
 # server's; the server keeps streaming (it has not read the close_notify), so

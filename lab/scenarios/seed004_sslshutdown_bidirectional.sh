@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # lab: ci
 # Seed 004, SSL_shutdown() until it returns 1 on both sides: the client sends
 # close_notify, waits for the server's, then both close.  The clean ending.

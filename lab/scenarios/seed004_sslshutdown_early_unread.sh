@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Seed 004, early termination: the client reads one record of a 64 KB
 # response, decides it does not want the rest, calls SSL_shutdown() once and
 # close()s at once.  The close_notify goes out, but the unread rest of the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Seed 004, SSL_shutdown() on a non-blocking socket: the first call sends
 # close_notify and returns 0, the next ones fail with SSL_ERROR_WANT_READ
 # until the server's close_notify (sent 100 ms later) arrives; the client

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # lab: ci
 # Seed 004, SSL_shutdown() called once then close(): the client's
 # close_notify and FIN go out; the server answers with its own close_notify,

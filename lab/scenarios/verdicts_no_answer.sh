@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Verdict no_answer: a server host that silently drops SYNs (a firewall with
 # DROP, a host that is down).  The client (curl, 2.5 s connect timeout) sends
 # its SYN and the kernel's retransmission one second later; nothing comes

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # lab: ci
 # Verdicts nothing else produces on the wire: a TLS connection still open
 # when the capture ends (open), a client that sent close_notify + FIN while

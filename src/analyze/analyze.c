@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tlsfin analyze: capture files are the source, the engine (engine.c) owns
  * the connections and decides verdicts, and the format picks the sink

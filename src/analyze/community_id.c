@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Community ID v1 (https://github.com/corelight/community-id-spec): the
  * flow hash Zeek and Suricata emit, so tlsfin records join their logs. */
 #include "community_id.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Community ID v1 of a connection: "1:" + base64(SHA-1(seed 0, ordered
  * addresses, protocol, ordered ports)), as Zeek and Suricata emit it. */
 #ifndef TLSFIN_ANALYZE_COMMUNITY_ID_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Packet decoding for tlsfin analyze: link layer -> IPv4/IPv6 -> TCP.
  * One file per layer (decode_link.c, decode_ip.c), tcpdump style; all reads

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * IPv4 (RFC 791), IPv6 (RFC 8200) and the TCP header (RFC 9293 §3.1).
  * Non-first fragments carry no TCP header and are skipped; the TCP payload

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Link layers: Ethernet (802.1Q/802.1ad/QinQ stacks), Linux cooked SLL and
  * SLL2, raw IP, BSD null/loopback.  Each hands an IP cursor to decode_ip.c.

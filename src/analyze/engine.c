@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The connection engine shared by analyze and watch: a hash table of TCP
  * connections (4-tuple + port reuse), three age lists that make every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The engine of tlsfin: sources hand it packets, it owns the connections
  * (table, lists by age, timeouts) and is the only place that decides

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Per-connection TCP tracking: sequence space, retransmissions, reassembly
  * of in-order payload into the TLS dissector (out-of-order segments are held,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The TCP connection table of tlsfin analyze: one struct tf_conn per
  * connection (a 4-tuple plus port reuse), per-direction sequence tracking,

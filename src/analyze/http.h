@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * HTTP/1.1 message framing of a decrypted stream (RFC 9112 §6), enough to
  * answer one teardown question: when the TLS connection ended without

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Capture files as stdio streams, decompressed when they are gzip or
  * Zstandard (input.h). */
 #include "input.h"

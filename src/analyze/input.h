@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Capture files as stdio streams for libpcap (pcap_fopen_offline),
  * decompressed on the fly when the file is gzip (RFC 1952) or Zstandard

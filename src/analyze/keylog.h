@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * SSLKEYLOGFILE reader (the NSS key log format: curl, browsers, OpenSSL's
  * SSL_CTX_set_keylog_callback, Python ssl, gnutls).  Lines are

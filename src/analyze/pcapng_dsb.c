@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * pcapng Decryption Secrets Blocks (pcapng spec §4.7, block type 0x0A,
  * secrets type 0x544c534b "TLSK": an SSLKEYLOGFILE) are not exposed by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Output of tlsfin analyze: the JSONL contract, the table, the summary and
  * the ladder diagram.  Records are formatted into a growable buffer so they
  * can wait (ordered output) without the connection state. */

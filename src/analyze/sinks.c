@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Sinks of finished connections: records (table, JSONL), summary, ladder. */
 #include "sinks.h"
 

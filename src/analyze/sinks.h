@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The sinks of analyze and watch: where finished connections go.
  *  - records: one formatted record per connection (table row, JSONL), in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* What every packet source shares: link type, filter, decode into the
  * engine. */
 #include "source.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Sources hand packets to the engine.  Every source (a capture file, stdin,
  * a live interface) is a libpcap handle; this is what they share: checking

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * TLS record-layer dissector (no keys): records of each direction are
  * parsed from the in-order TCP stream; handshake messages are reassembled

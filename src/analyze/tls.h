@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * TLS record-layer dissector for tlsfin analyze (tcpdump style: one file per
  * protocol).  Fed with the in-order bytes of each TCP direction; never sees

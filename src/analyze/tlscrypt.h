@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Record decryption with keys from an SSLKEYLOGFILE: TLS 1.3 traffic keys
  * from traffic secrets (HKDF-Expand-Label, RFC 8446 §7.1, §7.3) and

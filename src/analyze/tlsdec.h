@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Decryption of one connection's records with keys from an SSLKEYLOGFILE
  * (or a pcapng Decryption Secrets Block), so that alerts are read instead

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The teardown verdict of one connection and the cause of its RST, by the
  * rules of shared/design/TAXONOMY.md (first matching verdict wins; causes in

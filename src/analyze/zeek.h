@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Zeek conn.log emulation: conn_state and history, letter for letter as Zeek
  * prints them.  The endpoint state machine follows Zeek's TCPSessionAdapter

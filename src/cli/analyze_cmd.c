@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* tlsfin analyze [--format=table|jsonl|summary] [--fail-on=VERDICT,...]
  *                [--filter BPF] [--conn N] [--unordered] [--color=WHEN] FILE...
  */

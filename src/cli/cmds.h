@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #ifndef TLSFIN_CLI_CMDS_H
 #define TLSFIN_CLI_CMDS_H
 /* Exit codes of every tlsfin command (TAXONOMY.md). */

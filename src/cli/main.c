@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* tlsfin: the command line.  Each subcommand lives in its own file and uses
  * only the public headers under include/tlsfin/. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* tlsfin probe HOST:PORT [--sni NAME] [--http] [--format=table|json]
  *              [--timeout MS] [--idle-max SECONDS] [--fail-on=CHECK,...] */
 #include <getopt.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Built only when the probe module is absent from the tree. */
 #include <stdio.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* tlsfin watch [-i IFACE]... [--filter BPF] [--format=table|jsonl] ...
  * (usage() below is the list; docs/watch.md explains each). */
 #include <errno.h>

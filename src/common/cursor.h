@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Bounds-checked reads from untrusted bytes (tcpdump's GET_* discipline).
  *

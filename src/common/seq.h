@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * TCP sequence-number comparison modulo 2^32 (RFC 9293 §3.4): the only way
  * tlsfin compares sequence numbers, so that wraparound is always right.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* SipHash (siphash.h): the reference algorithm with c compression and d
  * finalization rounds. */
 #include "siphash.h"

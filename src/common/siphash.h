@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * SipHash-1-3 with a per-process random key (Aumasson and Bernstein,
  * "SipHash: a fast short-input PRF"): the hash of every table whose keys

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Names and help texts of the taxonomy, generated from the X-macro lists in
  * include/tlsfin/taxonomy.h so that enum, name and help never drift. */
 #include "tlsfin/taxonomy.h"

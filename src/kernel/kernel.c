@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* tlsfin kernel collector: user-space side (see kernel.h).
  *
  * Without TLSFIN_HAVE_BPF (libbpf, bpftool, clang or kernel BTF missing at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* tlsfin kernel collector: eBPF programs that report how TCP connections
  * end as the kernel sees them (RSTs with the kernel's own reason, and which
  * process connected / accepted / closed), so a capture can be matched with

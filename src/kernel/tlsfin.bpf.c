@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* tlsfin kernel collector: BPF side.
  *
  * Reports, through one ring buffer, the RSTs the kernel sends (with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Record passed from tlsfin.bpf.c to kernel.c through the ring buffer.
  * Included by the BPF side (after vmlinux.h) and by user space (after
  * <linux/types.h>), so it uses only the kernel's __u* types. */

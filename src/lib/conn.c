@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libtlsfin: the close sequences and the one place where OpenSSL's ways of
  * reporting an end (1.1.1, 3.0, 3.2+, SSL_OP_IGNORE_UNEXPECTED_EOF) become

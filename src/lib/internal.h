@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Shared by the library's own files, not part of the public API. */
 #ifndef TLSFIN_LIB_INTERNAL_H
 #define TLSFIN_LIB_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Keep-alive pool: idle TLS connections are closed with close_notify (not
  * dropped, not reset) when they expire and when the pool goes away, and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Hand-built ClientHellos for the version matrix (RFC 8446 §4.1.2, RFC 5246
  * §7.4.1.2, RFC 6101 for SSL 3.0): each offers exactly one version, so the

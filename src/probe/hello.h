@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #ifndef TLSFIN_PROBE_HELLO_H
 #define TLSFIN_PROBE_HELLO_H
 #include <stdbool.h>

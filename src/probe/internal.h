@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Shared between the probe (client) and --listen (server) sides. */
 #ifndef TLSFIN_PROBE_INTERNAL_H
 #define TLSFIN_PROBE_INTERNAL_H

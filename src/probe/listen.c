@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tlsfin probe --listen: act as a TLS server and report how each client
  * that connects behaves: the versions it offers, whether it sends

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tlsfin probe: the version matrix with hand-built ClientHellos whose
  * replies are read by the analyzer's own TLS dissector, and close tests on

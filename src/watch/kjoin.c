@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Kernel events joined to connections by 4-tuple and time (kjoin.h). */
 #include "kjoin.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Joins the eBPF collector's events (src/kernel) to the engine's
  * connections by 4-tuple and time: the kernel reason of each RST a local

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Prometheus text exposition (format 0.0.4) of tlsfin watch's counters,
  * served by a non-blocking HTTP/1.0-style responder in the watch loop. */
 #include "metrics.h"

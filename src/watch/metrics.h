@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Prometheus metrics of tlsfin watch: a sink that counts finished
  * connections, and a small non-blocking HTTP server for the text exposition

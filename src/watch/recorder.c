@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Flight recorder (recorder.h).  Memory: one small entry per open
  * connection in a chained hash table that grows and shrinks with the number

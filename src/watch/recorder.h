@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Flight recorder of `tlsfin watch --record DIR`: keeps the last packets of
  * every open connection in a bounded per-connection ring, and when a

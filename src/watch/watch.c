@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tlsfin watch: live interfaces are the source, the analyze engine owns the
  * connections, and the sinks are the rows (table/JSONL, written as each

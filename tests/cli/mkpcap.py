@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Writes small classic pcaps for the CLI tests (no scapy: plain struct).
 
 usage: mkpcap.py KIND OUT

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Bad input gets a clear message and exit 2, never a crash or a hang; good
 # input and --fail-on give the documented exit codes.  usage: test_cli.sh TLSFIN
 set -uo pipefail

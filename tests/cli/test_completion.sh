@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The bash completion offers what the program accepts, read from its --help
 # (so it cannot drift): subcommands, options, formats, verdicts.
 # usage: test_completion.sh TLSFIN COMPLETION_SCRIPT

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # community_id equals Wireshark's Community ID (tshark's communityid
 # dissector, seed 0) for every connection of every golden capture, IPv4 and
 # IPv6.  usage: community_id_check.sh TLSFIN CAPTURE...

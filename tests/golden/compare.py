@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Compare `tlsfin analyze --format=jsonl` output with a capture's labels.
 
 usage: compare.py ACTUAL.jsonl EXPECT.jsonl

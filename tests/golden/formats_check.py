@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """--format=zeek and --format=csv say what --format=jsonl says.
 
 usage: formats_check.py TLSFIN CAPTURE...

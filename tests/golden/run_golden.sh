@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # One golden test: analyze CAPTURE and compare with the .expect.jsonl beside
 # it.  usage: run_golden.sh TLSFIN CAPTURE [KEYLOG]
 set -euo pipefail

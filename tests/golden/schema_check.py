@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Every record tlsfin writes follows docs/tlsfin.schema.json.
 
 usage: schema_check.py TLSFIN SCHEMA TAXONOMY_H CAPTURE...

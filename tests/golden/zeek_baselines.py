@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Run Zeek's own btest traces through `tlsfin analyze` and compare the
 zeek_conn_state / zeek_history fields with Zeek's committed baselines.
 

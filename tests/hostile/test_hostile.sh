@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Memory bounded by the ceiling, not by the capture: hostile captures from
 # bench/hostile/gen.py (a scan, SYN+RST pairs with one frozen timestamp, a
 # time jump, many servers) analyzed with --max-memory 16 stay under 64 MB of

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # cmake --install gives users what README and libtlsfin(3) promise: the
 # command, libtlsfin (static and shared with a SONAME, exporting only
 # tlsfin_*), headers, tlsfin.pc and a CMake package.  The examples build out

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* tlsfin-ktrace: runs the kernel collector and prints one JSON object per
  * event on stdout, for scripts that compare what the kernel did with what a
  * capture shows.

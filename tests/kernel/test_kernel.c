@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Kernel collector against the running kernel, on loopback only.
  *
  * Exits 77 (skip) when the collector is unavailable (stub build, not root,

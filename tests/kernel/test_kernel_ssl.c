@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* libssl uprobes of the kernel collector, against the running kernel and the
  * system's libssl, on loopback only: a real OpenSSL client and server in
  * this process end TLS connections in the ways seeds 001 and 004 are about,

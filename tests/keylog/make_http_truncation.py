@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Builds http_truncation.pcapng + .keys: Python ssl servers on loopback that
 end HTTPS responses without close_notify (sock.close() on the raw socket
 after SSLSocket.unwrap is skipped), once after the full body (harmless) and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Builds nginx_ciphers.pcapng + .keys: curl downloads a 20 KB file from nginx
 # once per cipher family tlsfin decrypts: TLS 1.3 AES-128-GCM, TLS 1.3
 # ChaCha20-Poly1305, TLS 1.2 AES-256-GCM, TLS 1.2 ChaCha20, TLS 1.2

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Play randomized TCP/TLS connection endings between real sockets and record,
 for every RST, the reason the kernel itself gives (tracepoint tcp:tcp_send_reset).
 

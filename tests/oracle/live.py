@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """ctest oracle.live: play fresh connections with gen.py and score them.
 
     live.py --tlsfin PATH [--ktrace PATH] [--count N] [--seed N] [--min-agreement PCT]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Minimal pcap/pcapng reader (and pcap writer) for the oracle scripts: enough
 TCP/IP decoding to join packets to 4-tuples and describe what the wire shows.
 Standard library only."""

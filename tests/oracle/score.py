@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Score `tlsfin analyze`'s rst.cause against the kernel's own RST reasons.
 
     score.py DIR [--tlsfin PATH] [--json OUT] [--min-agreement PCT]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Crafted edge-case captures for tlsfin analyze (plain struct packing, no
 scapy): the cases a real peer on loopback cannot produce on demand —
 sequence wraparound, reordering, port reuse, a capture starting

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The public vocabulary must round-trip: every name parses back to its value,
  * and the names are exactly those of shared/design/TAXONOMY.md. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 // Seed 001: how a Boost.Asio + OpenSSL client ends a TLS connection, and
 // what Asio reports.  One connection per run.
 //

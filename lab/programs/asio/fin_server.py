@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """A TLS server that answers one request and then closes its TCP socket
 without close_notify (a peer that "only sends FIN"), for the Boost.Asio
 client of seed 001.  usage: fin_server.py PORT CERT KEY COUNT"""

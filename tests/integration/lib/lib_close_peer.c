@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Connects to HOST PORT with OpenSSL, sends a line, reads the reply, closes
  * with libtlsfin in MODE (graceful|fast|abort) and prints one JSON line:
  * the library's end record and verdict.  usage: lib_close_peer PORT MODE */

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # libtlsfin against real servers, captured and read back by tlsfin analyze:
 # the library's verdict and the analyzer's agree for GRACEFUL and ABORT,
 # GRACEFUL never makes the peer (or us) send an RST, ABORT always does.

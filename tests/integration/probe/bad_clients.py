@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Scripted misbehaving TLS clients for the --listen tests, to 127.0.0.1.
 
 usage: bad_clients.py MODE PORT

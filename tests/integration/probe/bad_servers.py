@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Scripted misbehaving servers for the probe tests, on 127.0.0.1.
 
 usage: bad_servers.py MODE PORT [CERT KEY]

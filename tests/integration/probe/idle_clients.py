@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Opens N TCP connections to 127.0.0.1:PORT that never say anything.
 
 usage: idle_clients.py PORT N [SECONDS]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # tlsfin probe --listen (client mode) with real clients on loopback: curl,
 # openssl s_client and Python ssl, against each server behaviour; asserts
 # what the probe reports about each client; then clients served at once

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # tlsfin probe against real servers on loopback: openssl s_server limited to
 # TLS 1.3 and to TLS 1.2, and scripted bad servers (RST on the ClientHello,
 # silence, an SSH banner, a 16 MB handshake message, an endless flood, bytes

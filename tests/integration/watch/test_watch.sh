@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # tlsfin watch against real peers on loopback, checked three ways:
 #  1. the live rows of `watch --kernel=off` equal `tlsfin analyze` of a
 #     tcpdump capture of the same traffic (verdict, RST sender and cause, TLS

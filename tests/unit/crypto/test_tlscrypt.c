@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Key schedule against RFC 8448 §3 vectors, record decryption round trips
  * (TLS 1.3 inner plaintext, TLS 1.2 GCM/ChaCha/CBC), KeyUpdate, and the key
  * log parser on good, commented and garbage lines. */

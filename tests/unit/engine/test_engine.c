@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The engine's clock: linger, attempt, idle and half-closed timeouts finish
  * connections with the verdict they have, time never runs backwards, and
  * flush writes the rest in order of first packet. */

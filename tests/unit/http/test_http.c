@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* HTTP/1.1 framing (RFC 9112 §6): complete vs cut messages, fed whole and
  * split at every byte boundary. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Kernel events joined to connections: the RST reason goes to the side
  * whose kernel sent it, only within the connection's time, the owner of a
  * socket wins over its closer, and entries expire. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* libtlsfin close sequences against a real OpenSSL server in a child
  * process on loopback, one behaviour per test: it answers close_notify, it
  * closes with a bare FIN, it stays silent (deadline), it truncates first,

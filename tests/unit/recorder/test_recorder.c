@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Flight recorder of `tlsfin watch --record`: files read back with libpcap
  * (packets, bytes, microsecond timestamps), the verdict comment parsed from
  * the EPB options here, the key log loaded back with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* JSON strings stay valid JSON (RFC 8259 §8.1: UTF-8) whatever bytes an
  * untrusted field (an SNI) carries: ill-formed UTF-8 becomes U+FFFD, one
  * per byte that starts no well-formed sequence (RFC 3629 §4). */

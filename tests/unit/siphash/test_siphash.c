@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* SipHash against the reference implementation's test vectors (SipHash-2-4,
  * key 00..0f, messages 00..len-1: vectors.h of github.com/veorq/SipHash),
  * which exercise the same code as the 1-3 variant tlsfin uses; and the

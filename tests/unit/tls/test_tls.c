@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The TLS record dissector: hello parsing (supported_versions, GREASE, SNI,
  * HelloRetryRequest), handshake completion, plaintext and encrypted alerts,
  * "probable" close_notify by size and position, non-TLS and malformed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Zeek conn_state / history for hand-built packet sequences, one per state
  * of conn_state() in base/protocols/conn/main.zeek, and the letter rules
  * (repeats only with a new sequence number, logarithmic t, flips). */
