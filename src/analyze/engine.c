@@ -23,6 +23,22 @@ enum tf_list {
   L_COUNT
 };
 
+/* The roles of recently finished connections, by 4-tuple: a late packet
+ * (an RST answering a stray segment after the linger) starts a new record,
+ * which must keep the roles the tuple had rather than take the late
+ * packet's sender for the client.  Direct-mapped and overwritten on
+ * collision: bounded memory, and a miss only falls back to the usual
+ * rules. */
+#define TOMB_SLOTS 16384
+#define TOMB_SECONDS 300.0
+struct tomb {
+  uint32_t hash;
+  uint8_t af;
+  uint8_t caddr[16];
+  uint16_t cport;
+  double ts;
+};
+
 struct tf_engine {
   struct tf_engine_opts o;
   struct tf_sink *sinks, **sinks_tail;
@@ -41,6 +57,7 @@ struct tf_engine {
     struct tf_conn *head, *tail;
   } lists[L_COUNT];
   struct tf_engine_stats st;
+  struct tomb *tombs; /* TOMB_SLOTS, allocated on the first finish */
 };
 
 void tf_engine_opts_default(struct tf_engine_opts *o) {
@@ -235,6 +252,12 @@ static struct tf_conn *conn_new(struct tf_engine *e, const struct tf_pkt *p,
   else
     sender_is_client = true;
   size_t n = p->af == 4 ? 4 : 16;
+  const struct tomb *t = e->tombs ? &e->tombs[hash % TOMB_SLOTS] : NULL;
+  if (!syn && t && t->hash == hash && t->af == p->af &&
+      p->ts - t->ts < TOMB_SECONDS &&
+      ((!memcmp(t->caddr, p->src, n) && t->cport == p->sport) ||
+       (!memcmp(t->caddr, p->dst, n) && t->cport == p->dport)))
+    sender_is_client = !memcmp(t->caddr, p->src, n) && t->cport == p->sport;
   int cl = sender_is_client ? 0 : 1;
   memcpy(c->s[cl].addr, p->src, n);
   c->s[cl].port = p->sport;
@@ -263,8 +286,20 @@ static struct tf_conn *conn_new(struct tf_engine *e, const struct tf_pkt *p,
 
 /* ---- finishing ---- */
 
+static void remember_roles(struct tf_engine *e, const struct tf_conn *c) {
+  if (!e->tombs && !(e->tombs = calloc(TOMB_SLOTS, sizeof *e->tombs)))
+    return;
+  struct tomb *t = &e->tombs[c->hash % TOMB_SLOTS];
+  t->hash = c->hash;
+  t->af = c->af;
+  memcpy(t->caddr, c->s[0].addr, sizeof t->caddr);
+  t->cport = c->s[0].port;
+  t->ts = c->last_ts;
+}
+
 static void conn_finalize(struct tf_engine *e, struct tf_conn *c) {
   struct tf_result r;
+  remember_roles(e, c);
   tf_flow_finish(c);
   if (e->enrich.fn)
     e->enrich.fn(e->enrich.ctx, c);
@@ -508,5 +543,6 @@ void tf_engine_free(struct tf_engine *e) {
     }
   }
   free(e->buckets);
+  free(e->tombs);
   free(e);
 }

@@ -331,6 +331,28 @@ def case_sslv2_hello(pc):
                      "handshake": "complete"}}]
 
 
+def case_late_rst(pc):
+    # A clean close, then 5 s later (past the 2 s linger) the server's RST
+    # answering a stray segment from the client: the late packets form a
+    # second record (the first was already written), but with the roles
+    # the 4-tuple had, not swapped by the first packet's direction.
+    c = Conn(pc, C4, S4, 40019, 7777)
+    c.handshake()
+    c.send(0, P | A, b"ping")
+    c.send(1, P | A, b"pong")
+    c.send(0, F | A)
+    c.send(1, F | A)
+    c.send(0, A)
+    c.send(1, R | A, ts=5.0)
+    return [{"_connections": 2},
+            {"id": 1, "verdict": "tcp_clean",
+             "client": {"ip": "192.0.2.10", "port": 40019}},
+            {"id": 2, "tcp": {"start": "midstream"},
+             "client": {"ip": "192.0.2.10", "port": 40019},
+             "server": {"ip": "198.51.100.20", "port": 7777},
+             "rst": {"by": "server"}}]
+
+
 def case_after_2038(pc):
     # The pcap format's 32-bit seconds read as signed by libpcap turn
     # negative after 2038-01-19: the connection must keep its real times.
@@ -400,6 +422,7 @@ CASES = [
     ("lost_segments", "eth", 65535, case_lost_segments),
     ("ipv4_fragment", "eth", 65535, case_ipv4_fragment),
     ("sslv2_hello", "eth", 65535, case_sslv2_hello),
+    ("late_rst", "eth", 65535, case_late_rst),
     ("sll2_handshake_reset", "sll2", 65535, case_sll2_handshake_reset),
     ("null_one_sided", "null", 65535, case_null_one_sided),
 ]
