@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "opts.h"
 #include "tlsfin/analyze.h"
 
 static void usage(FILE *f) {
@@ -49,43 +50,8 @@ static void usage(FILE *f) {
   fprintf(f, "\n");
 }
 
-/* A number from 0 to max (seconds, or MB); -1 with a message otherwise. */
-static int parse_seconds(const char *opt, const char *s, double max,
-                         double *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (!*s || *end || errno || !(v >= 0 && v <= max)) {
-    fprintf(stderr, "tlsfin analyze: %s: '%s' is not a number from 0 to %g\n",
-            opt, s, max);
-    return -1;
-  }
-  *out = v;
-  return 0;
-}
-
-static int parse_fail_on(struct tlsfin_analyze *a, const char *arg) {
-  char *dup = strdup(arg), *save = NULL;
-  if (!dup)
-    return -1;
-  for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-    int v = tlsfin_verdict_parse(t);
-    if (v < 0) {
-      fprintf(stderr, "tlsfin analyze: --fail-on: unknown verdict '%s'\n", t);
-      free(dup);
-      return -1;
-    }
-    tlsfin_analyze_fail_on(a, (tlsfin_verdict)v);
-  }
-  free(dup);
-  return 0;
-}
-
-/* https://no-color.org: a non-empty NO_COLOR turns automatic colour off
- * (--color=always still wins). */
-static bool no_color(void) {
-  const char *v = getenv("NO_COLOR");
-  return v && *v;
+static void fail_on(void *ctx, tlsfin_verdict v) {
+  tlsfin_analyze_fail_on(ctx, v);
 }
 
 int tlsfin_cmd_analyze(int argc, char **argv) {
@@ -146,7 +112,7 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
       }
       break;
     case 'F':
-      if (parse_fail_on(a, optarg) < 0)
+      if (cli_verdicts("analyze", "--fail-on", optarg, fail_on, a) < 0)
         goto usage_error;
       break;
     case 'b':
@@ -192,23 +158,12 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
       tlsfin_analyze_set_unordered(a, true);
       break;
     case 'C':
-      if (!strcmp(optarg, "always"))
-        color = 1;
-      else if (!strcmp(optarg, "never"))
-        color = 0;
-      else if (!strcmp(optarg, "auto"))
-        color = -1;
-      else {
-        fprintf(stderr,
-                "tlsfin analyze: --color: '%s' is not auto, always "
-                "or never\n",
-                optarg);
+      if (cli_color("analyze", optarg, &color) < 0)
         goto usage_error;
-      }
       break;
     case 'M': {
       double mb;
-      if (parse_seconds("--max-memory", optarg, 1e6, &mb) < 0 ||
+      if (cli_number("analyze", "--max-memory", optarg, 0, 1e6, &mb) < 0 ||
           tlsfin_analyze_set_max_memory(a, (uint64_t)mb << 20) < 0) {
         if (*tlsfin_analyze_error(a))
           fprintf(stderr, "tlsfin analyze: %s\n", tlsfin_analyze_error(a));
@@ -217,15 +172,18 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
       break;
     }
     case 'A':
-      if (parse_seconds("--attempt-timeout", optarg, 86400, &attempt) < 0)
+      if (cli_number("analyze", "--attempt-timeout", optarg, 0, 86400,
+                     &attempt) < 0)
         goto usage_error;
       break;
     case 'I':
-      if (parse_seconds("--idle-timeout", optarg, 86400 * 30, &idle) < 0)
+      if (cli_number("analyze", "--idle-timeout", optarg, 0, 86400 * 30,
+                     &idle) < 0)
         goto usage_error;
       break;
     case 'H':
-      if (parse_seconds("--half-closed-timeout", optarg, 86400 * 30, &half) < 0)
+      if (cli_number("analyze", "--half-closed-timeout", optarg, 0, 86400 * 30,
+                     &half) < 0)
         goto usage_error;
       break;
     case 'h':
@@ -251,8 +209,7 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
   tlsfin_analyze_set_flush(a, flush_each ||
                                   (fstat(1, &st) == 0 && S_ISFIFO(st.st_mode)));
   tlsfin_analyze_set_timeouts(a, attempt, idle, half);
-  tlsfin_analyze_set_color(a, color == 1 ||
-                                  (color == -1 && isatty(1) && !no_color()));
+  tlsfin_analyze_set_color(a, cli_use_color(color));
   if (isatty(2))
     tlsfin_analyze_set_progress(a, stderr);
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "opts.h"
 #include "tlsfin/watch.h"
 
 static void usage(FILE *f) {
@@ -68,46 +69,15 @@ static void on_signal(int sig) {
     tlsfin_watch_stop(running);
 }
 
-/* A number of seconds (or a count) in [lo, hi]; -1 when it is not one. */
-static int parse_num(const char *opt, const char *s, double lo, double hi,
-                     double *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (!*s || *end || errno || v != v || v < lo || v > hi) {
-    fprintf(stderr, "tlsfin watch: %s: '%s' is not a number from %g to %g\n",
-            opt, s, lo, hi);
-    return -1;
-  }
-  *out = v;
-  return 0;
+static void fail_on(void *ctx, tlsfin_verdict v) {
+  tlsfin_watch_fail_on(ctx, v);
+}
+static void record_verdict(void *ctx, tlsfin_verdict v) {
+  tlsfin_watch_record_verdict(ctx, v);
 }
 
-typedef int (*verdict_fn)(struct tlsfin_watch *, tlsfin_verdict);
-
-static int parse_verdicts(struct tlsfin_watch *w, const char *opt,
-                          const char *arg, verdict_fn fn) {
-  char *dup = strdup(arg), *save = NULL;
-  if (!dup)
-    return -1;
-  int n = 0;
-  for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-    int v = tlsfin_verdict_parse(t);
-    if (v < 0) {
-      fprintf(stderr, "tlsfin watch: %s: unknown verdict '%s'\n", opt, t);
-      free(dup);
-      return -1;
-    }
-    fn(w, (tlsfin_verdict)v);
-    n++;
-  }
-  free(dup);
-  if (!n) {
-    fprintf(stderr, "tlsfin watch: %s: no verdict given\n", opt);
-    return -1;
-  }
-  return 0;
-}
+/* A number in [lo, hi] for option opt. */
+#define parse_num(opt, s, lo, hi, out) cli_number("watch", opt, s, lo, hi, out)
 
 enum {
   O_FORMAT = 256,
@@ -131,13 +101,6 @@ enum {
   O_MAXMEM,
   O_LIBSSL,
 };
-
-/* https://no-color.org: a non-empty NO_COLOR turns automatic colour off
- * (--color=always still wins). */
-static bool no_color(void) {
-  const char *v = getenv("NO_COLOR");
-  return v && *v;
-}
 
 int tlsfin_cmd_watch(int argc, char **argv) {
   static const struct option opts[] = {
@@ -204,8 +167,8 @@ int tlsfin_cmd_watch(int argc, char **argv) {
       rc = tlsfin_watch_set_record(w, optarg);
       break;
     case O_RECORD_VERDICTS:
-      if (parse_verdicts(w, "--record-verdicts", optarg,
-                         tlsfin_watch_record_verdict) < 0)
+      if (cli_verdicts("watch", "--record-verdicts", optarg, record_verdict,
+                       w) < 0)
         goto usage_error;
       break;
     case O_RECORD_MAX:
@@ -232,7 +195,7 @@ int tlsfin_cmd_watch(int argc, char **argv) {
       rc = tlsfin_watch_set_duration(w, v);
       break;
     case O_FAIL_ON:
-      if (parse_verdicts(w, "--fail-on", optarg, tlsfin_watch_fail_on) < 0)
+      if (cli_verdicts("watch", "--fail-on", optarg, fail_on, w) < 0)
         goto usage_error;
       break;
     case O_KERNEL:
@@ -283,18 +246,8 @@ int tlsfin_cmd_watch(int argc, char **argv) {
       rc = tlsfin_watch_set_max_memory(w, (uint64_t)v << 20);
       break;
     case O_COLOR:
-      if (!strcmp(optarg, "always"))
-        color = 1;
-      else if (!strcmp(optarg, "never"))
-        color = 0;
-      else if (!strcmp(optarg, "auto"))
-        color = -1;
-      else {
-        fprintf(stderr,
-                "tlsfin watch: --color: '%s' is not auto, always or never\n",
-                optarg);
+      if (cli_color("watch", optarg, &color) < 0)
         goto usage_error;
-      }
       break;
     case 'h':
       usage(stdout);
@@ -330,8 +283,7 @@ int tlsfin_cmd_watch(int argc, char **argv) {
     fprintf(stderr, "tlsfin watch: %s\n", tlsfin_watch_error(w));
     goto usage_error;
   }
-  tlsfin_watch_set_color(w, color == 1 ||
-                                (color == -1 && isatty(1) && !no_color()));
+  tlsfin_watch_set_color(w, cli_use_color(color));
   tlsfin_watch_set_summary(w, stderr, summary_every);
   /* Rows as they happen, also through a pipe: `tlsfin watch | jq`. */
   setvbuf(stdout, NULL, _IOLBF, 0);

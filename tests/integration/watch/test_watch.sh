@@ -154,7 +154,12 @@ python3 "$lab/verdict_peers.py" half_closed "$P_HALF" "$tmp/c.pem" "$tmp/k.pem" 
 waitline "$tmp/open.log" READY || exit 1
 waitline "$tmp/half.log" READY || exit 1
 
-curl -s "http://127.0.0.1:$P_METRICS/metrics" >"$tmp/metrics.txt"
+# the refused connection is counted once its linger (1 s) has passed
+for _ in $(seq 50); do
+  curl -s "http://127.0.0.1:$P_METRICS/metrics" >"$tmp/metrics.txt"
+  grep -q '^tlsfin_connections_total{verdict="refused"} 1$' "$tmp/metrics.txt" && break
+  sleep 0.1
+done
 if command -v promtool >/dev/null; then
   promtool check metrics <"$tmp/metrics.txt" >"$tmp/promtool.out" 2>&1; rc=$?
   check "promtool check metrics" '[[ $rc == 0 ]] || { cat "$tmp/promtool.out"; false; }'
