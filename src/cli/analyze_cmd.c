@@ -85,6 +85,7 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
   const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
   int ninputs = 0;
   bool flush_each = false;
+  const char *format_given = NULL, *conn_given = NULL;
   if (!inputs) {
     fprintf(stderr, "tlsfin analyze: out of memory\n");
     tlsfin_analyze_free(a);
@@ -93,6 +94,7 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
   while ((o = getopt_long(argc, argv, "hr:f:lV", opts, NULL)) != -1) {
     switch (o) {
     case 'o':
+      format_given = optarg;
       if (!strcmp(optarg, "table"))
         tlsfin_analyze_set_format(a, TLSFIN_FORMAT_TABLE);
       else if (!strcmp(optarg, "jsonl"))
@@ -152,6 +154,7 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
         goto usage_error;
       }
       tlsfin_analyze_set_conn(a, n);
+      conn_given = optarg;
       break;
     }
     case 'u':
@@ -196,6 +199,13 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
               argv[optind - 1]);
       goto usage_error;
     }
+  }
+  if (format_given && conn_given) {
+    fprintf(stderr,
+            "tlsfin analyze: --conn %s draws one connection's ladder: it "
+            "does not combine with --format=%s\n",
+            conn_given, format_given);
+    goto usage_error;
   }
   for (int i = optind; i < argc; i++)
     inputs[ninputs++] = argv[i];

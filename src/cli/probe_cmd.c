@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "cmds.h"
+#include "opts.h"
 #include "tlsfin/probe.h"
 #include "tlsfin/taxonomy.h"
 
@@ -348,13 +349,13 @@ int tlsfin_cmd_probe(int argc, char **argv) {
       }
       break;
     case 't': {
-      long ms = strtol(optarg, &end, 10);
+      /* range-checked before any narrowing: 4294967346 must not wrap */
+      double ms;
+      if (cli_number("probe", "--timeout", optarg, 50, 3600000, &ms) < 0)
+        goto out;
       timeout_ms = (int)ms;
-      if (*end || tlsfin_probe_set_timeout_ms(p, (int)ms) < 0) {
-        fprintf(stderr,
-                "tlsfin probe: --timeout: '%s' is not a number of "
-                "milliseconds >= 50\n",
-                optarg);
+      if (tlsfin_probe_set_timeout_ms(p, timeout_ms) < 0) {
+        fprintf(stderr, "tlsfin probe: --timeout: %s\n", optarg);
         goto out;
       }
       break;
@@ -394,13 +395,13 @@ int tlsfin_cmd_probe(int argc, char **argv) {
     case 'T':
       targets = optarg;
       break;
-    case 'j':
-      jobs = (int)strtol(optarg, &end, 10);
-      if (*end || jobs < 1 || jobs > 64) {
-        fprintf(stderr, "tlsfin probe: -j: '%s' is not 1-64\n", optarg);
+    case 'j': {
+      double j;
+      if (cli_number("probe", "-j", optarg, 1, 64, &j) < 0)
         goto out;
-      }
+      jobs = (int)j;
       break;
+    }
     case 'B':
       if ((behave = tlsfin_behave_parse(optarg)) < 0) {
         fprintf(stderr,
@@ -410,16 +411,13 @@ int tlsfin_cmd_probe(int argc, char **argv) {
         goto out;
       }
       break;
-    case 'n':
-      count = (int)strtol(optarg, &end, 10);
-      if (*end || count < 1) {
-        fprintf(stderr,
-                "tlsfin probe: --count: '%s' is not a positive "
-                "number\n",
-                optarg);
+    case 'n': {
+      double n;
+      if (cli_number("probe", "--count", optarg, 1, 1e6, &n) < 0)
         goto out;
-      }
+      count = (int)n;
       break;
+    }
     case 'h':
       usage(stdout);
       rc = TLSFIN_EXIT_OK;

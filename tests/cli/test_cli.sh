@@ -96,6 +96,9 @@ printf 'not a capture\n' | gzip >"$tmp/text.gz"
 check gzip-not-capture 2 "text.gz: gzip-compressed, but not a pcap" -- "$T" analyze "$tmp/text.gz"
 n=$("$T" analyze --format=jsonl "$tmp/demo.pcapng.gz" | wc -l)
 [[ $n -eq 10 ]] && { echo "ok   gzip-all-connections"; pass=$((pass+1)); } || { echo "FAIL gzip: $n connections"; fail=$((fail+1)); }
+check conflicting-options 2 "does not combine with --format=jsonl" -- "$T" analyze --conn 1 --format=jsonl "$tmp/tls_clean.pcap"
+check probe-timeout-range 2 "--timeout: '4294967346' is not a number from 50 to" -- "$T" probe 127.0.0.1:1 --timeout 4294967346
+check probe-j-range 2 "-j: '0' is not a number" -- "$T" probe 127.0.0.1:1 -j 0
 check no-args 2 "no capture file" -- "$T" analyze
 check no-command 2 "usage" -- "$T"
 check unknown-command 2 "unknown command" -- "$T" frobnicate
