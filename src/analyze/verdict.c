@@ -207,7 +207,12 @@ static void classify_rst_wire(const struct tf_conn *c, struct tf_result *r) {
   /* data_after_close: x had closed (FIN), y's payload came after it and x
    * never acknowledged it: the socket was gone (RFC 9293 §3.10.7.4). */
   if (f.data_after_own_fin) {
-    set_cause(r, TLSFIN_CAUSE_DATA_AFTER_CLOSE, TLSFIN_CONFIDENCE_PROBABLE);
+    /* Without ACK it is the orphan's answer; with one it may also be a
+     * close() after shutdown(SHUT_WR) with data unread (the kernel's
+     * TCP_ABORT_ON_CLOSE looks the same): then only possible. */
+    set_cause(r, TLSFIN_CAUSE_DATA_AFTER_CLOSE,
+              f.with_ack ? TLSFIN_CONFIDENCE_POSSIBLE
+                         : TLSFIN_CONFIDENCE_PROBABLE);
     snprintf(det, dn,
              "%s sent FIN, then the %s's %u-byte segment arrived %.1f ms "
              "later and was answered by RST%s",
