@@ -72,14 +72,15 @@ enum tlsfin_probe_close_test {
   TLSFIN_PROBE_CLOSE_NOTIFY = 0, /* we send close_notify, keep reading */
   TLSFIN_PROBE_HALF_CLOSE,       /* request (--http), close_notify, read on */
   TLSFIN_PROBE_TRUNCATION,       /* bare FIN without close_notify */
-  TLSFIN_PROBE_IDLE,             /* silence until the server closes */
+  TLSFIN_PROBE_IDLE, /* silence until the server closes; with --http after a
+                        request and its response (keep-alive timeout) */
   TLSFIN_PROBE_CLOSE_TESTS
 };
 
 struct tlsfin_probe_close {
   tlsfin_close_outcome outcome;
   tlsfin_close_outcome then; /* after close_notify: did FIN/RST follow? */
-  bool response;             /* HALF_CLOSE: the HTTP response arrived */
+  bool response;             /* HALF_CLOSE, IDLE: the HTTP response arrived */
   double ms;
   char note[160];
 };
@@ -102,9 +103,18 @@ int tlsfin_probe_set_timeout_ms(struct tlsfin_probe *p, int ms);
 int tlsfin_probe_set_idle_max(struct tlsfin_probe *p, int seconds);
 
 /* Resolves the target, runs the version matrix and the close tests.  -1
- * when the target cannot be resolved or reached at all (message in
- * tlsfin_probe_error). */
+ * when the target could not be tested (message in tlsfin_probe_error):
+ * name resolution failed or timed out, no connection could be made, or
+ * the server answered none of the ClientHellos before the deadline.  The
+ * record can be written either way: tlsfin_probe_write_table/json give an
+ * untested target "tested": false, its reason and the version rows that
+ * ran. */
 int tlsfin_probe_run(struct tlsfin_probe *p);
+/* After tlsfin_probe_run(): whether the server answered anything (even a
+ * reset or garbage is an answer); when not, why, without the target's
+ * name (e.g. "cannot connect: Connection refused"), else NULL. */
+bool tlsfin_probe_tested(const struct tlsfin_probe *p);
+const char *tlsfin_probe_reason(const struct tlsfin_probe *p);
 
 const struct tlsfin_probe_version *
 tlsfin_probe_version(const struct tlsfin_probe *p, int i);
@@ -126,8 +136,10 @@ const char *tlsfin_behave_name(enum tlsfin_behave b);
 int tlsfin_behave_parse(const char *s); /* -1 when unknown */
 
 struct tlsfin_listen_client {
-  char peer[64];
-  char sni[256];
+  char peer[64];      /* the client's address: 127.0.0.1, ::1 (an IPv4
+                         client of a dual-stack socket as IPv4) */
+  uint16_t peer_port; /* and its port */
+  char sni[256];      /* the server name it sent, "" for none */
   bool handshake, request;
   uint16_t client_max_version; /* highest version offered */
   uint16_t version;            /* negotiated */
@@ -145,12 +157,22 @@ struct tlsfin_listen_client {
  * backlog until one finishes.  None is refused. */
 #define TLSFIN_LISTEN_MAX_CLIENTS 512
 
-/* Serves count clients (0: until killed) on [ADDRESS:]PORT, concurrently,
- * each under its own deadline of timeout_ms from its accept, calling report
- * for each in the order they finish.  -1 with err set when it cannot
- * listen. */
-int tlsfin_probe_listen(const char *addr, enum tlsfin_behave behave, int count,
-                        int timeout_ms,
+struct tlsfin_listen_opts {
+  /* PORT (on 127.0.0.1), IPV4:PORT or [IPV6]:PORT; [::]:PORT serves IPv6
+   * and IPv4 alike (dual stack, whatever net.ipv6.bindv6only says) */
+  const char *addr;
+  enum tlsfin_behave behave;
+  int count;      /* clients to serve, 0: until killed */
+  int timeout_ms; /* each client's deadline, from its accept */
+  /* PEM certificate (chain) and key; NULL: a self-signed one made at
+   * start */
+  const char *cert_file, *key_file;
+};
+
+/* Serves o->count clients on o->addr, concurrently, each under its own
+ * deadline, calling report for each in the order they finish.  -1 with err
+ * set when it cannot listen or load the certificate. */
+int tlsfin_probe_listen(const struct tlsfin_listen_opts *o,
                         void (*report)(void *arg,
                                        const struct tlsfin_listen_client *c),
                         void *arg, char *err, size_t errlen);

@@ -20,7 +20,8 @@ static void usage(FILE *f) {
           "teardown\n"
           "\n"
           "tlsfin <command> --help for the options of each.\n"
-          "exit codes: 0 ok, 1 findings matched --fail-on, 2 bad usage or "
+          "exit codes: 0 ok, 1 findings matched --fail-on, 3 (probe) a target "
+          "could not be tested, 2 bad usage or "
           "unreadable input\n");
 }
 

@@ -16,33 +16,74 @@
 #include "tlsfin/probe.h"
 #include "tlsfin/taxonomy.h"
 
+/* Some target could not be tested at all (name resolution, no connection,
+ * no answer to any ClientHello) and no --fail-on check matched: distinct
+ * from 1 (a server was tested and failed) and 2 (bad usage). */
+
+/* What the options ask of every probe: one place, so that a single target
+ * and each of --targets get the same. */
+struct settings {
+  const char *sni; /* NULL: the default */
+  bool http;
+  int timeout_ms, idle_max;
+};
+static void configure(struct tlsfin_probe *p, const struct settings *st) {
+  /* before the target: tlsfin_probe_set_target() fills in a default SNI
+   * only when none is set */
+  if (st->sni)
+    tlsfin_probe_set_sni(p, st->sni);
+  tlsfin_probe_set_http(p, st->http);
+  tlsfin_probe_set_timeout_ms(p, st->timeout_ms);
+  tlsfin_probe_set_idle_max(p, st->idle_max);
+}
+
 static void usage(FILE *f) {
-  fprintf(
-      f,
-      "usage: tlsfin probe HOST:PORT [options]\n"
-      "  --sni=NAME            server name to send (default: HOST unless "
-      "an address)\n"
-      "  --http                send an HTTP request in the half-close "
-      "test\n"
-      "  --format=table|json   output (default table)\n"
-      "  --timeout=MS          deadline of each step, name resolution too "
-      "(default 3000)\n"
-      "  --idle-max=SECONDS    also wait this long for the server to "
-      "close an idle connection\n"
-      "  --fail-on=CHECK,...   exit 1 when a check fails: "
-      "resets-on-version, no-close-notify\n"
-      "       tlsfin probe --targets=FILE [-j N] [options]\n"
-      "  one HOST:PORT per line, any number of lines ('#' comments), N "
-      "at once (default 4)\n"
-      "       tlsfin probe --listen [ADDRESS:]PORT [--behave=B] [--count=N] "
-      "[--format=table|json]\n"
-      "  client mode: a TLS server that reports each client; B is "
-      "close-notify (default),\n"
-      "  fin-mid-response, reset or idle-close; clients are served at "
-      "once (up to %d,\n"
-      "  more wait in the listen backlog), each within --timeout, and "
-      "reported as they finish\n",
-      TLSFIN_LISTEN_MAX_CLIENTS);
+  fprintf(f,
+          "usage: tlsfin probe HOST:PORT [options]\n"
+          "       tlsfin probe --targets=FILE [-j N] [options]\n"
+          "       tlsfin probe --listen=[ADDRESS:]PORT [listen options]\n"
+          "  --sni=NAME            server name to send (default: HOST unless "
+          "an address)\n"
+          "  --http                send an HTTP request in the half-close "
+          "test, and before\n"
+          "                        the idle test (then it measures the "
+          "keep-alive timeout)\n"
+          "  --format=table|json   output (default table); JSON: one object "
+          "a line\n"
+          "  --timeout=MS          deadline of each step, name resolution too "
+          "(default 3000)\n"
+          "  --idle-max=SECONDS    also wait this long for the server to "
+          "close an idle connection\n"
+          "  --fail-on=CHECK,...   exit 1 when a check fails: "
+          "resets-on-version, no-close-notify\n"
+          "  --targets=FILE        probe every HOST:PORT of FILE (one a line, "
+          "'#' comments),\n"
+          "                        with all the options above; one record "
+          "per target, in file\n"
+          "                        order, untested ones too "
+          "(\"tested\":false and a \"reason\")\n"
+          "  -j, --jobs=N          targets probed at once (1-64, default 4)\n"
+          "listen options (client mode: a TLS server that reports each "
+          "client):\n"
+          "  --listen=[ADDRESS:]PORT  ADDRESS 127.0.0.1 (default), [::1], "
+          "[::] (IPv6 and IPv4)...\n"
+          "  --behave=B            close-notify (default), fin-mid-response, "
+          "reset or idle-close\n"
+          "  --count=N             stop after N clients (default: until "
+          "killed)\n"
+          "  --cert=FILE --key=FILE  serve this certificate (chain) and key "
+          "(PEM; default: a\n"
+          "                        self-signed one made at start)\n"
+          "  --timeout=MS, --format=table|json  as above; clients are served "
+          "at once (up to %d,\n"
+          "  more wait in the listen backlog), each within --timeout, and "
+          "reported as they finish\n"
+          "exit status: 0 all tested, nothing failed; 1 a --fail-on check "
+          "failed; 2 bad usage\n"
+          "  (or a malformed target line); 3 a target could not be tested "
+          "(name resolution,\n"
+          "  connection, no answer to any ClientHello) and no check failed\n",
+          TLSFIN_LISTEN_MAX_CLIENTS);
 }
 
 /* --targets FILE -j N: each target probed by one worker at a time (its own
@@ -57,16 +98,16 @@ struct job {
   struct tlsfin_probe *p;
   char target[300];
   int state;
-  int rc; /* 0 ok, -1 failed */
+  int rc; /* 0 tested, JOB_UNTESTED, JOB_BAD_TARGET, JOB_NOMEM */
   char err[300];
 };
+enum { JOB_UNTESTED = 1, JOB_BAD_TARGET, JOB_NOMEM };
 struct pool_state {
   struct job *slots;
   size_t win;
   unsigned long long queued, taken, printed;
   bool eof;
-  int timeout_ms;
-  bool http;
+  struct settings st;
   pthread_mutex_t mu;
   pthread_cond_t work, done;
 };
@@ -82,16 +123,16 @@ static void *worker(void *arg) {
     pthread_mutex_unlock(&ps->mu);
     j->p = tlsfin_probe_new();
     if (!j->p) {
-      j->rc = -1;
+      j->rc = JOB_NOMEM;
       snprintf(j->err, sizeof j->err, "%.280s: out of memory", j->target);
     } else {
-      tlsfin_probe_set_timeout_ms(j->p, ps->timeout_ms);
-      tlsfin_probe_set_http(j->p, ps->http);
-      if (tlsfin_probe_set_target(j->p, j->target) < 0 ||
-          tlsfin_probe_run(j->p) < 0) {
-        j->rc = -1;
+      configure(j->p, &ps->st);
+      if (tlsfin_probe_set_target(j->p, j->target) < 0)
+        j->rc = JOB_BAD_TARGET;
+      else if (tlsfin_probe_run(j->p) < 0)
+        j->rc = JOB_UNTESTED;
+      if (j->rc)
         snprintf(j->err, sizeof j->err, "%s", tlsfin_probe_error(j->p));
-      }
     }
     pthread_mutex_lock(&ps->mu);
     j->state = JOB_DONE;
@@ -101,34 +142,58 @@ static void *worker(void *arg) {
   return NULL;
 }
 
-/* One finished job, printed and freed (its slot is free again). */
+/* What the results add up to, for the exit status. */
 struct targets_out {
   bool json, fail_resets, fail_cn;
-  int rc;
+  bool usage, findings, untested;
 };
-static void print_job(struct job *j, struct targets_out *o) {
-  if (j->rc < 0) {
-    fprintf(stderr, "tlsfin probe: %s\n", j->err);
-    o->rc = TLSFIN_EXIT_USAGE;
-  } else {
-    if (o->json) {
-      tlsfin_probe_write_json(j->p, stdout);
-    } else {
-      tlsfin_probe_write_table(j->p, stdout);
-      printf("\n");
-    }
-    fflush(stdout);
-    if (o->rc != TLSFIN_EXIT_USAGE) {
-      for (int k = 0; k < TLSFIN_PROBE_VERSIONS; k++)
-        if (o->fail_resets &&
-            tlsfin_probe_version(j->p, k)->outcome == TLSFIN_VERSION_RESET)
-          o->rc = TLSFIN_EXIT_FINDINGS;
-      if (o->fail_cn &&
-          tlsfin_probe_close(j->p, TLSFIN_PROBE_CLOSE_NOTIFY)->outcome !=
-              TLSFIN_CLOSE_CLOSE_NOTIFY)
-        o->rc = TLSFIN_EXIT_FINDINGS;
-    }
+static int exit_status(const struct targets_out *o) {
+  /* a check that failed outweighs a target that could not be tested:
+   * automation acts on findings first */
+  return o->usage      ? TLSFIN_EXIT_USAGE
+         : o->findings ? TLSFIN_EXIT_FINDINGS
+         : o->untested ? TLSFIN_EXIT_UNTESTED
+                       : TLSFIN_EXIT_OK;
+}
+
+/* One target's record, every target's, tested or not; the reason of an
+ * untested one on stderr too, for whoever reads a terminal. */
+static void print_record(struct tlsfin_probe *p, int rc, const char *err,
+                         struct targets_out *o) {
+  if (rc)
+    fprintf(stderr, "tlsfin probe: %s\n", err);
+  if (rc == JOB_NOMEM) {
+    o->usage = true;
+    return;
   }
+  if (o->json) {
+    tlsfin_probe_write_json(p, stdout);
+  } else {
+    tlsfin_probe_write_table(p, stdout);
+  }
+  fflush(stdout);
+  if (rc == JOB_BAD_TARGET) {
+    o->usage = true;
+    return;
+  }
+  if (rc == JOB_UNTESTED) {
+    o->untested = true;
+    return; /* nothing to check */
+  }
+  for (int k = 0; k < TLSFIN_PROBE_VERSIONS; k++)
+    if (o->fail_resets &&
+        tlsfin_probe_version(p, k)->outcome == TLSFIN_VERSION_RESET)
+      o->findings = true;
+  if (o->fail_cn && tlsfin_probe_close(p, TLSFIN_PROBE_CLOSE_NOTIFY)->outcome !=
+                        TLSFIN_CLOSE_CLOSE_NOTIFY)
+    o->findings = true;
+}
+
+/* One finished job, printed and freed (its slot is free again). */
+static void print_job(struct job *j, struct targets_out *o) {
+  print_record(j->p, j->rc, j->err, o);
+  if (!o->json)
+    printf("\n"); /* between the tables */
   tlsfin_probe_free(j->p);
   memset(j, 0, sizeof *j);
 }
@@ -169,7 +234,7 @@ static bool read_line(FILE *f, char *buf, size_t cap, bool *cut) {
   return true;
 }
 
-static int run_targets(const char *path, int jobs, int timeout_ms, bool http,
+static int run_targets(const char *path, int jobs, const struct settings *set,
                        struct targets_out *o) {
   FILE *f = fopen(path, "r");
   if (!f) {
@@ -186,8 +251,7 @@ static int run_targets(const char *path, int jobs, int timeout_ms, bool http,
   struct pool_state ps = {0};
   ps.win = (size_t)jobs * 4;
   ps.slots = calloc(ps.win, sizeof *ps.slots);
-  ps.timeout_ms = timeout_ms;
-  ps.http = http;
+  ps.st = *set;
   pthread_mutex_init(&ps.mu, NULL);
   pthread_cond_init(&ps.work, NULL);
   pthread_cond_init(&ps.done, NULL);
@@ -196,7 +260,6 @@ static int run_targets(const char *path, int jobs, int timeout_ms, bool http,
     fclose(f);
     return TLSFIN_EXIT_USAGE;
   }
-  o->rc = TLSFIN_EXIT_OK;
   pthread_t th[64];
   int nt = 0;
   for (; nt < jobs; nt++)
@@ -204,7 +267,7 @@ static int run_targets(const char *path, int jobs, int timeout_ms, bool http,
       break;
   if (nt == 0) {
     fprintf(stderr, "tlsfin probe: cannot start a worker thread\n");
-    o->rc = TLSFIN_EXIT_USAGE;
+    o->usage = true;
   }
   char line[512];
   unsigned long lineno = 0;
@@ -218,7 +281,7 @@ static int run_targets(const char *path, int jobs, int timeout_ms, bool http,
       continue;
     if (tl >= sizeof ps.slots[0].target || (cut && !whole)) {
       fprintf(stderr, "tlsfin probe: %s:%lu: target too long\n", path, lineno);
-      o->rc = TLSFIN_EXIT_USAGE;
+      o->usage = true;
       continue;
     }
     pthread_mutex_lock(&ps.mu);
@@ -232,7 +295,7 @@ static int run_targets(const char *path, int jobs, int timeout_ms, bool http,
   }
   if (ferror(f)) {
     fprintf(stderr, "tlsfin probe: %s: %s\n", path, strerror(errno));
-    o->rc = TLSFIN_EXIT_USAGE;
+    o->usage = true;
   }
   fclose(f);
   pthread_mutex_lock(&ps.mu);
@@ -246,7 +309,7 @@ static int run_targets(const char *path, int jobs, int timeout_ms, bool http,
   pthread_mutex_destroy(&ps.mu);
   pthread_cond_destroy(&ps.work);
   pthread_cond_destroy(&ps.done);
-  return o->rc;
+  return exit_status(o);
 }
 
 static const char *vn(uint16_t v) {
@@ -254,19 +317,17 @@ static const char *vn(uint16_t v) {
   return n ? n : "-";
 }
 
-static void report_table(void *arg, const struct tlsfin_listen_client *c) {
-  (void)arg;
-  printf("%-22s %-8s %-8s %-6s %-13s %-8s %.0f ms%s%s\n", c->peer,
-         vn(c->client_max_version), c->handshake ? vn(c->version) : "-",
-         c->sni[0] ? "yes" : "no", tlsfin_close_outcome_name(c->reaction),
-         c->then == TLSFIN_CLOSE_SKIPPED ? "-"
-                                         : tlsfin_close_outcome_name(c->then),
-         c->ms, c->note[0] ? "; " : "", c->note);
-  fflush(stdout);
+/* ADDRESS:PORT, [IPV6]:PORT: as a client would connect to it */
+static void peer_str(const struct tlsfin_listen_client *c, char *buf,
+                     size_t n) {
+  bool v6 = strchr(c->peer, ':') != NULL;
+  snprintf(buf, n, "%s%s%s:%u", v6 ? "[" : "", c->peer, v6 ? "]" : "",
+           (unsigned)c->peer_port);
 }
 
-/* The note is ours, but it quotes OpenSSL's reason strings: escaped. */
-static void json_note(const char *s) {
+/* The note is ours but quotes OpenSSL's reason strings, and the SNI is
+ * the client's own bytes (OpenSSL only checks it has no NUL): escaped. */
+static void json_str(const char *s) {
   putchar('"');
   for (; *s; s++) {
     unsigned char ch = (unsigned char)*s;
@@ -280,21 +341,56 @@ static void json_note(const char *s) {
   putchar('"');
 }
 
+/* The SNI in a table column: printable ASCII, the rest as '?' (a
+ * terminal must not get the client's control bytes). */
+static void table_sni(const char *s, char *buf, size_t n) {
+  size_t i = 0;
+  for (; *s && i + 1 < n; s++)
+    buf[i++] = *s > 0x20 && *s < 0x7f ? *s : '?';
+  buf[i] = 0;
+  if (!i)
+    snprintf(buf, n, "-");
+}
+
+static void report_table(void *arg, const struct tlsfin_listen_client *c) {
+  bool *header_done = arg;
+  /* the header with the first client: not above an error message when
+   * the listener cannot start */
+  if (!*header_done)
+    printf("%-28s %-8s %-8s %-20s %-13s %-8s %s\n", "CLIENT", "OFFERED",
+           "VERSION", "SNI", "REACTION", "THEN", "AFTER");
+  *header_done = true;
+  char peer[80], sni[64];
+  peer_str(c, peer, sizeof peer);
+  table_sni(c->sni, sni, sizeof sni);
+  printf("%-28s %-8s %-8s %-20s %-13s %-8s %.0f ms%s%s\n", peer,
+         vn(c->client_max_version), c->handshake ? vn(c->version) : "-", sni,
+         tlsfin_close_outcome_name(c->reaction),
+         c->then == TLSFIN_CLOSE_SKIPPED ? "-"
+                                         : tlsfin_close_outcome_name(c->then),
+         c->ms, c->note[0] ? "; " : "", c->note);
+  fflush(stdout);
+}
+
 static void report_json(void *arg, const struct tlsfin_listen_client *c) {
   (void)arg;
-  printf("{\"client\":\"%s\",\"client_max_version\":\"%s\",\"version\":%s%s%s,"
-         "\"sni\":%s%s%s,\"request\":%s,\"reaction\":\"%s\",\"then\":%s%s%s,"
+  printf("{\"client\":\"%s\",\"client_port\":%u,\"client_max_version\":\"%s\","
+         "\"version\":%s%s%s,\"sni\":",
+         c->peer, (unsigned)c->peer_port, vn(c->client_max_version),
+         c->handshake ? "\"" : "", c->handshake ? vn(c->version) : "null",
+         c->handshake ? "\"" : "");
+  if (c->sni[0])
+    json_str(c->sni);
+  else
+    printf("null");
+  printf(",\"request\":%s,\"reaction\":\"%s\",\"then\":%s%s%s,"
          "\"ms\":%.1f,\"note\":",
-         c->peer, vn(c->client_max_version), c->handshake ? "\"" : "",
-         c->handshake ? vn(c->version) : "null", c->handshake ? "\"" : "",
-         c->sni[0] ? "\"" : "", c->sni[0] ? "(set)" : "null",
-         c->sni[0] ? "\"" : "", c->request ? "true" : "false",
-         tlsfin_close_outcome_name(c->reaction),
+         c->request ? "true" : "false", tlsfin_close_outcome_name(c->reaction),
          c->then == TLSFIN_CLOSE_SKIPPED ? "" : "\"",
          c->then == TLSFIN_CLOSE_SKIPPED ? "null"
                                          : tlsfin_close_outcome_name(c->then),
          c->then == TLSFIN_CLOSE_SKIPPED ? "" : "\"", c->ms);
-  json_note(c->note);
+  json_str(c->note);
   printf("}\n");
   fflush(stdout);
 }
@@ -312,6 +408,8 @@ int tlsfin_cmd_probe(int argc, char **argv) {
       {"count", required_argument, NULL, 'n'},
       {"targets", required_argument, NULL, 'T'},
       {"jobs", required_argument, NULL, 'j'},
+      {"cert", required_argument, NULL, 'c'},
+      {"key", required_argument, NULL, 'k'},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0}};
@@ -321,10 +419,10 @@ int tlsfin_cmd_probe(int argc, char **argv) {
   if (!p)
     return TLSFIN_EXIT_USAGE;
   bool json = false, fail_resets = false, fail_cn = false;
-  const char *listen_on = NULL, *targets = NULL;
+  const char *listen_on = NULL, *targets = NULL, *cert = NULL, *key = NULL;
   int jobs = 4;
-  bool http = false;
-  int behave = TLSFIN_BEHAVE_CLOSE_NOTIFY, count = 0, timeout_ms = 3000;
+  struct settings st = {NULL, false, 3000, 0};
+  int behave = TLSFIN_BEHAVE_CLOSE_NOTIFY, count = 0;
   int o, rc = TLSFIN_EXIT_USAGE;
   optind = 1;
   opterr = 0;
@@ -333,11 +431,10 @@ int tlsfin_cmd_probe(int argc, char **argv) {
     char *end;
     switch (o) {
     case 's':
-      tlsfin_probe_set_sni(p, optarg);
+      st.sni = optarg;
       break;
     case 'H':
-      http = true;
-      tlsfin_probe_set_http(p, true);
+      st.http = true;
       break;
     case 'f':
       if (!strcmp(optarg, "json"))
@@ -353,11 +450,7 @@ int tlsfin_cmd_probe(int argc, char **argv) {
       double ms;
       if (cli_number("probe", "--timeout", optarg, 50, 3600000, &ms) < 0)
         goto out;
-      timeout_ms = (int)ms;
-      if (tlsfin_probe_set_timeout_ms(p, timeout_ms) < 0) {
-        fprintf(stderr, "tlsfin probe: --timeout: %s\n", optarg);
-        goto out;
-      }
+      st.timeout_ms = (int)ms;
       break;
     }
     case 'i': {
@@ -369,7 +462,7 @@ int tlsfin_cmd_probe(int argc, char **argv) {
                 optarg);
         goto out;
       }
-      tlsfin_probe_set_idle_max(p, (int)s);
+      st.idle_max = (int)s;
       break;
     }
     case 'F': {
@@ -394,6 +487,12 @@ int tlsfin_cmd_probe(int argc, char **argv) {
       break;
     case 'T':
       targets = optarg;
+      break;
+    case 'c':
+      cert = optarg;
+      break;
+    case 'k':
+      key = optarg;
       break;
     case 'j': {
       double j;
@@ -433,28 +532,40 @@ int tlsfin_cmd_probe(int argc, char **argv) {
       goto out;
     }
   }
+  if (listen_on && targets) {
+    fprintf(stderr, "tlsfin probe: --listen and --targets do not go "
+                    "together\n");
+    goto out;
+  }
+  if ((cert || key) && !(cert && key && listen_on)) {
+    fprintf(stderr, "tlsfin probe: --cert and --key go together, with "
+                    "--listen\n");
+    goto out;
+  }
   if (listen_on) {
     if (optind != argc) {
       fprintf(stderr, "tlsfin probe: --listen takes no HOST:PORT\n");
       goto out;
     }
     char err[300];
-    if (!json)
-      printf("%-22s %-8s %-8s %-6s %-13s %-8s %s\n", "CLIENT", "OFFERED",
-             "VERSION", "SNI", "REACTION", "THEN", "AFTER");
-    fflush(stdout);
-    if (tlsfin_probe_listen(listen_on, (enum tlsfin_behave)behave, count,
-                            timeout_ms, json ? report_json : report_table, NULL,
-                            err, sizeof err) < 0) {
+    struct tlsfin_listen_opts lo = {
+        listen_on, (enum tlsfin_behave)behave, count, st.timeout_ms, cert, key};
+    bool header_done = false;
+    if (tlsfin_probe_listen(&lo, json ? report_json : report_table,
+                            &header_done, err, sizeof err) < 0) {
       fprintf(stderr, "tlsfin probe: %s\n", err);
       goto out;
     }
     rc = TLSFIN_EXIT_OK;
     goto out;
   }
+  struct targets_out res = {json, fail_resets, fail_cn, false, false, false};
   if (targets) {
-    struct targets_out o = {json, fail_resets, fail_cn, TLSFIN_EXIT_OK};
-    rc = run_targets(targets, jobs, timeout_ms, http, &o);
+    if (optind != argc) {
+      fprintf(stderr, "tlsfin probe: --targets takes no HOST:PORT\n");
+      goto out;
+    }
+    rc = run_targets(targets, jobs, &st, &res);
     goto out;
   }
   if (optind != argc - 1) {
@@ -462,22 +573,16 @@ int tlsfin_cmd_probe(int argc, char **argv) {
     usage(stderr);
     goto out;
   }
-  if (tlsfin_probe_set_target(p, argv[optind]) < 0 || tlsfin_probe_run(p) < 0) {
+  configure(p, &st);
+  if (tlsfin_probe_set_target(p, argv[optind]) < 0) {
+    /* bad usage, no record: nothing was attempted */
     fprintf(stderr, "tlsfin probe: %s\n", tlsfin_probe_error(p));
     goto out;
   }
-  if (json)
-    tlsfin_probe_write_json(p, stdout);
-  else
-    tlsfin_probe_write_table(p, stdout);
-  rc = TLSFIN_EXIT_OK;
-  for (int i = 0; i < TLSFIN_PROBE_VERSIONS; i++)
-    if (fail_resets &&
-        tlsfin_probe_version(p, i)->outcome == TLSFIN_VERSION_RESET)
-      rc = TLSFIN_EXIT_FINDINGS;
-  if (fail_cn && tlsfin_probe_close(p, TLSFIN_PROBE_CLOSE_NOTIFY)->outcome !=
-                     TLSFIN_CLOSE_CLOSE_NOTIFY)
-    rc = TLSFIN_EXIT_FINDINGS;
+  /* the same record and exit status as one line of --targets */
+  print_record(p, tlsfin_probe_run(p) < 0 ? JOB_UNTESTED : 0,
+               tlsfin_probe_error(p), &res);
+  rc = exit_status(&res);
 out:
   tlsfin_probe_free(p);
   return rc;

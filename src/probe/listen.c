@@ -22,11 +22,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,9 +322,16 @@ static struct client *new_client(SSL_CTX *ctx, int fd, int timeout_ms) {
   c->r.reaction = c->r.then = TLSFIN_CLOSE_SKIPPED;
   struct sockaddr_storage peer;
   socklen_t pl = sizeof peer;
-  if (getpeername(fd, (struct sockaddr *)&peer, &pl) == 0)
-    getnameinfo((struct sockaddr *)&peer, pl, c->r.peer, sizeof c->r.peer, NULL,
-                0, NI_NUMERICHOST);
+  if (getpeername(fd, (struct sockaddr *)&peer, &pl) == 0) {
+    char serv[16] = "";
+    getnameinfo((struct sockaddr *)&peer, pl, c->r.peer, sizeof c->r.peer, serv,
+                sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV);
+    c->r.peer_port = (uint16_t)atoi(serv);
+    /* an IPv4 client of a dual-stack socket comes as ::ffff:a.b.c.d: it
+     * is an IPv4 client, shown as one */
+    if (!strncmp(c->r.peer, "::ffff:", 7) && strchr(c->r.peer, '.'))
+      memmove(c->r.peer, c->r.peer + 7, strlen(c->r.peer + 7) + 1);
+  }
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   SSL_set_fd(s, fd);
   SSL_set_app_data(s, &c->r);
@@ -335,35 +344,107 @@ static void free_client(struct client *c) {
   free(c);
 }
 
-int tlsfin_probe_listen(const char *addr, enum tlsfin_behave behave, int count,
-                        int timeout_ms,
+/* The certificate: the user's (--cert/--key), checked against its key, or
+ * a self-signed one. */
+static int load_cert(SSL_CTX *ctx, const struct tlsfin_listen_opts *o,
+                     char *err, size_t errlen) {
+  if (!o->cert_file) {
+    if (make_cert(ctx) == 0)
+      return 0;
+    snprintf(err, errlen, "cannot make a certificate");
+    return -1;
+  }
+  /* unreadable files first: OpenSSL would only say "system lib" */
+  const char *files[2] = {o->cert_file, o->key_file};
+  const char *opts[2] = {"--cert", "--key"};
+  for (int i = 0; i < 2; i++) {
+    FILE *f = fopen(files[i], "r");
+    if (!f) {
+      snprintf(err, errlen, "%s %s: %s", opts[i], files[i], strerror(errno));
+      return -1;
+    }
+    fclose(f);
+  }
+  const char *why = NULL;
+  int bad = 0; /* which file */
+  if (SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1) {
+    why = "no PEM certificate in it";
+  } else {
+    bad = 1;
+    /* a key that does not match the certificate fails here already */
+    if (SSL_CTX_use_PrivateKey_file(ctx, o->key_file, SSL_FILETYPE_PEM) != 1)
+      why = "not a PEM private key, or not the certificate's";
+    else if (SSL_CTX_check_private_key(ctx) != 1)
+      why = "not the key of the certificate";
+  }
+  unsigned long ee = ERR_peek_last_error();
+  const char *detail = ee ? ERR_reason_error_string(ee) : NULL;
+  ERR_clear_error();
+  if (!why)
+    return 0;
+  snprintf(err, errlen, "%s %s: %s%s%s%s", opts[bad], files[bad], why,
+           detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+  return -1;
+}
+
+/* [ADDRESS:]PORT: ADDRESS an IPv4 address or an IPv6 one in brackets
+ * (a bare one is ambiguous: ::1:443). */
+static int parse_listen(const char *addr, char *host, size_t hcap, char *port,
+                        size_t pcap) {
+  const char *colon = strrchr(addr, ':'), *h = addr;
+  size_t hl = colon ? (size_t)(colon - addr) : 0;
+  if (!colon) {
+    snprintf(host, hcap, "127.0.0.1");
+    snprintf(port, pcap, "%s", addr);
+    return 0;
+  }
+  if (addr[0] == '[') {
+    if (hl < 2 || addr[hl - 1] != ']')
+      return -1;
+    h++;
+    hl -= 2;
+  } else if (memchr(addr, ':', hl)) {
+    return -1;
+  }
+  if (hl == 0 || hl >= hcap)
+    return -1;
+  memcpy(host, h, hl);
+  host[hl] = 0;
+  snprintf(port, pcap, "%s", colon + 1);
+  return 0;
+}
+
+int tlsfin_probe_listen(const struct tlsfin_listen_opts *o,
                         void (*report)(void *arg,
                                        const struct tlsfin_listen_client *c),
                         void *arg, char *err, size_t errlen) {
-  char host[256] = "127.0.0.1", port[16];
-  const char *colon = strrchr(addr, ':');
-  if (colon) {
-    size_t hl = (size_t)(colon - addr);
-    if (hl >= sizeof host) {
-      snprintf(err, errlen, "--listen '%s': address too long", addr);
-      return -1;
-    }
-    memcpy(host, addr, hl);
-    host[hl] = 0;
-    snprintf(port, sizeof port, "%s", colon + 1);
-  } else {
-    snprintf(port, sizeof port, "%s", addr);
-  }
+  const char *addr = o->addr;
+  enum tlsfin_behave behave = o->behave;
+  int count = o->count, timeout_ms = o->timeout_ms;
+  char host[256], port[16];
   struct addrinfo hints = {0}, *res = NULL;
   hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
-  if (getaddrinfo(host, port, &hints, &res) != 0) {
-    snprintf(err, errlen, "--listen '%s': expected [ADDRESS:]PORT", addr);
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+  char *end;
+  if (parse_listen(addr, host, sizeof host, port, sizeof port) < 0 ||
+      strtol(port, &end, 10) < 1 || *end || strtol(port, NULL, 10) > 65535 ||
+      getaddrinfo(host, port, &hints, &res) != 0) {
+    snprintf(err, errlen,
+             "--listen '%s': expected [ADDRESS:]PORT (IPv6 in brackets)", addr);
     return -1;
   }
   int cap = client_cap();
-  int ls = socket(res->ai_family, SOCK_STREAM, 0), one = 1;
+  int ls = socket(res->ai_family, SOCK_STREAM, 0), one = 1, zero = 0;
   setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  /* [::] means every address, IPv4 ones too, even where the system
+   * default (net.ipv6.bindv6only) says otherwise; a given IPv6 address
+   * is that address only */
+  if (res->ai_family == AF_INET6) {
+    struct in6_addr any = IN6ADDR_ANY_INIT;
+    bool dual =
+        !memcmp(&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, &any, 16);
+    setsockopt(ls, IPPROTO_IPV6, IPV6_V6ONLY, dual ? &zero : &one, sizeof one);
+  }
   /* the backlog is where clients beyond the cap wait: as deep as the
    * kernel allows (net.core.somaxconn) */
   if (ls < 0 || bind(ls, res->ai_addr, res->ai_addrlen) != 0 ||
@@ -392,8 +473,7 @@ int tlsfin_probe_listen(const char *addr, enum tlsfin_behave behave, int count,
   /* idle clients hold no read/write buffers: hundreds of them are cheap */
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, NULL);
-  if (make_cert(ctx) < 0) {
-    snprintf(err, errlen, "cannot make a certificate");
+  if (load_cert(ctx, o, err, errlen) < 0) {
     free(cl);
     free(pf);
     SSL_CTX_free(ctx);

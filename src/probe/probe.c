@@ -29,6 +29,11 @@
 
 struct tlsfin_probe {
   char err[300];
+  /* why the target could not be tested, without the target's name: the
+   * record's "reason"; empty when it was tested */
+  char reason[280];
+  bool ran, tested; /* the version matrix ran; a server answered */
+  int conn_errno;   /* the first connect() failure, for the reason */
   char host[256], port[16], sni[256], target[300];
   bool http;
   int timeout_ms, idle_max;
@@ -71,9 +76,31 @@ struct tlsfin_probe *tlsfin_probe_new(void) {
 }
 void tlsfin_probe_free(struct tlsfin_probe *p) { free(p); }
 const char *tlsfin_probe_error(const struct tlsfin_probe *p) { return p->err; }
+bool tlsfin_probe_tested(const struct tlsfin_probe *p) { return p->tested; }
+const char *tlsfin_probe_reason(const struct tlsfin_probe *p) {
+  return p->tested ? NULL : p->reason[0] ? p->reason : p->err;
+}
+
+/* The target could not be tested: the reason for the record, and the
+ * same with the target's name (or the host's: prefix) for the message. */
+static void untested(struct tlsfin_probe *p, const char *prefix,
+                     const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void untested(struct tlsfin_probe *p, const char *prefix,
+                     const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(p->reason, sizeof p->reason, fmt, ap);
+  va_end(ap);
+  p->tested = false;
+  seterr(p, "%s: %s", prefix, p->reason);
+}
 
 int tlsfin_probe_set_target(struct tlsfin_probe *p, const char *t) {
   p->have_target = false; /* until this one is known to be well formed */
+  /* the record of a target that is not well formed names it as given */
+  snprintf(p->target, sizeof p->target, "%s", t);
+  p->reason[0] = 0;
   const char *colon;
   size_t hl;
   if (t[0] == '[') { /* [v6]:port */
@@ -282,6 +309,8 @@ static void probe_version(struct tlsfin_probe *p, int i) {
   v->alert = -1;
   int fd = connect_to(p, deadline);
   if (fd < 0) {
+    if (!p->conn_errno)
+      p->conn_errno = errno;
     v->outcome = TLSFIN_VERSION_UNREACHABLE;
     v->ms = now_ms() - t0;
     return;
@@ -400,8 +429,10 @@ tlsfin_close_outcome tf_ssl_failure(char *note, size_t nl) {
 
 /* Reads until the server ends its side: close_notify (then FIN or RST),
  * FIN, RST, bytes that are not TLS, or the deadline.  Application data
- * seen on the way is noted; data still flowing at the deadline is DATA. */
-static void read_end(SSL *s, int fd, double deadline, double t0,
+ * seen on the way is noted; data still flowing at the deadline is DATA.
+ * With from_data, the time is counted from the last application data
+ * instead of t0: an idle connection is idle from the end of the response. */
+static void read_end(SSL *s, int fd, double deadline, double t0, bool from_data,
                      struct tlsfin_probe_close *c) {
   char buf[16384];
   bool flowing = false; /* the last read returned data */
@@ -419,6 +450,8 @@ static void read_end(SSL *s, int fd, double deadline, double t0,
     if (r > 0) {
       c->response = true;
       flowing = true;
+      if (from_data)
+        t0 = now_ms();
       continue;
     }
     int e = SSL_get_error(s, r);
@@ -487,8 +520,13 @@ static void close_test(struct tlsfin_probe *p, SSL_CTX *ctx,
   snprintf(req, sizeof req,
            "GET / HTTP/1.1\r\nHost: %s\r\nUser-Agent: tlsfin-probe\r\n\r\n",
            p->sni[0] ? p->sni : p->host);
-  if (which == TLSFIN_PROBE_HALF_CLOSE &&
-      SSL_write(s, req, (int)strlen(req)) <= 0)
+  /* The idle test with --http asks first: an HTTP server times out a
+   * connection that never sent a request with its header timeout (nginx
+   * client_header_timeout), one idle between requests with its keep-alive
+   * timeout, and the second is the one clients live with. */
+  bool ask = which == TLSFIN_PROBE_HALF_CLOSE ||
+             (which == TLSFIN_PROBE_IDLE && p->http);
+  if (ask && SSL_write(s, req, (int)strlen(req)) <= 0)
     snprintf(c->note, sizeof c->note, "could not send the request");
   double t0 = now_ms();
   deadline = t0 + wait;
@@ -497,11 +535,16 @@ static void close_test(struct tlsfin_probe *p, SSL_CTX *ctx,
   } else if (which == TLSFIN_PROBE_TRUNCATION) {
     shutdown(fd, SHUT_WR); /* a bare FIN: no close_notify */
   }
-  read_end(s, fd, deadline, t0, c);
+  read_end(s, fd, deadline, t0, which == TLSFIN_PROBE_IDLE && ask, c);
   if (which == TLSFIN_PROBE_HALF_CLOSE && !c->note[0])
     snprintf(c->note, sizeof c->note, "%s",
              c->response ? "the HTTP response arrived after our close_notify"
                          : "no response after our close_notify");
+  if (which == TLSFIN_PROBE_IDLE && !c->note[0])
+    snprintf(c->note, sizeof c->note, "%s",
+             !ask          ? "silent since the handshake"
+             : c->response ? "idle since the HTTP response (keep-alive)"
+                           : "no response to the HTTP request; idle since it");
   SSL_free(s);
   close(fd);
 }
@@ -577,7 +620,7 @@ static int resolve_target(struct tlsfin_probe *p) {
     return 0;
   struct resolve *r = calloc(1, sizeof *r);
   if (!r) {
-    seterr(p, "%s: out of memory", p->target);
+    untested(p, p->target, "out of memory");
     return -1;
   }
   pthread_condattr_t ca;
@@ -599,7 +642,7 @@ static int resolve_target(struct tlsfin_probe *p) {
   if (e != 0) {
     r->refs = 1;
     resolve_put(r);
-    seterr(p, "%s: cannot start name resolution: %s", p->host, strerror(e));
+    untested(p, p->host, "cannot start name resolution: %s", strerror(e));
     return -1;
   }
   struct timespec dl;
@@ -622,38 +665,61 @@ static int resolve_target(struct tlsfin_probe *p) {
   pthread_mutex_unlock(&r->mu);
   resolve_put(r);
   if (!done) {
-    seterr(p, "%s: name resolution timed out after %d ms", p->host,
-           p->timeout_ms);
+    untested(p, p->host, "name resolution timed out after %d ms",
+             p->timeout_ms);
     return -1;
   }
   if (rc != 0) {
-    seterr(p, "%s: %s", p->target, gai_strerror(rc));
+    untested(p, p->target, "name resolution failed: %s", gai_strerror(rc));
     return -1;
   }
   return 0;
 }
 
 int tlsfin_probe_run(struct tlsfin_probe *p) {
+  /* a fresh record: nothing of an earlier run may show in this one */
+  memset(p->v, 0, sizeof p->v);
+  memset(p->c, 0, sizeof p->c);
+  p->ran = p->tested = false;
+  p->conn_errno = 0;
+  p->reason[0] = 0;
   if (!p->have_target) {
-    seterr(p, "no target");
+    if (!p->err[0])
+      seterr(p, "no target");
     return -1;
   }
   if (!p->addrlen && resolve_target(p) < 0)
     return -1;
   for (int i = 0; i < TLSFIN_PROBE_VERSIONS; i++)
     probe_version(p, i);
-  int reachable = 0;
+  p->ran = true;
+  /* Tested once the server answered anything at all, even a reset or
+   * garbage: that is its version handling.  No connection, or silence on
+   * every ClientHello until the deadline, tells nothing about it. */
+  bool connected = false, answered = false;
   p->best = 0;
-  for (int i = 0; i < TLSFIN_PROBE_VERSIONS - 1; i++) {
-    if (p->v[i].outcome != TLSFIN_VERSION_UNREACHABLE)
-      reachable = 1;
-    if (p->v[i].outcome == TLSFIN_VERSION_ACCEPTED && versions[i] > p->best)
+  for (int i = 0; i < TLSFIN_PROBE_VERSIONS; i++) {
+    tlsfin_version_outcome o = p->v[i].outcome;
+    connected |= o != TLSFIN_VERSION_UNREACHABLE;
+    answered |= o != TLSFIN_VERSION_UNREACHABLE && o != TLSFIN_VERSION_TIMEOUT;
+    if (o == TLSFIN_VERSION_ACCEPTED && versions[i] > p->best)
       p->best = versions[i];
   }
-  if (!reachable) {
-    seterr(p, "%s: cannot connect", p->target);
+  if (!connected) {
+    if (p->conn_errno == ETIMEDOUT)
+      untested(p, p->target, "cannot connect: no answer within %d ms",
+               p->timeout_ms);
+    else
+      untested(p, p->target, "cannot connect: %s",
+               strerror(p->conn_errno ? p->conn_errno : ECONNREFUSED));
     return -1;
   }
+  if (!answered) {
+    untested(p, p->target, "no answer to any ClientHello within %d ms",
+             p->timeout_ms);
+    return -1;
+  }
+  p->tested = true;
   for (int t = 0; t < TLSFIN_PROBE_CLOSE_TESTS; t++)
     p->c[t].outcome = p->c[t].then = TLSFIN_CLOSE_SKIPPED;
   if (!p->best || p->best < 0x0301) {
@@ -664,7 +730,7 @@ int tlsfin_probe_run(struct tlsfin_probe *p) {
   }
   SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
   if (!ctx) {
-    seterr(p, "OpenSSL: cannot create a context");
+    untested(p, p->target, "OpenSSL: cannot create a context");
     return -1;
   }
   SSL_CTX_set_security_level(ctx, 0); /* probe old servers too */
@@ -696,8 +762,19 @@ static const char *test_names[TLSFIN_PROBE_CLOSE_TESTS] = {
     "close_notify", "half_close", "truncation", "idle"};
 
 int tlsfin_probe_write_table(const struct tlsfin_probe *p, FILE *o) {
-  fprintf(o, "target %s%s%s\n\n%-10s %-12s %s\n", p->target,
-          p->sni[0] ? "  sni " : "", p->sni, "VERSION", "OUTCOME", "DETAIL");
+  fprintf(o, "target %s%s%s\n", p->target, p->sni[0] ? "  sni " : "", p->sni);
+  if (!p->tested) {
+    /* one record per target, the untested too: what was seen, and why */
+    fprintf(o, "not tested: %s\n", tlsfin_probe_reason(p));
+    /* the rows say something only when a connection was made (JSON has
+     * them all the same, for a stable shape) */
+    bool connected = false;
+    for (int i = 0; p->ran && i < TLSFIN_PROBE_VERSIONS; i++)
+      connected |= p->v[i].outcome != TLSFIN_VERSION_UNREACHABLE;
+    if (!connected)
+      return 0;
+  }
+  fprintf(o, "\n%-10s %-12s %s\n", "VERSION", "OUTCOME", "DETAIL");
   for (int i = 0; i < TLSFIN_PROBE_VERSIONS; i++) {
     const struct tlsfin_probe_version *v = &p->v[i];
     char detail[120] = "";
@@ -714,6 +791,8 @@ int tlsfin_probe_write_table(const struct tlsfin_probe *p, FILE *o) {
             i == TLSFIN_PROBE_VERSIONS - 1 ? "TLS1.0-1.3" : vname(v->offered),
             tlsfin_version_outcome_name(v->outcome), detail, v->ms);
   }
+  if (!p->tested)
+    return 0; /* no close test ran */
   fprintf(o, "\n%-14s %-13s %-8s %s\n", "CLOSE TEST", "SERVER DID", "THEN",
           "DETAIL");
   for (int t = 0; t < TLSFIN_PROBE_CLOSE_TESTS; t++) {
@@ -753,8 +832,16 @@ int tlsfin_probe_write_json(const struct tlsfin_probe *p, FILE *o) {
     json_str(o, p->sni);
   else
     fprintf(o, "null");
+  /* the same shape for every record: an untested target has "tested"
+   * false, its reason, the version rows that ran (none when it was never
+   * reached) and no close test */
+  fprintf(o, ",\"tested\":%s,\"reason\":", p->tested ? "true" : "false");
+  if (p->tested)
+    fprintf(o, "null");
+  else
+    json_str(o, tlsfin_probe_reason(p));
   fprintf(o, ",\"versions\":[");
-  for (int i = 0; i < TLSFIN_PROBE_VERSIONS; i++) {
+  for (int i = 0; p->ran && i < TLSFIN_PROBE_VERSIONS; i++) {
     const struct tlsfin_probe_version *v = &p->v[i];
     const char *an = v->alert >= 0 ? tlsfin_alert_name(v->alert) : NULL;
     fprintf(o, "%s{\"offered\":\"%s\",\"outcome\":\"%s\",\"version\":",
@@ -773,7 +860,7 @@ int tlsfin_probe_write_json(const struct tlsfin_probe *p, FILE *o) {
     fprintf(o, ",\"ms\":%.1f}", v->ms);
   }
   fprintf(o, "],\"close\":{");
-  for (int t = 0; t < TLSFIN_PROBE_CLOSE_TESTS; t++) {
+  for (int t = 0; p->tested && t < TLSFIN_PROBE_CLOSE_TESTS; t++) {
     const struct tlsfin_probe_close *c = &p->c[t];
     fprintf(o, "%s\"%s\":{\"server\":\"%s\",\"then\":", t ? "," : "",
             test_names[t], tlsfin_close_outcome_name(c->outcome));
@@ -786,7 +873,7 @@ int tlsfin_probe_write_json(const struct tlsfin_probe *p, FILE *o) {
       fprintf(o, "null");
     else
       fprintf(o, "%.1f", c->ms);
-    if (t == TLSFIN_PROBE_HALF_CLOSE)
+    if (t == TLSFIN_PROBE_HALF_CLOSE || t == TLSFIN_PROBE_IDLE)
       fprintf(o, ",\"response\":%s", c->response ? "true" : "false");
     fprintf(o, ",\"note\":");
     json_str(o, c->note);

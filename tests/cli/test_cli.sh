@@ -72,7 +72,7 @@ check dash-dash 0 "" -- "$T" analyze --format=summary -- "$tmp/tls_clean.pcap"
 check dash-r 0 "" -- "$T" analyze -r "$tmp/tls_clean.pcap" -f tcp --format summary
 for c in analyze watch probe; do check "$c-version" 0 "" -- "$T" $c --version; done
 check top-V 0 "" -- "$T" -V
-check probe-options-after-target 2 "cannot connect" -- "$T" probe 127.0.0.1:1 --timeout 200 --format=json
+check probe-options-after-target 3 "cannot connect" -- "$T" probe 127.0.0.1:1 --timeout 200 --format=json
 check write-error 2 "writing the output: No space left on device" -- sh -c "\"$T\" analyze \"$tmp/tls_clean.pcap\" >/dev/full"
 check fragments-warned 0 "1 TCP packet\\(s\\) skipped \\(TCP in an IPv4 fragment" -- "$T" analyze "$here/../pcap/crafted_ipv4_fragment.pcap"
 check missing-file-named-once 2 "^tlsfin analyze: [^:]*/nope.pcap: No such file or directory$" -- "$T" analyze "$tmp/nope.pcap"

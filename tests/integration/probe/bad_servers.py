@@ -13,6 +13,10 @@ usage: bad_servers.py MODE PORT [CERT KEY]
               without end, whatever the client does
   tlsgarbage  (CERT KEY) a real TLS handshake, then random bytes without
               end on the raw socket
+  http        (CERT KEY LOG) a well-behaved HTTP/1.1 keep-alive server:
+              appends each SNI it is sent to LOG, a line each ("-" for
+              none), answers each request, and closes a connection idle
+              for 1 s with a bare FIN
 Prints "ready" once listening; serves until killed.  Each connection's
 sending is bounded (at most 60 s or the 16 MB), so nothing runs forever.
 """
@@ -26,9 +30,15 @@ import time
 
 mode, port = sys.argv[1], int(sys.argv[2])
 ctx = None
-if mode in ("flood", "tlsgarbage"):
+if mode in ("flood", "tlsgarbage", "http"):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+lock = threading.Lock()
+if mode == "http":
+    def sni_seen(sock, name, c):
+        with lock, open(sys.argv[5], "a") as log:
+            log.write("%s\n" % (name or "-"))
+    ctx.sni_callback = sni_seen
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 ls.bind(("127.0.0.1", port))
@@ -93,6 +103,22 @@ def serve(c):
                 for _ in range(4096):
                     s.write(b"x")
                 c.sendall(out.read())
+        elif mode == "http":
+            s = ctx.wrap_socket(c, server_side=True)
+            s.settimeout(1.0)
+            more, buf = until(60), b""
+            while more():
+                try:
+                    data = s.recv(4096)
+                except socket.timeout:
+                    break  # idle for 1 s: close
+                if not data:
+                    break
+                buf += data
+                while b"\r\n\r\n" in buf:
+                    buf = buf.split(b"\r\n\r\n", 1)[1]
+                    s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nhi\n")
+            s.close()  # Python: a bare FIN, no close_notify
         elif mode == "tlsgarbage":
             s = ctx.wrap_socket(c, server_side=True)
             more = until(60)

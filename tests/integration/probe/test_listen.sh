@@ -49,7 +49,9 @@ assert len(rows) == 3, rows
 curl, sclient, py = rows
 for r in rows:
     assert r["client_max_version"] == "TLS1.3" and r["version"] == "TLS1.3", r
-assert py["sni"] is not None and curl["sni"] is None  # curl sends no SNI for an IP
+assert py["sni"] == "client.test" and curl["sni"] is None  # curl sends no SNI for an IP
+for r in rows:
+    assert r["client"] == "127.0.0.1" and 0 < r["client_port"] < 65536, r
 $3
 PY
   then echo "ok   $1"; pass=$((pass+1)); else echo "FAIL $1"; cat "$tmp/$2.json" "$tmp/$2.clients"; fail=$((fail+1)); fi
@@ -140,6 +142,119 @@ else:
 PY
   then ok "client $mode ($(($(ms) - t0)) ms)"; else ko "client $mode"; cat "$tmp/l.json" "$tmp/l.err"; fi
   kill "$lp" 2>/dev/null
+done
+
+# --- addresses, SNI, client ports, certificates ---------------------------
+# sclient ADDR PORT: openssl s_client sending SNI "x", a request, then EOF
+sclient() {
+  printf 'GET / HTTP/1.0\r\n\r\n' |
+    timeout 10 openssl s_client -quiet -servername x -connect "$1:$2" >/dev/null 2>&1
+}
+# curlto HOST PORT LO HI: curl from a source port in LO-HI (so that the
+# reported client port can be checked)
+curlto() { curl -sk -g --max-time 10 --local-port "$3-$4" -o /dev/null "https://$1:$2/"; }
+# listen_wait ADDRESS:PORT COUNT OUT [ARGS]: a listener in the background
+listen_wait() {
+  local a=$1 n=$2 out=$3; shift 3
+  rm -f "$out.err"
+  "$T" probe --listen="$a" --count="$n" --timeout=3000 "$@" >"$out" 2>"$out.err" &
+  lp=$!
+  pids+=("$lp")
+  for _ in $(seq 100); do grep -q listening "$out.err" && break; sleep 0.05; done
+}
+# addr_check NAME OUT LISTEN-PORT python-assertions (rows: JSON lines)
+addr_check() {
+  if timeout 30 tail --pid="$lp" -f /dev/null && python3 - "$2" "$3" <<PY
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+lport = int(sys.argv[2])
+for r in rows:
+    assert r["version"] == "TLS1.3" and 0 < r["client_port"] < 65536 and r["client_port"] != lport, r
+$4
+PY
+  then ok "$1"; else ko "$1"; cat "$2" "$2.err"; fi
+}
+# IPv4, then ::1: the SNI the client sent, its address and its port
+port=$(freeport)
+listen_wait "127.0.0.1:$port" 2 "$tmp/v4.json" --format=json
+sclient 127.0.0.1 "$port"
+curlto 127.0.0.1 "$port" 41000 41099
+addr_check "listen 127.0.0.1: SNI, address, port" "$tmp/v4.json" "$port" '
+s, c = rows
+assert s["sni"] == "x" and s["client"] == "127.0.0.1", s
+assert c["sni"] is None and c["client"] == "127.0.0.1" and 41000 <= c["client_port"] <= 41099, c'
+port=$(freeport)
+listen_wait "[::1]:$port" 2 "$tmp/v6.json" --format=json
+sclient "[::1]" "$port"
+curlto "[::1]" "$port" 41100 41199
+addr_check "listen [::1]: SNI, address, port" "$tmp/v6.json" "$port" '
+s, c = rows
+assert s["sni"] == "x" and s["client"] == "::1", s
+assert c["sni"] is None and c["client"] == "::1" and 41100 <= c["client_port"] <= 41199, c'
+# the table: CLIENT as ADDRESS:PORT or [IPV6]:PORT, the SNI itself
+port=$(freeport)
+listen_wait "[::1]:$port" 1 "$tmp/v6.txt"
+sclient "[::1]" "$port"
+if timeout 30 tail --pid="$lp" -f /dev/null && grep -Eq '^\[::1\]:[0-9]+ +TLS1.3 +TLS1.3 +x ' "$tmp/v6.txt"; then
+  ok "listen: table"; else ko "listen: table"; cat "$tmp/v6.txt"; fi
+# [::]: IPv6 and IPv4 on one socket.  It binds every address, so it runs in
+# a network namespace of our own whose only interface is its loopback.
+if [[ $(id -u) -eq 0 ]] && command -v unshare >/dev/null && command -v ip >/dev/null; then
+  port=$(freeport)
+  cat >"$tmp/dual.sh" <<'SH'
+T=$1 port=$2 out=$3
+ip link set lo up
+for _ in $(seq 50); do ip -6 addr show dev lo | grep -q '::1' && break; sleep 0.1; done
+"$T" probe --listen="[::]:$port" --count=4 --timeout=3000 --format=json >"$out" 2>"$out.err" &
+lp=$!
+for _ in $(seq 100); do grep -q listening "$out.err" && break; sleep 0.05; done
+for a in 127.0.0.1 "[::1]"; do
+  printf 'GET / HTTP/1.0\r\n\r\n' |
+    timeout 10 openssl s_client -quiet -servername x -connect "$a:$port" >/dev/null 2>&1
+  curl -sk -g --max-time 10 -o /dev/null "https://$a:$port/"
+done
+timeout 30 tail --pid=$lp -f /dev/null
+SH
+  timeout 60 unshare -n bash "$tmp/dual.sh" "$T" "$port" "$tmp/dual.json"
+  if python3 - "$tmp/dual.json" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 4, rows
+assert sorted(r["client"] for r in rows) == ["127.0.0.1", "127.0.0.1", "::1", "::1"], rows
+assert sorted(str(r["sni"]) for r in rows) == ["None", "None", "x", "x"], rows
+for r in rows:
+    assert r["version"] == "TLS1.3" and r["request"], r
+PY
+  then ok "listen [::]: IPv4 and IPv6"; else ko "listen [::]: IPv4 and IPv6"; cat "$tmp/dual.json" "$tmp/dual.json.err"; fi
+else
+  echo "skip listen [::]: needs root, unshare and ip (it binds every address)"
+fi
+# --cert/--key: the given certificate is served: curl verifies it against
+# itself as the CA, s_client shows its subject
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/k.pem" \
+  -out "$tmp/c.pem" -days 2 -subj /CN=probe.test -addext subjectAltName=DNS:probe.test 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/k2.pem" \
+  -out "$tmp/c2.pem" -days 2 -subj /CN=other.test 2>/dev/null
+port=$(freeport)
+listen_wait "127.0.0.1:$port" 2 "$tmp/cert.json" --format=json --cert="$tmp/c.pem" --key="$tmp/k.pem"
+crc=0; curl -s --max-time 10 --cacert "$tmp/c.pem" --resolve "probe.test:$port:127.0.0.1" \
+  -o /dev/null "https://probe.test:$port/" || crc=$?
+subj=$(timeout 10 openssl s_client -servername x -connect "127.0.0.1:$port" </dev/null 2>/dev/null |
+  openssl x509 -noout -subject 2>/dev/null)
+if [[ $crc -eq 0 && $subj == *probe.test* ]] && timeout 30 tail --pid="$lp" -f /dev/null &&
+   python3 -c 'import json,sys; rows=[json.loads(l) for l in open(sys.argv[1])]; assert [r["sni"] for r in rows] == ["probe.test", "x"], rows' "$tmp/cert.json"; then
+  ok "listen --cert/--key"; else ko "listen --cert/--key (curl $crc, subject '$subj')"; cat "$tmp/cert.json" "$tmp/cert.json.err"; fi
+# ... and refused when it cannot be used: exit 2 and a message naming it
+for args in "--cert=$tmp/c.pem" "--key=$tmp/k.pem" "--cert=$tmp/nonexistent.pem --key=$tmp/k.pem" \
+            "--cert=$tmp/c.pem --key=$tmp/k2.pem"; do
+  rc=0
+  # shellcheck disable=SC2086
+  timeout 10 "$T" probe --listen="127.0.0.1:$(freeport)" --count=1 $args >/dev/null 2>"$tmp/e" || rc=$?
+  if [[ $rc -eq 2 && -s "$tmp/e" ]]; then ok "listen: bad $args"; else ko "listen: bad $args (exit $rc)"; cat "$tmp/e"; fi
+done
+for a in "::1:443" "[::1]443" "[::1" "127.0.0.1:0" "[]:443"; do
+  rc=0; timeout 10 "$T" probe --listen="$a" --count=1 >/dev/null 2>&1 || rc=$?
+  if [[ $rc -eq 2 ]]; then ok "bad --listen '$a'"; else ko "bad --listen '$a' ($rc)"; fi
 done
 
 rc=0; "$T" probe --listen 127.0.0.1:1 --behave=bogus >/dev/null 2>&1 || rc=$?

@@ -31,9 +31,10 @@ start_sserver() { # port extra-args...
   pids+=($!)
   waitline "$tmp/s.$port" ACCEPT
 }
-check() { # name port python-assertions [probe args]
-  local name=$1 port=$2 py=$3; shift 3
-  if "$T" probe --format=json --timeout=1500 "$@" "127.0.0.1:$port" >"$tmp/$name.json" 2>"$tmp/$name.err" &&
+check() { # name port python-assertions [probe args]; exit status $want (0)
+  local name=$1 port=$2 py=$3 rc=0; shift 3
+  "$T" probe --format=json --timeout=1500 "$@" "127.0.0.1:$port" >"$tmp/$name.json" 2>"$tmp/$name.err" || rc=$?
+  if [[ $rc -eq ${want:-0} ]] &&
      python3 - "$tmp/$name.json" <<PY
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -69,10 +70,14 @@ for mode in reset silent garbage; do
   waitline "$tmp/bad.$mode" ready
   case $mode in
     reset) check bad_reset "$port" '
+assert r["tested"] is True and r["reason"] is None, r
 for k in ("SSL3", "TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3", "max"):
     assert v[k]["outcome"] == "reset", (k, v[k])
 assert c["close_notify"]["server"] == "skipped"';;
-    silent) check bad_silent "$port" '
+    # silence on every ClientHello: nothing learnt, "could not test" (3)
+    silent) want=3 check bad_silent "$port" '
+assert r["tested"] is False and r["close"] == {}, r
+assert r["reason"] == "no answer to any ClientHello within 1500 ms", r
 for k in ("TLS1.2", "TLS1.3"):
     assert v[k]["outcome"] == "timeout" and 1400 < v[k]["ms"] < 3000, (k, v[k])';;
     garbage) check bad_garbage "$port" '
@@ -142,7 +147,11 @@ assert v["max"]["version"] == "TLS1.3"
 assert c["close_notify"]["server"] in ("close_notify", "fin"), c'
 
 # nginx (TLS 1.2 + 1.3): it never answers close_notify, it closes with a
-# bare FIN (the lab's habit_curl_nginx shows the same from curl's side)
+# bare FIN (the lab's habit_curl_nginx shows the same from curl's side).
+# Its two idle timeouts differ: 1 s between requests (keepalive_timeout),
+# 4 s before the first (client_header_timeout).  The idle test with --http
+# asks first, so it measures the 1 s; without, the 4 s.  In the foreground
+# (our child: killed at the end, whatever happens).
 if command -v nginx >/dev/null; then
   pn=$(freeport)
   mkdir -p "$tmp/html" && chmod 755 "$tmp" "$tmp/html" && echo hi >"$tmp/html/index.html"
@@ -155,18 +164,30 @@ http {
   access_log off;
   client_body_temp_path $tmp/b; proxy_temp_path $tmp/p; fastcgi_temp_path $tmp/f;
   uwsgi_temp_path $tmp/u; scgi_temp_path $tmp/s;
+  keepalive_timeout 1s; client_header_timeout 4s;
   server { listen 127.0.0.1:$pn ssl; ssl_certificate $tmp/c.pem; ssl_certificate_key $tmp/k.pem;
            ssl_protocols TLSv1.2 TLSv1.3; root $tmp/html; }
 }
 CONF
-  nginx -c "$tmp/nginx.conf"
+  nginx -c "$tmp/nginx.conf" -g 'daemon off;' >"$tmp/nginx.out" 2>&1 &
+  npid=$!
+  pids+=("$npid")
   for _ in $(seq 100); do ss -ltn | grep -q ":$pn " && break; sleep 0.05; done
   check nginx "$pn" '
 assert v["TLS1.3"]["outcome"] == "accepted" and v["TLS1.2"]["outcome"] == "accepted", v
 assert v["TLS1.1"]["outcome"] == "alert", v["TLS1.1"]
 assert c["close_notify"]["server"] == "fin", c
 assert c["half_close"]["response"] is True, c' --http
-  kill "$(cat "$tmp/nginx.pid")" 2>/dev/null
+  check nginx_keepalive "$pn" '
+i = c["idle"]
+assert i["server"] in ("close_notify", "fin") and i["response"] is True, i
+assert 500 < i["ms"] < 3000, i   # keepalive_timeout 1s, not the header 4s' --http --idle-max=15
+  check nginx_header_timeout "$pn" '
+i = c["idle"]
+assert i["server"] in ("close_notify", "fin") and i["response"] is False, i
+assert 3000 < i["ms"] < 12000, i   # client_header_timeout 4s' --idle-max=15
+  kill "$npid" 2>/dev/null
+  wait "$npid" 2>/dev/null
 fi
 
 # a Python ssl server whose close() never sends close_notify
@@ -191,21 +212,76 @@ check python_close "$pp" '
 assert c["close_notify"]["server"] == "fin", c
 assert c["truncation"]["server"] == "fin", c'
 
-# --targets: several servers at once, results in file order; an
-# unreachable one is reported on stderr and makes the exit code 2
-printf '# servers\n127.0.0.1:%s\n127.0.0.1:%s   # TLS 1.2 only\n\n127.0.0.1:%s\n' "$p13" "$p12" "$(freeport)" >"$tmp/targets"
+# --targets: several servers at once, results in file order, one record
+# each, the unreachable one too ("tested": false and why); exit 3: a target
+# could not be tested, and nothing failed
+closed=$(freeport)
+printf '# servers\n127.0.0.1:%s\n127.0.0.1:%s   # TLS 1.2 only\n\n127.0.0.1:%s\n' "$p13" "$p12" "$closed" >"$tmp/targets"
 rc=0; "$T" probe --targets="$tmp/targets" -j 3 --format=json --timeout=800 >"$tmp/t.json" 2>"$tmp/t.err" || rc=$?
-if [[ $rc -eq 2 ]] && grep -q "cannot connect" "$tmp/t.err" && python3 - "$tmp/t.json" "$p13" "$p12" <<'PY'
+if [[ $rc -eq 3 ]] && grep -q "cannot connect" "$tmp/t.err" && python3 - "$tmp/t.json" "$p13" "$p12" "$closed" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-assert [r["target"] for r in rows] == ["127.0.0.1:" + sys.argv[2], "127.0.0.1:" + sys.argv[3]], rows
+assert [r["target"] for r in rows] == ["127.0.0.1:" + p for p in sys.argv[2:5]], rows
 assert rows[0]["versions"][5]["version"] == "TLS1.3" and rows[1]["versions"][5]["version"] == "TLS1.2"
+assert rows[0]["tested"] is True and rows[1]["tested"] is True and rows[0]["reason"] is None
+assert rows[2]["tested"] is False and rows[2]["close"] == {}, rows[2]
+assert rows[2]["reason"] == "cannot connect: Connection refused", rows[2]
 PY
-then ok targets; else ko "targets (exit $rc)"; cat "$tmp/t.err"; fi
+then ok "targets (exit 3)"; else ko "targets (exit $rc)"; cat "$tmp/t.err" "$tmp/t.json"; fi
+# the same in a table: a record for the unreachable one too
+rc=0; "$T" probe --targets="$tmp/targets" --timeout=800 >"$tmp/t.txt" 2>/dev/null || rc=$?
+if [[ $rc -eq 3 && $(grep -c '^target ' "$tmp/t.txt") -eq 3 ]] &&
+   grep -A1 "^target 127.0.0.1:$closed" "$tmp/t.txt" | grep -q "not tested: cannot connect: Connection refused"; then
+  ok "targets: table"; else ko "targets: table (exit $rc)"; cat "$tmp/t.txt"; fi
+
+# every option applies to every target: two HTTP keep-alive servers that log
+# the SNI they are sent (--sni), answer requests (--http: half_close gets a
+# response; the idle test asks first), close after 1 s idle (--idle-max),
+# and a silent one (--timeout bounds its rows)
+start_http() { # port log
+  python3 "$here/bad_servers.py" http "$1" "$tmp/c.pem" "$tmp/k.pem" "$2" >"$tmp/http.$1" 2>&1 &
+  pids+=($!)
+  waitline "$tmp/http.$1" ready
+}
+h1=$(freeport); start_http "$h1" "$tmp/sni.1"
+h2=$(freeport); start_http "$h2" "$tmp/sni.2"
+sil=$(freeport)
+python3 "$here/bad_servers.py" silent "$sil" >"$tmp/bad.silent2" 2>&1 &
+pids+=($!)
+waitline "$tmp/bad.silent2" ready
+printf '127.0.0.1:%s\n127.0.0.1:%s\n127.0.0.1:%s\n' "$h1" "$sil" "$h2" >"$tmp/opts.targets"
+rc=0
+timeout 60 "$T" probe --targets="$tmp/opts.targets" -j 2 --sni=opts.test --http --idle-max=10 \
+  --timeout=700 --format=json >"$tmp/opts.json" 2>"$tmp/opts.err" || rc=$?
+if [[ $rc -eq 3 ]] && python3 - "$tmp/opts.json" "$tmp/sni.1" "$tmp/sni.2" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 3, rows
+for r in (rows[0], rows[2]):
+    c = r["close"]
+    assert r["tested"] is True and r["sni"] == "opts.test", r
+    assert c["half_close"]["response"] is True, c                  # --http
+    assert c["idle"]["server"] == "fin", c                         # --idle-max
+    assert c["idle"]["response"] is True, c                        # --http, idle
+    assert 500 < c["idle"]["ms"] < 6000, c
+for log in sys.argv[2:4]:                                          # --sni, on the wire
+    names = open(log).read().split()
+    assert names and set(names) == {"opts.test"}, names
+s = rows[1]                                                        # --timeout
+assert s["tested"] is False and s["reason"] == "no answer to any ClientHello within 700 ms", s
+for v in s["versions"]:
+    assert v["outcome"] == "timeout" and 600 < v["ms"] < 3500, v
+PY
+then ok "targets: every option on every target"; else ko "targets: every option (exit $rc)"; cat "$tmp/opts.json" "$tmp/opts.err"; fi
+# a failed check outweighs an untested target: exit 1 (the HTTP server
+# ends with a bare FIN, no close_notify), and 3 without the check
+printf '127.0.0.1:%s\n127.0.0.1:%s\n' "$closed" "$h1" >"$tmp/mixed.targets"
+rc=0; "$T" probe --targets="$tmp/mixed.targets" --timeout=800 --fail-on=no-close-notify >/dev/null 2>&1 || rc=$?
+if [[ $rc -eq 1 ]]; then ok "targets: --fail-on over untested (exit 1)"; else ko "targets: --fail-on over untested (exit $rc)"; fi
 
 # --targets of any length, streamed: 3000 refused ports (fast), a line too
-# long to be a target (10 kB: refused, the file goes on), then a real server
-# last, which must still be probed.
+# long to be a target (10 kB: refused, the file goes on, exit 2), then a
+# real server last, which must still be probed; a record for every target.
 c1=$(freeport) c2=$(freeport)
 python3 - "$tmp/big" "$c1" "$c2" "$p13" <<'PY'
 import sys
@@ -223,7 +299,10 @@ if [[ $rc -eq 2 ]] && [[ $(grep -c "cannot connect" "$tmp/big.err") -eq 3000 ]] 
    grep -q "big:1502: target too long" "$tmp/big.err" && python3 - "$tmp/big.json" "$p13" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-assert [r["target"] for r in rows] == ["127.0.0.1:" + sys.argv[2]], rows
+assert len(rows) == 3001, len(rows)
+assert rows[-1]["target"] == "127.0.0.1:" + sys.argv[2] and rows[-1]["tested"], rows[-1]
+for r in rows[:-1]:
+    assert r["tested"] is False and r["reason"].startswith("cannot connect"), r
 PY
 then ok "targets: 3000 lines ($el ms)"; else ko "targets: 3000 lines (exit $rc, $el ms)"; sort "$tmp/big.err" | uniq -c | sort -rn | head -5; fi
 rc=0; "$T" probe --targets="$tmp" >/dev/null 2>"$tmp/dir.err" || rc=$?
@@ -255,7 +334,7 @@ echo "$rc $(($(date +%s%3N) - t0))"
 kill %1
 SH
   read -r rc el < <(timeout 60 unshare -n -m bash "$tmp/dns.sh" "$tmp/resolv.conf" "$tmp" "$T")
-  if [[ $rc -eq 2 && $el -lt 1500 ]] && grep -q "slow.test: name resolution timed out after 300 ms" "$tmp/dns.err"; then
+  if [[ $rc -eq 3 && $el -lt 1500 ]] && grep -q "slow.test: name resolution timed out after 300 ms" "$tmp/dns.err"; then
     ok "dns timeout ($el ms)"
   else ko "dns timeout (exit $rc, $el ms)"; cat "$tmp/dns.err"; fi
 else
@@ -299,15 +378,21 @@ else
   echo "skip probe vs analyze: needs root and dumpcap"
 fi
 
-# bad usage and unreachable targets: exit 2 with a message, quickly (no
-# unresolvable names here: resolving one would send a query off the machine)
-closed=$(freeport)
+# bad usage: exit 2 with a message, quickly (no unresolvable names here:
+# resolving one would send a query off the machine)
 for args in "" "nocolon" "127.0.0.1:99999" "--format=xml 127.0.0.1:1" "--bogus 127.0.0.1:1" \
-            "--fail-on=nope 127.0.0.1:1" "127.0.0.1:$closed"; do
+            "--fail-on=nope 127.0.0.1:1" "--targets=$tmp/targets 127.0.0.1:1" \
+            "--cert=$tmp/c.pem 127.0.0.1:1" "--listen=127.0.0.1:1 --targets=$tmp/targets"; do
   rc=0
   # shellcheck disable=SC2086
   timeout 20 "$T" probe --timeout=500 $args >"$tmp/o" 2>"$tmp/e" || rc=$?
   if [[ $rc -eq 2 && -s "$tmp/e" ]]; then ok "usage: '$args'"; else ko "usage: '$args' exit $rc"; cat "$tmp/e"; fi
 done
+# an unreachable target: exit 3, the reason on stderr and in the record
+closed=$(freeport)
+rc=0; timeout 20 "$T" probe --timeout=500 --format=json "127.0.0.1:$closed" >"$tmp/o" 2>"$tmp/e" || rc=$?
+if [[ $rc -eq 3 ]] && grep -q "127.0.0.1:$closed: cannot connect: Connection refused" "$tmp/e" &&
+   python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["tested"] is False and r["reason"].startswith("cannot connect"), r' "$tmp/o"; then
+  ok "unreachable: exit 3"; else ko "unreachable: exit $rc"; cat "$tmp/o" "$tmp/e"; fi
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]
