@@ -41,6 +41,9 @@ struct tlsfin_analyze {
   struct tf_ladder_sink *ladder;
   struct tf_sink fail_sink;
   struct tf_keylog *keylog;
+  /* keys found embedded in the inputs (pcapng DSB) while there is no key
+   * log yet: adopted as the key log once it holds a key */
+  struct tf_keylog *embedded;
   char keylog_warning[300];
   struct tf_engine_opts eo;
 };
@@ -248,6 +251,7 @@ void tlsfin_analyze_free(struct tlsfin_analyze *a) {
   tf_filter_free(&a->compiled);
   free(a->filter);
   tf_keylog_free(a->keylog);
+  tf_keylog_free(a->embedded);
   free(a);
 }
 
@@ -280,42 +284,67 @@ static void open_failed(struct tlsfin_analyze *a, const char *path,
 
 int tlsfin_analyze_stream(struct tlsfin_analyze *a, FILE *f, const char *name) {
   char errbuf[PCAP_ERRBUF_SIZE] = "";
+  if (!a->keylog && !a->embedded)
+    a->embedded = tf_keylog_new();
+  struct tf_keylog *keys = a->keylog ? a->keylog : a->embedded;
+  FILE *s = keys ? tf_pcapng_scan_secrets(f, keys) : f;
+  if (!s) {
+    fclose(f);
+    seterr(a, "%s: out of memory", name);
+    return -1;
+  }
   pcap_t *pc = pcap_fopen_offline_with_tstamp_precision(
-      f, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+      s, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
   if (!pc) {
+    fclose(s);
     open_failed(a, name, errbuf);
     return -1;
   }
   return analyze_pcap(a, pc, name, 0);
 }
 
-/* A capture file ("-": stdin), decompressed when it is gzip or zstd. */
+/* A capture file ("-": stdin), decompressed when it is gzip or zstd, with
+ * the keys embedded in it (pcapng DSB) read in the same single pass. */
 static pcap_t *open_input(struct tlsfin_analyze *a, const char *path) {
   char errbuf[PCAP_ERRBUF_SIZE] = "";
-  pcap_t *pc;
-  if (!strcmp(path, "-")) {
-    pc = pcap_open_offline_with_tstamp_precision(
-        path, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
-  } else {
-    enum tf_compression kind;
-    FILE *f = tf_input_open(path, &kind);
-    if (!f) {
-      seterr(a, "%s: %s", path, strerror(errno));
-      return NULL;
-    }
-    pc = pcap_fopen_offline_with_tstamp_precision(
-        f, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
-    if (!pc)
-      fclose(f); /* libpcap closes it only when it opened */
-    if (!pc && kind != TF_COMP_NONE) {
-      seterr(a, "%s: %s-compressed, but not a pcap or pcapng inside (%s)", path,
-             kind == TF_COMP_GZIP ? "gzip" : "zstd", errbuf);
-      return NULL;
-    }
+  enum tf_compression kind = TF_COMP_NONE;
+  FILE *f = !strcmp(path, "-") ? stdin : tf_input_open(path, &kind);
+  if (!f) {
+    seterr(a, "%s: %s", path, strerror(errno));
+    return NULL;
+  }
+  struct tf_keylog *keys = a->keylog;
+  if (!keys && !a->embedded)
+    a->embedded = tf_keylog_new();
+  if (!keys)
+    keys = a->embedded;
+  FILE *s = keys ? tf_pcapng_scan_secrets(f, keys) : f;
+  if (!s) {
+    fclose(f);
+    seterr(a, "%s: out of memory", path);
+    return NULL;
+  }
+  pcap_t *pc = pcap_fopen_offline_with_tstamp_precision(
+      s, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+  if (!pc)
+    fclose(s); /* libpcap closes it only when it opened */
+  if (!pc && kind != TF_COMP_NONE) {
+    seterr(a, "%s: %s-compressed, but not a pcap or pcapng inside (%s)", path,
+           kind == TF_COMP_GZIP ? "gzip" : "zstd", errbuf);
+    return NULL;
   }
   if (!pc)
     open_failed(a, path, errbuf);
   return pc;
+}
+
+/* Keys met in an input become the key log once there is one. */
+static void adopt_embedded(struct tlsfin_analyze *a) {
+  if (!a->keylog && a->embedded && tf_keylog_count(a->embedded)) {
+    a->keylog = a->embedded;
+    a->embedded = NULL;
+    tf_engine_set_keylog(a->engine, a->keylog);
+  }
 }
 
 int tlsfin_analyze_file(struct tlsfin_analyze *a, const char *path) {
@@ -324,17 +353,8 @@ int tlsfin_analyze_file(struct tlsfin_analyze *a, const char *path) {
     return -1;
   long long fsize = 0;
   struct stat st;
-  /* Only a regular file can be read twice: a FIFO or a process
-   * substitution would lose the bytes the first read took. */
-  if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+  if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode))
     fsize = (long long)st.st_size;
-    /* keys carried inside the capture (pcapng DSB) */
-    struct tf_keylog *k = a->keylog ? a->keylog : tf_keylog_new();
-    if (k && tf_pcapng_load_secrets(k, path) > 0)
-      a->keylog = k;
-    else if (k != a->keylog)
-      tf_keylog_free(k);
-  }
   return analyze_pcap(a, pc, path, fsize);
 }
 
@@ -357,6 +377,8 @@ static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc, const char *path,
   const u_char *data;
   int rc, ret = 0;
   while ((rc = pcap_next_ex(pc, &hdr, &data)) == 1) {
+    if (a->embedded)
+      adopt_embedded(a);
     tf_source_packet(&src, a->engine, hdr, data);
     if (progress && (src.no & 0xffff) == 0) {
       double t = now_mono();
@@ -485,15 +507,6 @@ int tlsfin_analyze_files(struct tlsfin_analyze *a, const char *const *paths,
       report(a, &failed);
       continue;
     }
-    struct stat st;
-    if (strcmp(paths[i], "-") != 0 && stat(paths[i], &st) == 0 &&
-        S_ISREG(st.st_mode)) {
-      struct tf_keylog *k = a->keylog ? a->keylog : tf_keylog_new();
-      if (k && tf_pcapng_load_secrets(k, paths[i]) > 0)
-        a->keylog = k;
-      else if (k != a->keylog)
-        tf_keylog_free(k);
-    }
     if (tf_source_init(&in->src, in->pc, paths[i], &a->compiled, a->err,
                        sizeof a->err) < 0) {
       report(a, &failed);
@@ -513,6 +526,8 @@ int tlsfin_analyze_files(struct tlsfin_analyze *a, const char *const *paths,
    * connection that spans files (a rotated series) is one connection. */
   while (nheap) {
     struct input *in = heap[0];
+    if (a->embedded)
+      adopt_embedded(a);
     tf_source_packet(&in->src, a->engine, in->hdr, in->data);
     if (!input_next(a, in, &failed))
       heap[0] = heap[--nheap];

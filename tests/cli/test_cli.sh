@@ -99,6 +99,19 @@ n=$("$T" analyze --format=jsonl "$tmp/demo.pcapng.gz" | wc -l)
 check conflicting-options 2 "does not combine with --format=jsonl" -- "$T" analyze --conn 1 --format=jsonl "$tmp/tls_clean.pcap"
 check probe-timeout-range 2 "--timeout: '4294967346' is not a number from 50 to" -- "$T" probe 127.0.0.1:1 --timeout 4294967346
 check probe-j-range 2 "-j: '0' is not a number" -- "$T" probe 127.0.0.1:1 -j 0
+# Keys embedded in a pcapng (DSB) are read in the same single pass: from a
+# file, stdin, a FIFO and a compressed file alike.
+if command -v editcap >/dev/null; then
+  editcap --inject-secrets "tls,$here/../keylog/habit_python_ssl_close.keys" \
+    "$here/../keylog/habit_python_ssl_close.pcapng" "$tmp/dsb.pcapng" 2>/dev/null
+  gzip -c "$tmp/dsb.pcapng" >"$tmp/dsb.pcapng.gz"
+  mkfifo "$tmp/dsbfifo"
+  cat "$tmp/dsb.pcapng" >"$tmp/dsbfifo" &
+  dec() { python3 -c 'import json,sys; print(",".join(sorted({json.loads(l)["tls"]["decryption"] for l in sys.stdin if json.loads(l)["tls"]})))'; }
+  got="$("$T" analyze --format=jsonl "$tmp/dsb.pcapng" | dec) $("$T" analyze --format=jsonl - <"$tmp/dsb.pcapng" | dec) $("$T" analyze --format=jsonl "$tmp/dsb.pcapng.gz" | dec) $("$T" analyze --format=jsonl "$tmp/dsbfifo" | dec)"
+  if [[ $got == "decrypted decrypted decrypted decrypted" ]]; then echo "ok   embedded-keys-one-pass"; pass=$((pass+1))
+  else echo "FAIL embedded-keys-one-pass: $got"; fail=$((fail+1)); fi
+fi
 check no-args 2 "no capture file" -- "$T" analyze
 check no-command 2 "usage" -- "$T"
 check unknown-command 2 "unknown command" -- "$T" frobnicate
