@@ -103,7 +103,9 @@ http {
 }
 CONF
   nginx -c "$tmp/nginx.conf" -g 'daemon off;' & pids+=($!)
-  for _ in $(seq 100); do curl -sk "https://127.0.0.1:$P_NGINX/small.txt" -o /dev/null && break; sleep 0.05; done
+  # ready when it listens (a curl loop would leave refused connections of
+  # its own in the capture)
+  for _ in $(seq 100); do ss -Hltn "sport = :$P_NGINX" | grep -q . && break; sleep 0.05; done
   curl -sk "https://127.0.0.1:$P_NGINX/small.txt" "https://127.0.0.1:$P_NGINX/small.txt" -o /dev/null -o /dev/null
   curl -sk --limit-rate 100k "https://127.0.0.1:$P_NGINX/big.bin" 2>/dev/null | head -c 1000 >/dev/null
 else
