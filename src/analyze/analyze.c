@@ -282,7 +282,11 @@ static void open_failed(struct tlsfin_analyze *a, const char *path,
     seterr(a, "%s: %s", path, errbuf);
 }
 
-int tlsfin_analyze_stream(struct tlsfin_analyze *a, FILE *f, const char *name) {
+/* libpcap over the stream f (which it then owns), with the keys embedded
+ * in it (pcapng DSB) taken in the same single pass; NULL with the message
+ * set when f holds no capture (kind says whether it was decompressed). */
+static pcap_t *open_stream(struct tlsfin_analyze *a, FILE *f, const char *name,
+                           enum tf_compression kind) {
   char errbuf[PCAP_ERRBUF_SIZE] = "";
   if (!a->keylog && !a->embedded)
     a->embedded = tf_keylog_new();
@@ -291,51 +295,35 @@ int tlsfin_analyze_stream(struct tlsfin_analyze *a, FILE *f, const char *name) {
   if (!s) {
     fclose(f);
     seterr(a, "%s: out of memory", name);
-    return -1;
+    return NULL;
   }
   pcap_t *pc = pcap_fopen_offline_with_tstamp_precision(
       s, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
-  if (!pc) {
-    fclose(s);
+  if (pc)
+    return pc;
+  fclose(s); /* libpcap closes it only when it opened */
+  if (kind != TF_COMP_NONE)
+    seterr(a, "%s: %s-compressed, but not a pcap or pcapng inside (%s)", name,
+           kind == TF_COMP_GZIP ? "gzip" : "zstd", errbuf);
+  else
     open_failed(a, name, errbuf);
-    return -1;
-  }
-  return analyze_pcap(a, pc, name, 0);
+  return NULL;
 }
 
-/* A capture file ("-": stdin), decompressed when it is gzip or zstd, with
- * the keys embedded in it (pcapng DSB) read in the same single pass. */
+int tlsfin_analyze_stream(struct tlsfin_analyze *a, FILE *f, const char *name) {
+  pcap_t *pc = open_stream(a, f, name, TF_COMP_NONE);
+  return pc ? analyze_pcap(a, pc, name, 0) : -1;
+}
+
+/* A capture file ("-": stdin), decompressed when it is gzip or zstd. */
 static pcap_t *open_input(struct tlsfin_analyze *a, const char *path) {
-  char errbuf[PCAP_ERRBUF_SIZE] = "";
   enum tf_compression kind = TF_COMP_NONE;
   FILE *f = !strcmp(path, "-") ? stdin : tf_input_open(path, &kind);
   if (!f) {
     seterr(a, "%s: %s", path, strerror(errno));
     return NULL;
   }
-  struct tf_keylog *keys = a->keylog;
-  if (!keys && !a->embedded)
-    a->embedded = tf_keylog_new();
-  if (!keys)
-    keys = a->embedded;
-  FILE *s = keys ? tf_pcapng_scan_secrets(f, keys) : f;
-  if (!s) {
-    fclose(f);
-    seterr(a, "%s: out of memory", path);
-    return NULL;
-  }
-  pcap_t *pc = pcap_fopen_offline_with_tstamp_precision(
-      s, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
-  if (!pc)
-    fclose(s); /* libpcap closes it only when it opened */
-  if (!pc && kind != TF_COMP_NONE) {
-    seterr(a, "%s: %s-compressed, but not a pcap or pcapng inside (%s)", path,
-           kind == TF_COMP_GZIP ? "gzip" : "zstd", errbuf);
-    return NULL;
-  }
-  if (!pc)
-    open_failed(a, path, errbuf);
-  return pc;
+  return open_stream(a, f, path, kind);
 }
 
 /* Keys met in an input become the key log once there is one. */
@@ -356,6 +344,31 @@ int tlsfin_analyze_file(struct tlsfin_analyze *a, const char *path) {
   if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode))
     fsize = (long long)st.st_size;
   return analyze_pcap(a, pc, path, fsize);
+}
+
+/* An input reached its end (rc: pcap_next_ex's last result): warns about
+ * the TCP it could not follow, and returns -1 with the message set when it
+ * could not be read whole. */
+static int input_ended(struct tlsfin_analyze *a, const struct tf_source *src,
+                       int rc) {
+  if (src->unfollowed)
+    fprintf(stderr,
+            "tlsfin: %s: warning: %llu TCP packet(s) skipped (%s, first): IP "
+            "fragments are not reassembled, so the connections they belong "
+            "to may be reported wrong\n",
+            src->name, (unsigned long long)src->unfollowed,
+            src->unfollowed_why);
+  if (rc == PCAP_ERROR) {
+    seterr(a, "%s: after packet %llu: %s", src->name,
+           (unsigned long long)src->no, pcap_geterr(src->pc));
+    return -1;
+  }
+  if (src->bad) {
+    seterr(a, "%s: %llu malformed packet(s) skipped, first at %s", src->name,
+           (unsigned long long)src->bad, src->firstbad);
+    return -1;
+  }
+  return 0;
 }
 
 /* Reads pc to its end and closes it. */
@@ -393,21 +406,7 @@ static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc, const char *path,
   }
   if (progress)
     fprintf(a->progress, "\r\033[K");
-  if (src.unfollowed)
-    fprintf(stderr,
-            "tlsfin: %s: warning: %llu TCP packet(s) skipped (%s, first): IP "
-            "fragments are not reassembled, so the connections they belong "
-            "to may be reported wrong\n",
-            path, (unsigned long long)src.unfollowed, src.unfollowed_why);
-  if (rc == PCAP_ERROR) {
-    seterr(a, "%s: after packet %llu: %s", path, (unsigned long long)src.no,
-           pcap_geterr(pc));
-    ret = -1;
-  } else if (src.bad) {
-    seterr(a, "%s: %llu malformed packet(s) skipped, first at %s", path,
-           (unsigned long long)src.bad, src.firstbad);
-    ret = -1;
-  }
+  ret = input_ended(a, &src, rc);
   pcap_close(pc);
   /* Connections do not span files: each capture is finished on its own,
    * with its own clock. */
@@ -458,29 +457,11 @@ static bool input_next(struct tlsfin_analyze *a, struct input *in,
                        int *failed) {
   int rc = pcap_next_ex(in->pc, &in->hdr, &in->data);
   if (rc == 1) {
-    time_t sec = in->hdr->ts.tv_sec;
-    /* the same 2038 rule as every source (source.c) */
-    double s =
-        sec < 0 && sec >= INT32_MIN ? (double)(uint32_t)sec : (double)sec;
-    in->ts = s + in->hdr->ts.tv_usec / 1e6;
+    in->ts = tf_source_ts(in->hdr);
     return true;
   }
-  if (rc == PCAP_ERROR) {
-    seterr(a, "%s: after packet %llu: %s", in->path,
-           (unsigned long long)in->src.no, pcap_geterr(in->pc));
+  if (input_ended(a, &in->src, rc) < 0)
     report(a, failed);
-  } else if (in->src.bad) {
-    seterr(a, "%s: %llu malformed packet(s) skipped, first at %s", in->path,
-           (unsigned long long)in->src.bad, in->src.firstbad);
-    report(a, failed);
-  }
-  if (in->src.unfollowed)
-    fprintf(stderr,
-            "tlsfin: %s: warning: %llu TCP packet(s) skipped (%s, first): IP "
-            "fragments are not reassembled, so the connections they belong "
-            "to may be reported wrong\n",
-            in->path, (unsigned long long)in->src.unfollowed,
-            in->src.unfollowed_why);
   return false;
 }
 

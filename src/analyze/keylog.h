@@ -52,9 +52,6 @@ size_t tf_keylog_count(const struct tf_keylog *k);
  * a pcapng Decryption Secrets Block. */
 size_t tf_keylog_format(const struct tf_keys *k, const uint8_t cr[32],
                         char *out, size_t n);
-/* Secrets from the Decryption Secrets Blocks of a pcapng file (pcapng_dsb.c);
- * returns the number added, 0 when there are none, -1 when unreadable. */
-int tf_pcapng_load_secrets(struct tf_keylog *k, const char *path);
 /* A stream giving in's bytes unchanged while every pcapng DSB passing
  * through is added to k (one pass: stdin, FIFOs, compressed files).  Owns
  * in (fclose closes both); NULL when out of memory. */

@@ -420,12 +420,23 @@ void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
 /* Zeek's conn.log (TSV, logging framework ASCII writer): the header names
  * each column and its type, so zeek-cut and Zeek pipelines read the file;
  * tlsfin's verdict, RST and community id are extra columns at the end. */
-void tf_report_zeek_header(FILE *out, double open_ts) {
-  time_t t = (time_t)open_ts;
+/* The ASCII writer's time format for #open and #close. */
+static void zeek_time(char *dst, size_t n, double ts) {
+  time_t t = (time_t)ts;
   struct tm tm;
-  char when[32];
   gmtime_r(&t, &tm);
-  strftime(when, sizeof when, "%Y-%m-%d-%H-%M-%S", &tm);
+  strftime(dst, n, "%Y-%m-%d-%H-%M-%S", &tm);
+}
+
+void tf_report_zeek_footer(FILE *out, double close_ts) {
+  char when[32];
+  zeek_time(when, sizeof when, close_ts);
+  fprintf(out, "#close\t%s\n", when);
+}
+
+void tf_report_zeek_header(FILE *out, double open_ts) {
+  char when[32];
+  zeek_time(when, sizeof when, open_ts);
   fprintf(out,
           "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n"
           "#unset_field\t-\n#path\tconn\n#open\t%s\n"

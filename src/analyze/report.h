@@ -25,6 +25,7 @@ void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
 /* Zeek conn.log (TSV with Zeek's header lines; open_ts names the log's
  * #open time) and CSV (RFC 4180, a header row). */
 void tf_report_zeek_header(FILE *out, double open_ts);
+void tf_report_zeek_footer(FILE *out, double close_ts);
 void tf_report_zeek_row(struct tf_buf *b, const struct tf_conn *c,
                         const struct tf_result *r);
 void tf_report_csv_header(FILE *out);

@@ -189,14 +189,8 @@ int tf_records_status(const struct tf_records *r) {
 
 /* Zeek's ASCII writer ends a log with its #close line. */
 void tf_records_footer(struct tf_records *r) {
-  if (r->format != TF_REC_ZEEK || !r->header_done)
-    return;
-  time_t t = time(NULL);
-  struct tm tm;
-  char when[32];
-  gmtime_r(&t, &tm);
-  strftime(when, sizeof when, "%Y-%m-%d-%H-%M-%S", &tm);
-  fprintf(r->out, "#close\t%s\n", when);
+  if (r->format == TF_REC_ZEEK && r->header_done)
+    tf_report_zeek_footer(r->out, (double)time(NULL));
 }
 
 void tf_records_free(struct tf_records *r) {

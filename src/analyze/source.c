@@ -55,6 +55,17 @@ int tf_source_init(struct tf_source *s, pcap_t *pc, const char *name,
   return 0;
 }
 
+double tf_source_ts(const struct pcap_pkthdr *h) {
+  /* The pcap file format stores seconds in 32 bits that libpcap reads as
+   * signed (struct pcap_timeval): after 2038-01-19 they come out negative.
+   * No capture predates 1970, so a negative second count is the unsigned
+   * one it was written as (valid until 2106). */
+  double sec = h->ts.tv_sec < 0 && h->ts.tv_sec >= INT32_MIN
+                   ? (double)(uint32_t)h->ts.tv_sec
+                   : (double)h->ts.tv_sec;
+  return sec + h->ts.tv_usec / 1e6;
+}
+
 void tf_source_packet(struct tf_source *s, struct tf_engine *e,
                       const struct pcap_pkthdr *h, const u_char *data) {
   s->no++;
@@ -80,14 +91,7 @@ void tf_source_packet(struct tf_source *s, struct tf_engine *e,
   }
   if (d != TF_DECODE_TCP)
     return;
-  /* The pcap file format stores seconds in 32 bits that libpcap reads as
-   * signed (struct pcap_timeval): after 2038-01-19 they come out negative.
-   * No capture predates 1970, so a negative second count is the unsigned
-   * one it was written as (valid until 2106). */
-  double sec = h->ts.tv_sec < 0 && h->ts.tv_sec >= INT32_MIN
-                   ? (double)(uint32_t)h->ts.tv_sec
-                   : (double)h->ts.tv_sec;
-  p.ts = sec + h->ts.tv_usec / 1e6;
+  p.ts = tf_source_ts(h);
   p.no = s->no;
   struct tf_raw raw = {data, h->caplen, h->len, s->iface};
   tf_engine_packet(e, &p, &raw);

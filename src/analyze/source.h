@@ -43,6 +43,9 @@ void tf_filter_free(struct tf_filter *f);
  * with a one-line message in err naming the source. */
 int tf_source_init(struct tf_source *s, pcap_t *pc, const char *name,
                    struct tf_filter *filter, char *err, size_t errlen);
+/* A captured packet's time in seconds (pcap's 32-bit seconds after 2038
+ * included). */
+double tf_source_ts(const struct pcap_pkthdr *h);
 /* Decodes one captured packet and hands it to the engine. */
 void tf_source_packet(struct tf_source *s, struct tf_engine *e,
                       const struct pcap_pkthdr *h, const u_char *data);
