@@ -41,12 +41,22 @@ for n in 1 2; do
            "close_notify":{"client":"probable","server":"none"}},
     "peer_report":'"$(lab_peer_report "$OUT/nginx.log" "\\*$n client .* closed keepalive")"'}'
 done
-# With "Connection: close" nginx closes first (close_notify + FIN); curl
-# answers with its own close_notify, which reaches a closed socket -> RST.
+# With "Connection: close" both ends close right after the response, and
+# which FIN leaves first is a race (seen in CI about once in 25 runs under
+# load).  Usually nginx closes first (close_notify + FIN); curl answers with
+# its own close_notify, which reaches a closed socket -> server RST.  Or curl,
+# having read the whole body, sends close_notify + FIN first and nginx's
+# close_notify then reaches curl's closed socket -> client RST.  Both are
+# data_after_close; the analyzer must give one of them whole.
 lab_expect '{"id":3,"verdict":"tls_close_then_reset",
-  "tcp":{"first_close":"server","server_fin":true,"server_rst":true,"client_rst":false},
-  "rst":{"by":"server","cause":"data_after_close"},
-  "tls":{"version":"TLS1.3","handshake":"complete","truncated":false,"first_close_notify":"server",
+  "tls":{"version":"TLS1.3","handshake":"complete","truncated":false,
          "close_notify":{"client":"probable","server":"probable"}},
+  "_one_of":[
+    {"tcp":{"first_close":"server","server_fin":true,"server_rst":true,"client_rst":false},
+     "rst":{"by":"server","cause":"data_after_close"},
+     "tls":{"first_close_notify":"server"}},
+    {"tcp":{"first_close":"client","client_fin":true,"client_rst":true,"server_rst":false},
+     "rst":{"by":"client","cause":"data_after_close"},
+     "tls":{"first_close_notify":"client"}}],
   "peer_report":'"$(lab_peer_report "$OUT/curl.log" 'curl 3')"'}'
 lab_done

@@ -11,6 +11,11 @@ the same length and match element-wise the same way.  "peer_report" and keys
 starting with "_" are informational and not compared.  Connections missing
 from the expectation are not checked, but the expectation may say how many
 connections there are with a first line {"_connections": N}.
+
+Where real peers race (which side's FIN leaves first is up to the scheduler),
+an expectation may carry "_one_of": [ALT, ...]: besides its other keys, the
+connection must match at least one ALT entirely.  Each ALT is a complete,
+consistent outcome; the analyzer may not mix fields of two of them.
 Exit 0 when everything matches, 1 with one line per difference otherwise.
 """
 import json
@@ -79,6 +84,18 @@ def main():
             continue
         before = len(out)
         diff(exp, by_id[cid], f"conn {cid}", out)
+        alts = exp.get("_one_of")
+        if alts:
+            tried = []
+            for alt in alts:
+                one = []
+                diff(alt, by_id[cid], f"conn {cid}", one)
+                if not one:
+                    break
+                tried.append(one)
+            else:
+                for i, one in enumerate(tried, 1):
+                    out.extend(f"{line} (outcome {i} of {len(alts)})" for line in one)
         if len(out) > before and "peer_report" in exp:
             out.append(f"conn {cid}: (peer reported: {exp['peer_report']})")
     for line in out:
