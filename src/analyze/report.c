@@ -290,6 +290,21 @@ static void json_tls(struct tf_buf *b, const struct tf_conn *c,
 
 /* docs/watch.md: the process that owned each local endpoint's socket, as
  * the kernel reported it; null when the kernel said nothing (analyze). */
+/* Wireshark's own conversation filter (Statistics > Conversations >
+ * TCP, "Apply as Filter"), the form its users know: it selects this
+ * connection's packets; a reused 4-tuple is told apart by first_packet and
+ * last_packet. */
+void tf_wireshark_filter(const struct tf_conn *c, char *dst, size_t n) {
+  char a0[INET6_ADDRSTRLEN], a1[INET6_ADDRSTRLEN];
+  tf_format_addr(a0, sizeof a0, c->af, c->s[0].addr);
+  tf_format_addr(a1, sizeof a1, c->af, c->s[1].addr);
+  const char *ip = c->af == 6 ? "ipv6" : "ip";
+  snprintf(dst, n,
+           "(%s.addr eq %s and %s.addr eq %s) and (tcp.port eq %u and "
+           "tcp.port eq %u)",
+           ip, a0, ip, a1, c->s[0].port, c->s[1].port);
+}
+
 static void json_process(struct tf_buf *b, const struct tf_conn *c) {
   if (!c->kern[0].has_proc && !c->kern[1].has_proc) {
     jfmt(b, "null");
@@ -407,6 +422,9 @@ void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
   tf_community_id(c, cid);
   jfmt(b, ",\"community_id\":%q,\"first_packet\":%U,\"last_packet\":%U", cid,
        c->first_no, c->last_no);
+  char wf[TF_WIRESHARK_FILTER_LEN];
+  tf_wireshark_filter(c, wf, sizeof wf);
+  jfmt(b, ",\"wireshark_filter\":%q", wf);
   jfmt(b, ",\"process\":");
   json_process(b, c);
   jfmt(b, ",\"app\":");

@@ -55,5 +55,9 @@ void tf_report_ladder(FILE *out, const struct tf_conn *c,
                       const struct tf_result *r);
 
 void tf_format_addr(char *dst, size_t n, uint8_t af, const uint8_t *addr);
+/* The Wireshark display filter that selects the connection (JSONL
+ * "wireshark_filter"). */
+#define TF_WIRESHARK_FILTER_LEN 200
+void tf_wireshark_filter(const struct tf_conn *c, char *dst, size_t n);
 
 #endif
