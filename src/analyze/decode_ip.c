@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * IPv4 (RFC 791), IPv6 (RFC 8200) and the TCP header (RFC 9293 §3.1).
+ * IPv4 (RFC 791), IPv6 (RFC 8200) and the TCP header (RFC 9293 §3.1);
+ * other IP protocols go to the tunnel decoders (decode_tunnel.c).
  * Non-first fragments carry no TCP header and are skipped; the TCP payload
  * length comes from the IP header so that snaplen-cut packets still advance
  * the sequence space correctly (caplen < len).
@@ -74,8 +75,15 @@ static int ipv4(struct tf_cur *c, struct tf_pkt *pkt, const char **why) {
   pkt->ttl = ttl;
   pkt->ipid = id;
   pkt->df = (frag & 0x4000) != 0;
-  if (proto != IPPROTO_TCP_)
-    return TF_DECODE_SKIP;
+  if (proto != IPPROTO_TCP_) {
+    /* Tunnels (decode_tunnel.c); a later fragment has no header to read. */
+    if (!pkt->dc || (frag & 0x1fff) != 0 || start + ihl > c->end)
+      return TF_DECODE_SKIP;
+    struct tf_cur in = {start + ihl, c->end};
+    if ((size_t)(in.end - start) > total)
+      in.end = start + total;
+    return tf_decap_ip(proto, &in, (frag & 0x2000) != 0, pkt, why);
+  }
   if ((frag & 0x1fff) != 0 || (frag & 0x2000) != 0) {
     *why = "TCP in an IPv4 fragment";
     return TF_DECODE_UNFOLLOWED;
@@ -118,8 +126,14 @@ static int ipv6(struct tf_cur *c, struct tf_pkt *pkt, const char **why) {
         l4.end = l4.p + left;
       return tf_decode_tcp(&l4, left, pkt, why);
     }
-    if (nxt != 0 && nxt != 43 && nxt != 44 && nxt != 60)
-      return TF_DECODE_SKIP;
+    if (nxt != 0 && nxt != 43 && nxt != 44 && nxt != 60) {
+      if (!pkt->dc)
+        return TF_DECODE_SKIP;
+      struct tf_cur in = *c; /* tunnels, decode_tunnel.c */
+      if (tf_cur_left(&in) > left)
+        in.end = in.p + left;
+      return tf_decap_ip(nxt, &in, false, pkt, why);
+    }
     uint8_t next2, elen;
     const uint8_t *eh = c->p;
     if (tf_get_u8(c, &next2) < 0 || tf_get_u8(c, &elen) < 0) {

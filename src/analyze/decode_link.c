@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Link layers: Ethernet (802.1Q/802.1ad/QinQ stacks), Linux cooked SLL and
- * SLL2, raw IP, BSD null/loopback.  Each hands an IP cursor to decode_ip.c.
+ * SLL2, raw IP, BSD null/loopback.  Each hands an IP cursor to decode_ip.c;
+ * MPLS and PPPoE go to decode_tunnel.c.
  */
 #include "decode.h"
 
@@ -45,15 +46,16 @@ const char *tf_linktype_name(int lt) {
   return n ? n : "unknown";
 }
 
-/* The IP layer after an ethertype; other ethertypes (ARP...) are skipped. */
-static int by_ethertype(uint16_t et, struct tf_cur *c, struct tf_pkt *pkt,
+/* The IP layer after an ethertype; MPLS and PPPoE go to the tunnel
+ * decoders, other ethertypes (ARP...) are skipped. */
+int tf_decode_ethertype(uint16_t et, struct tf_cur *c, struct tf_pkt *pkt,
                         const char **why) {
   if (et == ETHERTYPE_IP || et == ETHERTYPE_IPV6)
     return tf_decode_ip(c, pkt, why);
-  return TF_DECODE_SKIP;
+  return tf_decap_ethertype(et, c, pkt, why);
 }
 
-static int ethernet(struct tf_cur *c, struct tf_pkt *pkt, const char **why) {
+int tf_decode_ether(struct tf_cur *c, struct tf_pkt *pkt, const char **why) {
   uint16_t et;
   if (tf_skip(c, 12) < 0 || tf_get_be16(c, &et) < 0) {
     *why = "Ethernet header cut short";
@@ -69,32 +71,36 @@ static int ethernet(struct tf_cur *c, struct tf_pkt *pkt, const char **why) {
       return TF_DECODE_BAD;
     }
   }
-  return by_ethertype(et, c, pkt, why);
+  return tf_decode_ethertype(et, c, pkt, why);
 }
 
-int tf_decode_packet(int lt, const uint8_t *p, size_t caplen,
-                     struct tf_pkt *pkt, const char **why) {
+static int link_layer(int lt, const uint8_t *p, size_t caplen,
+                      struct tf_pkt *pkt, struct tf_decap *dc,
+                      const char **why) {
   struct tf_cur c = tf_cur_make(p, caplen);
   uint16_t et;
   uint32_t af;
   *why = NULL;
+  pkt->dc = dc;
+  if (dc)
+    dc->tun.n = 0;
   switch (lt) {
   case LT_ETHERNET:
-    return ethernet(&c, pkt, why);
+    return tf_decode_ether(&c, pkt, why);
   case LT_LINUX_SLL:
     /* packet type, ARPHRD, addr len, 8 addr bytes, protocol */
     if (tf_skip(&c, 14) < 0 || tf_get_be16(&c, &et) < 0) {
       *why = "Linux cooked (SLL) header cut short";
       return TF_DECODE_BAD;
     }
-    return by_ethertype(et, &c, pkt, why);
+    return tf_decode_ethertype(et, &c, pkt, why);
   case LT_LINUX_SLL2:
     /* protocol first, then reserved, ifindex, ARPHRD, type, addr len+8 */
     if (tf_get_be16(&c, &et) < 0 || tf_skip(&c, 18) < 0) {
       *why = "Linux cooked (SLL2) header cut short";
       return TF_DECODE_BAD;
     }
-    return by_ethertype(et, &c, pkt, why);
+    return tf_decode_ethertype(et, &c, pkt, why);
   case LT_NULL:
   case LT_LOOP:
     /* 4-byte address family, host order for NULL, network order for LOOP;
@@ -113,4 +119,18 @@ int tf_decode_packet(int lt, const uint8_t *p, size_t caplen,
     *why = "unsupported link type";
     return TF_DECODE_BAD;
   }
+}
+
+int tf_decode_packet_decap(int lt, const uint8_t *p, size_t caplen,
+                           struct tf_pkt *pkt, struct tf_decap *dc,
+                           const char **why) {
+  int r = link_layer(lt, p, caplen, pkt, dc, why);
+  /* the tunnel layers this packet came through (decode_tunnel.c) */
+  pkt->tunnel = dc && dc->tun.n ? &dc->tun : NULL;
+  return r;
+}
+
+int tf_decode_packet(int lt, const uint8_t *p, size_t caplen,
+                     struct tf_pkt *pkt, const char **why) {
+  return tf_decode_packet_decap(lt, p, caplen, pkt, NULL, why);
 }

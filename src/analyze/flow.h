@@ -117,6 +117,15 @@ struct tf_conn {
   uint32_t tls_payload_seen; /* first payload bytes tried for TLS */
   struct tf_ladder *ladder;  /* only for the --conn connection */
   struct tf_kside kern[2];   /* kernel evidence, when watch has it */
+  /* the tunnel the first packet came through (decode_tunnel.c), NULL for
+   * none: allocated only for tunneled connections */
+  struct tf_conn_tunnel *tunnel;
+};
+
+/* A connection's tunnel layers, outermost first. */
+struct tf_conn_tunnel {
+  uint8_t n;
+  struct tf_tunnel_layer l[];
 };
 
 enum tf_start { TF_START_HANDSHAKE, TF_START_SYN_ONLY, TF_START_MIDSTREAM };
