@@ -19,11 +19,15 @@ int tf_source_init(struct tf_source *s, pcap_t *pc, const char *name,
                    struct tf_filter *filter, char *err, size_t errlen) {
   int iface = s->iface;
   FILE *warn = s->warn;
+  const struct tf_tunnel_ports *tp = s->tunnel_ports;
   memset(s, 0, sizeof *s);
   s->iface = iface;
   s->warn = warn ? warn : stderr;
+  s->tunnel_ports = tp;
+  s->decap.ports = tp;
   s->name = name;
   s->pc = pc;
+  s->mm = tf_capture_mapped(pc);
   s->linktype = pcap_datalink(pc);
   if (!tf_linktype_supported(s->linktype)) {
     snprintf(err, errlen,
@@ -47,7 +51,13 @@ int tf_source_init(struct tf_source *s, pcap_t *pc, const char *name,
       filter->linktype = s->linktype;
       filter->snaplen = snap;
     }
-    if (pcap_setfilter(pc, &filter->prog) < 0) {
+    /* a mapped file's dead handle takes no filter: the reader applies it
+     * to each packet as libpcap's offline read does (pcapfile.h) */
+    if (s->mm && tf_pcapfile_set_filter(s->mm, &filter->prog) < 0) {
+      snprintf(err, errlen, "--filter '%s': out of memory", filter->expr);
+      return -1;
+    }
+    if (!s->mm && pcap_setfilter(pc, &filter->prog) < 0) {
       snprintf(err, errlen, "--filter '%s': %s", filter->expr, pcap_geterr(pc));
       return -1;
     }
@@ -71,7 +81,8 @@ void tf_source_packet(struct tf_source *s, struct tf_engine *e,
   s->no++;
   struct tf_pkt p;
   const char *why = NULL;
-  int d = tf_decode_packet(s->linktype, data, h->caplen, &p, &why);
+  int d =
+      tf_decode_packet_decap(s->linktype, data, h->caplen, &p, &s->decap, &why);
   if (d == TF_DECODE_BAD) {
     if (s->bad < MAX_BAD_REPORTS)
       fprintf(s->warn, "tlsfin: %s: packet %llu: %s (skipped)\n", s->name,

@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "engine.h"
+#include "pcapfile.h"
 
 struct tf_source {
   const char *name; /* file path or interface, for messages */
@@ -26,6 +27,12 @@ struct tf_source {
   const char *unfollowed_why; /* the first one's kind */
   char firstbad[256];
   FILE *warn; /* where the first malformed packets are reported */
+  /* UDP tunnel ports (NULL: the defaults); kept by tf_source_init like
+   * iface and warn.  decap is the tunnel state of the current packet. */
+  const struct tf_tunnel_ports *tunnel_ports;
+  struct tf_decap decap;
+  /* the mmap reader behind pc (a dead handle), NULL: libpcap reads pc */
+  struct tf_pcapfile *mm;
 };
 
 /* A BPF filter compiled once per link type and snap length: libpcap's
@@ -43,6 +50,17 @@ void tf_filter_free(struct tf_filter *f);
  * with a one-line message in err naming the source. */
 int tf_source_init(struct tf_source *s, pcap_t *pc, const char *name,
                    struct tf_filter *filter, char *err, size_t errlen);
+/* The next packet, as pcap_next_ex (1, PCAP_ERROR_BREAK at the end,
+ * PCAP_ERROR with tf_source_error()), from the mmap reader when the file
+ * is mapped (pcapfile.h). */
+static inline int tf_source_next(struct tf_source *s, struct pcap_pkthdr **h,
+                                 const u_char **data) {
+  return s->mm ? tf_pcapfile_next(s->mm, h, data)
+               : pcap_next_ex(s->pc, h, data);
+}
+static inline const char *tf_source_error(const struct tf_source *s) {
+  return s->mm ? tf_pcapfile_error(s->mm) : pcap_geterr(s->pc);
+}
 /* A captured packet's time in seconds (pcap's 32-bit seconds after 2038
  * included). */
 double tf_source_ts(const struct pcap_pkthdr *h);
