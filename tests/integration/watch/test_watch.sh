@@ -183,6 +183,14 @@ mkdir -p "$tmp/recan"
 for f in "$tmp"/rec/tlsfin-*.pcapng; do
   [[ -e $f ]] && "$T" analyze --format=jsonl "$f" >>"$tmp/recan/all.jsonl"
 done
+# The recorder's files read back as one HTML report (docs/html.md), with
+# the data the JSONL of the same files gives.
+if compgen -G "$tmp/rec/tlsfin-*.pcapng" >/dev/null; then
+  python3 "$here/../../golden/html_check.py" "$T" "$tmp"/rec/tlsfin-*.pcapng >"$tmp/html.out" 2>&1 ||
+    { cat "$tmp/html.out"; fail=1; }
+  "$T" analyze --format=html "$tmp"/rec/tlsfin-*.pcapng >"$tmp/rec.html" &&
+    grep -q 'id="tlsfin-data"' "$tmp/rec.html" || { echo "FAIL: no HTML report from the recorder's files"; fail=1; }
+fi
 SCHEMA=$here/../../../docs/tlsfin.schema.json P_APP=$P_APP python3 - "$tmp" "$kernel" <<'PY' || fail=1
 import json, os, sys
 tmp, kernel = sys.argv[1], sys.argv[2] == "1"
