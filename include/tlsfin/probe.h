@@ -24,7 +24,9 @@ extern "C" {
   X(CLOSED, "closed", "refused with a bare FIN")                               \
   X(TIMEOUT, "timeout", "no answer before the deadline")                       \
   X(GARBAGE, "garbage", "answered with bytes that are not TLS")                \
-  X(UNREACHABLE, "unreachable", "the TCP connection failed")
+  X(UNREACHABLE, "unreachable", "the TCP connection failed")                   \
+  X(STARTTLS_FAILED, "starttls_failed",                                        \
+    "the plaintext upgrade (--starttls) failed: no ClientHello sent")
 
 /* How a server reacted to one way of ending a connection. */
 #define TLSFIN_CLOSE_OUTCOME_MAP(X)                                            \
@@ -101,6 +103,14 @@ int tlsfin_probe_set_http(struct tlsfin_probe *p, bool on);
 int tlsfin_probe_set_timeout_ms(struct tlsfin_probe *p, int ms);
 /* 0 (default): no idle test; otherwise wait up to this many seconds. */
 int tlsfin_probe_set_idle_max(struct tlsfin_probe *p, int seconds);
+/* Upgrade every connection from plaintext first: "smtp", "imap", "pop3",
+ * "ftp", "ldap", "postgres", "mysql" or "xmpp" (NULL or "": none, the
+ * default); -1 for another name.  When the upgrade fails on the first
+ * connection the target is untested with the protocol's reason ("smtp:
+ * server does not offer STARTTLS (EHLO reply has no STARTTLS)"). */
+int tlsfin_probe_set_starttls(struct tlsfin_probe *p, const char *proto);
+/* With "xmpp": the stream's to= domain (default: the SNI, else HOST). */
+int tlsfin_probe_set_xmpp_host(struct tlsfin_probe *p, const char *name);
 
 /* Resolves the target, runs the version matrix and the close tests.  -1
  * when the target could not be tested (message in tlsfin_probe_error):

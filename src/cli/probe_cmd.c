@@ -26,6 +26,7 @@ struct settings {
   const char *sni; /* NULL: the default */
   bool http;
   int timeout_ms, idle_max;
+  const char *starttls, *xmpp_host; /* NULL: none, the default */
 };
 static void configure(struct tlsfin_probe *p, const struct settings *st) {
   /* before the target: tlsfin_probe_set_target() fills in a default SNI
@@ -35,6 +36,8 @@ static void configure(struct tlsfin_probe *p, const struct settings *st) {
   tlsfin_probe_set_http(p, st->http);
   tlsfin_probe_set_timeout_ms(p, st->timeout_ms);
   tlsfin_probe_set_idle_max(p, st->idle_max);
+  tlsfin_probe_set_starttls(p, st->starttls); /* checked when parsed */
+  tlsfin_probe_set_xmpp_host(p, st->xmpp_host);
 }
 
 static void usage(FILE *f) {
@@ -54,6 +57,12 @@ static void usage(FILE *f) {
           "(default 3000)\n"
           "  --idle-max=SECONDS    also wait this long for the server to "
           "close an idle connection\n"
+          "  --starttls=PROTO      upgrade each connection from plaintext "
+          "first: smtp, imap,\n"
+          "                        pop3, ftp, ldap, postgres, mysql, xmpp "
+          "(no default port)\n"
+          "  --xmpp-host=NAME      the XMPP stream's to= (default: the SNI, "
+          "else HOST)\n"
           "  --fail-on=CHECK,...   exit 1 when a check fails: "
           "resets-on-version, no-close-notify\n"
           "  --targets=FILE        probe every HOST:PORT of FILE (one a line, "
@@ -82,7 +91,8 @@ static void usage(FILE *f) {
           "failed; 2 bad usage\n"
           "  (or a malformed target line); 3 a target could not be tested "
           "(name resolution,\n"
-          "  connection, no answer to any ClientHello) and no check failed\n",
+          "  connection, STARTTLS upgrade, no answer to any ClientHello) and "
+          "no check failed\n",
           TLSFIN_LISTEN_MAX_CLIENTS);
 }
 
@@ -402,6 +412,8 @@ int tlsfin_cmd_probe(int argc, char **argv) {
       {"format", required_argument, NULL, 'f'},
       {"timeout", required_argument, NULL, 't'},
       {"idle-max", required_argument, NULL, 'i'},
+      {"starttls", required_argument, NULL, 'S'},
+      {"xmpp-host", required_argument, NULL, 'x'},
       {"fail-on", required_argument, NULL, 'F'},
       {"listen", required_argument, NULL, 'l'},
       {"behave", required_argument, NULL, 'B'},
@@ -421,7 +433,7 @@ int tlsfin_cmd_probe(int argc, char **argv) {
   bool json = false, fail_resets = false, fail_cn = false;
   const char *listen_on = NULL, *targets = NULL, *cert = NULL, *key = NULL;
   int jobs = 4;
-  struct settings st = {NULL, false, 3000, 0};
+  struct settings st = {NULL, false, 3000, 0, NULL, NULL};
   int behave = TLSFIN_BEHAVE_CLOSE_NOTIFY, count = 0;
   int o, rc = TLSFIN_EXIT_USAGE;
   optind = 1;
@@ -453,6 +465,19 @@ int tlsfin_cmd_probe(int argc, char **argv) {
       st.timeout_ms = (int)ms;
       break;
     }
+    case 'S':
+      if (tlsfin_probe_set_starttls(p, optarg) < 0) {
+        fprintf(stderr,
+                "tlsfin probe: --starttls: '%s' is not smtp, imap, "
+                "pop3, ftp, ldap, postgres, mysql or xmpp\n",
+                optarg);
+        goto out;
+      }
+      st.starttls = optarg[0] ? optarg : NULL;
+      break;
+    case 'x':
+      st.xmpp_host = optarg;
+      break;
     case 'i': {
       long s = strtol(optarg, &end, 10);
       if (*end || s < 1 || s > 3600) {
@@ -531,6 +556,16 @@ int tlsfin_cmd_probe(int argc, char **argv) {
       usage(stderr);
       goto out;
     }
+  }
+  /* an HTTP request to a mail or database server tests nothing */
+  if (st.starttls && st.http) {
+    fprintf(stderr, "tlsfin probe: --http and --starttls do not go "
+                    "together\n");
+    goto out;
+  }
+  if (st.xmpp_host && (!st.starttls || strcmp(st.starttls, "xmpp"))) {
+    fprintf(stderr, "tlsfin probe: --xmpp-host goes with --starttls=xmpp\n");
+    goto out;
   }
   if (listen_on && targets) {
     fprintf(stderr, "tlsfin probe: --listen and --targets do not go "

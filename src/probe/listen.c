@@ -42,12 +42,6 @@
 
 #include "internal.h"
 
-static double now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
 const char *tlsfin_behave_name(enum tlsfin_behave b) {
   static const char *n[] = {"close-notify", "fin-mid-response", "reset",
                             "idle-close"};
@@ -138,7 +132,7 @@ static void step(struct server *sv, struct client *c) {
   char buf[4096];
   int reads = 0;
   while (c->st != ST_DONE) {
-    bool late = now_ms() >= c->deadline;
+    bool late = tf_probe_now_ms() >= c->deadline;
     switch (c->st) {
     case ST_HANDSHAKE: {
       if (late) {
@@ -316,7 +310,7 @@ static struct client *new_client(SSL_CTX *ctx, int fd, int timeout_ms) {
   c->s = s;
   c->st = ST_HANDSHAKE;
   c->want = POLLIN;
-  c->t0 = now_ms();
+  c->t0 = tf_probe_now_ms();
   c->deadline = c->t0 + timeout_ms;
   /* no reaction to report unless the handshake gets that far */
   c->r.reaction = c->r.then = TLSFIN_CLOSE_SKIPPED;
@@ -497,7 +491,7 @@ int tlsfin_probe_listen(const struct tlsfin_listen_opts *o,
   while (!count || done < count) {
     bool listening = n < cap && !paused && (!count || accepted < count);
     int np = 0, wait = -1;
-    double now = now_ms();
+    double now = tf_probe_now_ms();
     if (listening)
       pf[np++] = (struct pollfd){ls, POLLIN, 0};
     for (int i = 0; i < n; i++) {
@@ -515,7 +509,7 @@ int tlsfin_probe_listen(const struct tlsfin_listen_opts *o,
       break;
     }
     int base = listening ? 1 : 0;
-    now = now_ms();
+    now = tf_probe_now_ms();
     /* clients first, so the indexes of pf[] still match cl[] */
     for (int i = 0; i < n; i++)
       if (pf[base + i].revents || now >= cl[i]->deadline)
@@ -526,7 +520,7 @@ int tlsfin_probe_listen(const struct tlsfin_listen_opts *o,
         i++;
         continue;
       }
-      cl[i]->r.ms = now_ms() - cl[i]->t0;
+      cl[i]->r.ms = tf_probe_now_ms() - cl[i]->t0;
       report(arg, &cl[i]->r);
       free_client(cl[i]);
       cl[i] = cl[--n];

@@ -24,6 +24,7 @@
 
 #include "hello.h"
 #include "internal.h"
+#include "starttls.h"
 #include "tls.h"
 #include "tlsfin/taxonomy.h"
 
@@ -37,6 +38,10 @@ struct tlsfin_probe {
   char host[256], port[16], sni[256], target[300];
   bool http;
   int timeout_ms, idle_max;
+  int starttls;           /* enum tf_starttls_proto; 0: TLS from the start */
+  char xmpp_host[256];    /* XMPP's to=; "" for the SNI, else the host */
+  char starttls_err[280]; /* the first upgrade failure, for the reason */
+  int vrun;               /* version rows that ran */
   struct sockaddr_storage addr;
   socklen_t addrlen;
   bool have_target;
@@ -151,6 +156,19 @@ int tlsfin_probe_set_http(struct tlsfin_probe *p, bool on) {
   p->http = on;
   return 0;
 }
+int tlsfin_probe_set_starttls(struct tlsfin_probe *p, const char *proto) {
+  int s = proto && proto[0] ? tf_starttls_parse(proto) : TF_STARTTLS_NONE;
+  if (s < 0) {
+    seterr(p, "starttls '%s': expected %s", proto, tf_starttls_names());
+    return -1;
+  }
+  p->starttls = s;
+  return 0;
+}
+int tlsfin_probe_set_xmpp_host(struct tlsfin_probe *p, const char *name) {
+  snprintf(p->xmpp_host, sizeof p->xmpp_host, "%s", name ? name : "");
+  return 0;
+}
 int tlsfin_probe_set_timeout_ms(struct tlsfin_probe *p, int ms) {
   if (ms < 50) {
     seterr(p, "timeout must be at least 50 ms");
@@ -173,17 +191,15 @@ tlsfin_probe_close(const struct tlsfin_probe *p,
   return (int)t >= 0 && t < TLSFIN_PROBE_CLOSE_TESTS ? &p->c[t] : NULL;
 }
 
-static double now_ms(void) {
+double tf_probe_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* Waits for fd to become readable (or writable) until deadline: 1 ready,
- * 0 timed out. */
-static int wait_fd(int fd, short ev, double deadline) {
+int tf_probe_wait_fd(int fd, short ev, double deadline) {
   for (;;) {
-    int left = (int)(deadline - now_ms());
+    int left = (int)(deadline - tf_probe_now_ms());
     if (left <= 0)
       return 0;
     struct pollfd pf = {fd, ev, 0};
@@ -210,7 +226,7 @@ static int connect_to(struct tlsfin_probe *p, double deadline) {
     errno = e;
     return -1;
   }
-  if (!wait_fd(fd, POLLOUT, deadline)) {
+  if (!tf_probe_wait_fd(fd, POLLOUT, deadline)) {
     close(fd);
     errno = ETIMEDOUT;
     return -1;
@@ -224,6 +240,24 @@ static int connect_to(struct tlsfin_probe *p, double deadline) {
     return -1;
   }
   return fd;
+}
+
+/* --starttls: the plaintext dialogue on a fresh connection, as a step of
+ * its own with its own deadline, so that the TLS step after it keeps the
+ * whole --timeout.  The first failure's reason is kept: it is the
+ * record's reason when no connection got as far as TLS. */
+static int upgrade(struct tlsfin_probe *p, int fd, char *why, size_t wl) {
+  if (!p->starttls)
+    return 0;
+  const char *domain = p->xmpp_host[0] ? p->xmpp_host
+                       : p->sni[0]     ? p->sni
+                                       : p->host;
+  if (tf_starttls(p->starttls, fd, tf_probe_now_ms() + p->timeout_ms, domain,
+                  why, wl) == 0)
+    return 0;
+  if (!p->starttls_err[0])
+    snprintf(p->starttls_err, sizeof p->starttls_err, "%s", why);
+  return -1;
 }
 
 /*
@@ -304,7 +338,7 @@ static const char *rscan_feed(struct rscan *s, const uint8_t *b, size_t n) {
 static void probe_version(struct tlsfin_probe *p, int i) {
   struct tlsfin_probe_version *v = &p->v[i];
   uint8_t hello[1024], buf[16384];
-  double t0 = now_ms(), deadline = t0 + p->timeout_ms;
+  double t0 = tf_probe_now_ms(), deadline = t0 + p->timeout_ms;
   v->offered = versions[i];
   v->alert = -1;
   int fd = connect_to(p, deadline);
@@ -312,8 +346,21 @@ static void probe_version(struct tlsfin_probe *p, int i) {
     if (!p->conn_errno)
       p->conn_errno = errno;
     v->outcome = TLSFIN_VERSION_UNREACHABLE;
-    v->ms = now_ms() - t0;
+    v->ms = tf_probe_now_ms() - t0;
     return;
+  }
+  if (p->starttls) {
+    char why[280];
+    if (upgrade(p, fd, why, sizeof why) < 0) {
+      v->outcome = TLSFIN_VERSION_STARTTLS_FAILED;
+      v->ms = tf_probe_now_ms() - t0;
+      close(fd);
+      return;
+    }
+    /* the TLS answer is timed, and has its deadline, from the ClientHello,
+     * as without an upgrade */
+    t0 = tf_probe_now_ms();
+    deadline = t0 + p->timeout_ms;
   }
   size_t n = tf_build_client_hello(hello, sizeof hello, versions[i], p->sni);
   struct tf_tls t;
@@ -328,7 +375,8 @@ static void probe_version(struct tlsfin_probe *p, int i) {
   for (uint64_t pkt = 2;; pkt++) {
     /* checked on every pass, not only when a read would block: a server
      * that trickles valid-looking records forever must not hold us */
-    if (now_ms() >= deadline || !wait_fd(fd, POLLIN, deadline))
+    if (tf_probe_now_ms() >= deadline ||
+        !tf_probe_wait_fd(fd, POLLIN, deadline))
       break; /* TIMEOUT */
     ssize_t r = recv(fd, buf, sizeof buf, 0);
     if (r > 0) {
@@ -360,7 +408,7 @@ static void probe_version(struct tlsfin_probe *p, int i) {
     break;
   }
 done:
-  v->ms = now_ms() - t0;
+  v->ms = tf_probe_now_ms() - t0;
   tf_tls_free(&t);
   /* The answer was read: an abortive close is the polite one for a probe
    * here, the server must not keep state for us. */
@@ -377,6 +425,15 @@ static SSL *handshake(struct tlsfin_probe *p, SSL_CTX *ctx, int *fdp,
     snprintf(note, nl, "connect: %s", strerror(errno));
     return NULL;
   }
+  if (p->starttls) {
+    char why[280];
+    if (upgrade(p, fd, why, sizeof why) < 0) {
+      snprintf(note, nl, "%.150s", why);
+      close(fd);
+      return NULL;
+    }
+    deadline = tf_probe_now_ms() + p->timeout_ms; /* the handshake's own step */
+  }
   SSL *s = SSL_new(ctx);
   SSL_set_fd(s, fd);
   if (p->sni[0])
@@ -387,7 +444,8 @@ static SSL *handshake(struct tlsfin_probe *p, SSL_CTX *ctx, int *fdp,
       break;
     int e = SSL_get_error(s, r);
     if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) &&
-        wait_fd(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline))
+        tf_probe_wait_fd(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+                         deadline))
       continue;
     unsigned long ee = ERR_peek_last_error();
     snprintf(note, nl, "handshake failed: %s",
@@ -441,7 +499,7 @@ static void read_end(SSL *s, int fd, double deadline, double t0, bool from_data,
   for (;;) {
     /* every pass, not only when a read would block: a server that keeps
      * sending would otherwise keep us here forever */
-    if (now_ms() >= deadline) {
+    if (tf_probe_now_ms() >= deadline) {
       if (flowing)
         c->outcome = TLSFIN_CLOSE_DATA;
       break;
@@ -451,26 +509,27 @@ static void read_end(SSL *s, int fd, double deadline, double t0, bool from_data,
       c->response = true;
       flowing = true;
       if (from_data)
-        t0 = now_ms();
+        t0 = tf_probe_now_ms();
       continue;
     }
     int e = SSL_get_error(s, r);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
       flowing = false;
-      if (!wait_fd(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline))
+      if (!tf_probe_wait_fd(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+                            deadline))
         break;
       continue;
     }
     if (e == SSL_ERROR_ZERO_RETURN) { /* RFC 8446 §6.1 close_notify */
       c->outcome = TLSFIN_CLOSE_CLOSE_NOTIFY;
-      c->ms = now_ms() - t0;
+      c->ms = tf_probe_now_ms() - t0;
       /* and then: FIN, RST, or nothing? */
       c->then = TLSFIN_CLOSE_NOTHING;
-      /* wait_fd() checks the deadline on every pass, so bytes that keep
-       * coming after the close_notify end here too: as DATA */
+      /* tf_probe_wait_fd() checks the deadline on every pass, so bytes that
+       * keep coming after the close_notify end here too: as DATA */
       bool more = false;
       for (;;) {
-        if (!wait_fd(fd, POLLIN, deadline)) {
+        if (!tf_probe_wait_fd(fd, POLLIN, deadline)) {
           if (more)
             c->then = TLSFIN_CLOSE_DATA;
           break;
@@ -490,7 +549,7 @@ static void read_end(SSL *s, int fd, double deadline, double t0, bool from_data,
       }
       break;
     }
-    c->ms = now_ms() - t0;
+    c->ms = tf_probe_now_ms() - t0;
     if (e == SSL_ERROR_SYSCALL && errno == ECONNRESET)
       c->outcome = TLSFIN_CLOSE_RST;
     else if (e == SSL_ERROR_SSL)
@@ -501,7 +560,7 @@ static void read_end(SSL *s, int fd, double deadline, double t0, bool from_data,
     break;
   }
   if (c->outcome == TLSFIN_CLOSE_NOTHING || c->outcome == TLSFIN_CLOSE_DATA)
-    c->ms = now_ms() - t0;
+    c->ms = tf_probe_now_ms() - t0;
 }
 
 static void close_test(struct tlsfin_probe *p, SSL_CTX *ctx,
@@ -510,7 +569,7 @@ static void close_test(struct tlsfin_probe *p, SSL_CTX *ctx,
   int fd = -1;
   double wait =
       which == TLSFIN_PROBE_IDLE ? p->idle_max * 1000.0 : (double)p->timeout_ms;
-  double deadline = now_ms() + p->timeout_ms;
+  double deadline = tf_probe_now_ms() + p->timeout_ms;
   SSL *s = handshake(p, ctx, &fd, deadline, c->note, sizeof c->note);
   if (!s) {
     c->outcome = TLSFIN_CLOSE_SKIPPED;
@@ -528,7 +587,7 @@ static void close_test(struct tlsfin_probe *p, SSL_CTX *ctx,
              (which == TLSFIN_PROBE_IDLE && p->http);
   if (ask && SSL_write(s, req, (int)strlen(req)) <= 0)
     snprintf(c->note, sizeof c->note, "could not send the request");
-  double t0 = now_ms();
+  double t0 = tf_probe_now_ms();
   deadline = t0 + wait;
   if (which == TLSFIN_PROBE_CLOSE_NOTIFY || which == TLSFIN_PROBE_HALF_CLOSE) {
     SSL_shutdown(s); /* sends our close_notify; the read side stays open */
@@ -683,6 +742,8 @@ int tlsfin_probe_run(struct tlsfin_probe *p) {
   p->ran = p->tested = false;
   p->conn_errno = 0;
   p->reason[0] = 0;
+  p->starttls_err[0] = 0;
+  p->vrun = 0;
   if (!p->have_target) {
     if (!p->err[0])
       seterr(p, "no target");
@@ -690,18 +751,27 @@ int tlsfin_probe_run(struct tlsfin_probe *p) {
   }
   if (!p->addrlen && resolve_target(p) < 0)
     return -1;
-  for (int i = 0; i < TLSFIN_PROBE_VERSIONS; i++)
+  for (int i = 0; i < TLSFIN_PROBE_VERSIONS; i++) {
     probe_version(p, i);
+    p->vrun = i + 1;
+    /* An upgrade refused on the first connection is refused on every one
+     * (no STARTTLS offered, TLS not enabled): the rest would only repeat
+     * the dialogue, and cost a --timeout each against a silent server. */
+    if (i == 0 && p->v[0].outcome == TLSFIN_VERSION_STARTTLS_FAILED)
+      break;
+  }
   p->ran = true;
   /* Tested once the server answered anything at all, even a reset or
    * garbage: that is its version handling.  No connection, or silence on
    * every ClientHello until the deadline, tells nothing about it. */
   bool connected = false, answered = false;
   p->best = 0;
-  for (int i = 0; i < TLSFIN_PROBE_VERSIONS; i++) {
+  for (int i = 0; i < p->vrun; i++) {
     tlsfin_version_outcome o = p->v[i].outcome;
     connected |= o != TLSFIN_VERSION_UNREACHABLE;
-    answered |= o != TLSFIN_VERSION_UNREACHABLE && o != TLSFIN_VERSION_TIMEOUT;
+    answered |= o != TLSFIN_VERSION_UNREACHABLE &&
+                o != TLSFIN_VERSION_TIMEOUT &&
+                o != TLSFIN_VERSION_STARTTLS_FAILED;
     if (o == TLSFIN_VERSION_ACCEPTED && versions[i] > p->best)
       p->best = versions[i];
   }
@@ -712,6 +782,11 @@ int tlsfin_probe_run(struct tlsfin_probe *p) {
     else
       untested(p, p->target, "cannot connect: %s",
                strerror(p->conn_errno ? p->conn_errno : ECONNREFUSED));
+    return -1;
+  }
+  if (!answered && p->starttls_err[0]) {
+    /* no ClientHello got through the upgrade: its reason is the story */
+    untested(p, p->target, "%s", p->starttls_err);
     return -1;
   }
   if (!answered) {
@@ -762,20 +837,22 @@ static const char *test_names[TLSFIN_PROBE_CLOSE_TESTS] = {
     "close_notify", "half_close", "truncation", "idle"};
 
 int tlsfin_probe_write_table(const struct tlsfin_probe *p, FILE *o) {
-  fprintf(o, "target %s%s%s\n", p->target, p->sni[0] ? "  sni " : "", p->sni);
+  fprintf(o, "target %s%s%s%s%s\n", p->target, p->sni[0] ? "  sni " : "",
+          p->sni, p->starttls ? "  starttls " : "",
+          tf_starttls_name(p->starttls));
   if (!p->tested) {
     /* one record per target, the untested too: what was seen, and why */
     fprintf(o, "not tested: %s\n", tlsfin_probe_reason(p));
     /* the rows say something only when a connection was made (JSON has
      * them all the same, for a stable shape) */
     bool connected = false;
-    for (int i = 0; p->ran && i < TLSFIN_PROBE_VERSIONS; i++)
+    for (int i = 0; p->ran && i < p->vrun; i++)
       connected |= p->v[i].outcome != TLSFIN_VERSION_UNREACHABLE;
     if (!connected)
       return 0;
   }
   fprintf(o, "\n%-10s %-12s %s\n", "VERSION", "OUTCOME", "DETAIL");
-  for (int i = 0; i < TLSFIN_PROBE_VERSIONS; i++) {
+  for (int i = 0; i < p->vrun; i++) {
     const struct tlsfin_probe_version *v = &p->v[i];
     char detail[120] = "";
     if (v->outcome == TLSFIN_VERSION_ACCEPTED)
@@ -832,6 +909,12 @@ int tlsfin_probe_write_json(const struct tlsfin_probe *p, FILE *o) {
     json_str(o, p->sni);
   else
     fprintf(o, "null");
+  /* the upgrade before TLS, null for TLS from the first byte */
+  fprintf(o, ",\"starttls\":");
+  if (p->starttls)
+    json_str(o, tf_starttls_name(p->starttls));
+  else
+    fprintf(o, "null");
   /* the same shape for every record: an untested target has "tested"
    * false, its reason, the version rows that ran (none when it was never
    * reached) and no close test */
@@ -841,7 +924,7 @@ int tlsfin_probe_write_json(const struct tlsfin_probe *p, FILE *o) {
   else
     json_str(o, tlsfin_probe_reason(p));
   fprintf(o, ",\"versions\":[");
-  for (int i = 0; p->ran && i < TLSFIN_PROBE_VERSIONS; i++) {
+  for (int i = 0; p->ran && i < p->vrun; i++) {
     const struct tlsfin_probe_version *v = &p->v[i];
     const char *an = v->alert >= 0 ? tlsfin_alert_name(v->alert) : NULL;
     fprintf(o, "%s{\"offered\":\"%s\",\"outcome\":\"%s\",\"version\":",
