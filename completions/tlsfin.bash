@@ -23,7 +23,7 @@ _tlsfin() {
     --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
     -i|--interface)
       COMPREPLY=($(compgen -W "any $(ls /sys/class/net 2>/dev/null)" -- "$cur")); return ;;
-    -r|--keylog|--record) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    -r|--keylog|--record|--annotate) COMPREPLY=($(compgen -f -- "$cur")); return ;;
   esac
   if [[ $cur == -* ]]; then
     COMPREPLY=($(compgen -W "$(grep -oE -- '(^|[ ,])--?[a-zA-Z][a-z-]*' <<<"$help" | tr -d ' ,' | sort -u)" -- "${cur%%=*}"))

@@ -26,6 +26,7 @@ enum tlsfin_format {
   TLSFIN_FORMAT_LADDER,    /* ladder diagram of one connection (--conn N) */
   TLSFIN_FORMAT_ZEEK,      /* Zeek conn.log (TSV) with tlsfin's columns */
   TLSFIN_FORMAT_CSV,       /* RFC 4180, the contract's fields flattened */
+  TLSFIN_FORMAT_HTML,      /* one self-contained report page (docs/html.md) */
 };
 
 struct tlsfin_analyze;
@@ -49,6 +50,15 @@ int tlsfin_analyze_fail_on(struct tlsfin_analyze *a, tlsfin_verdict v);
 int tlsfin_analyze_set_keylog(struct tlsfin_analyze *a, const char *path);
 /* A warning about the key log (malformed lines), "" when none. */
 const char *tlsfin_analyze_keylog_warning(const struct tlsfin_analyze *a);
+/* Also write the analyzed packets to `path` as pcapng (--annotate): every
+ * packet read (after the filter), unchanged, with a comment on each that
+ * decided something (verdict, RST cause, FIN, close_notify, alerts) and the
+ * keys used as a Decryption Secrets Block, so Wireshark shows the verdicts
+ * and decrypts the file alone.  Written by tlsfin_analyze_finish() in a
+ * second pass over the inputs (stdin and streams are spooled to TMPDIR).
+ * Set once, before any input; "-" and standard output are refused, and
+ * so is an input as output.  The file appears whole or not at all. */
+int tlsfin_analyze_set_annotate(struct tlsfin_analyze *a, const char *path);
 /* Ladder diagram of connection `id` (1-based) instead of the listing. */
 int tlsfin_analyze_set_conn(struct tlsfin_analyze *a, uint64_t id);
 /* Colour in the table (callers enable it only on a tty). */
@@ -65,6 +75,11 @@ int tlsfin_analyze_set_unordered(struct tlsfin_analyze *a, bool on);
  * ceiling): past it the oldest connections are finished early (ended ones
  * first) and counted by tlsfin_analyze_evicted(). */
 int tlsfin_analyze_set_max_memory(struct tlsfin_analyze *a, uint64_t bytes);
+/* UDP ports that carry tunnels: "TYPE:PORT[,PORT...]" (TYPE vxlan, geneve,
+ * gtpu, teredo, ayiya or gre; at most 4 ports each) adds to the defaults
+ * (4789, 6081, 2152, 3544, 5072, 4754); "TYPE:off" stops opening TYPE.
+ * IP-in-IP, GRE, MPLS and PPPoE need no ports.  docs/analyze.md. */
+int tlsfin_analyze_set_tunnel_port(struct tlsfin_analyze *a, const char *spec);
 /* Timeouts in capture time, seconds; negative keeps the default (attempt
  * 130; idle and half-closed 0, i.e. off), 0 disables.  A connection that times
  * out is written with the verdict it has (no_answer, open, half_closed,

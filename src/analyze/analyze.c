@@ -18,8 +18,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "annotate.h"
 #include "engine.h"
+#include "html.h"
 #include "input.h"
+#include "pcapfile.h"
 #include "keylog.h"
 #include "sinks.h"
 #include "source.h"
@@ -39,6 +42,7 @@ struct tlsfin_analyze {
   struct tf_records *records;
   struct tf_summary *summary;
   struct tf_ladder_sink *ladder;
+  struct tf_html *html;
   struct tf_sink fail_sink;
   struct tf_keylog *keylog;
   /* keys found embedded in the inputs (pcapng DSB) while there is no key
@@ -46,6 +50,9 @@ struct tlsfin_analyze {
   struct tf_keylog *embedded;
   char keylog_warning[300];
   struct tf_engine_opts eo;
+  struct tf_tunnel_ports tunnel_ports; /* UDP tunnels (decode_tunnel.c) */
+  struct tf_annot *annot; /* --annotate: its sink and its second pass */
+  bool annot_sink;        /* the sink is on the engine */
 };
 
 static void seterr(struct tlsfin_analyze *a, const char *fmt, ...)
@@ -63,7 +70,17 @@ struct tlsfin_analyze *tlsfin_analyze_new(void) {
     return NULL;
   a->out = stdout;
   tf_engine_opts_default(&a->eo);
+  tf_tunnel_ports_default(&a->tunnel_ports);
   return a;
+}
+
+int tlsfin_analyze_set_tunnel_port(struct tlsfin_analyze *a, const char *spec) {
+  char err[200];
+  if (tf_tunnel_ports_parse(&a->tunnel_ports, spec, err, sizeof err) < 0) {
+    seterr(a, "--tunnel-port: %s", err);
+    return -1;
+  }
+  return 0;
 }
 
 int tlsfin_analyze_set_max_memory(struct tlsfin_analyze *a, uint64_t bytes) {
@@ -93,7 +110,7 @@ const char *tlsfin_analyze_error(const struct tlsfin_analyze *a) {
   return a->err;
 }
 int tlsfin_analyze_set_format(struct tlsfin_analyze *a, enum tlsfin_format f) {
-  if ((int)f < 0 || f > TLSFIN_FORMAT_CSV) {
+  if ((int)f < 0 || f > TLSFIN_FORMAT_HTML) {
     seterr(a, "unknown output format");
     return -1;
   }
@@ -135,6 +152,21 @@ int tlsfin_analyze_set_keylog(struct tlsfin_analyze *a, const char *path) {
 
 const char *tlsfin_analyze_keylog_warning(const struct tlsfin_analyze *a) {
   return a->keylog_warning;
+}
+
+int tlsfin_analyze_set_annotate(struct tlsfin_analyze *a, const char *path) {
+  /* The second pass numbers packets from the first one read. */
+  if (a->annot_sink || (a->engine && tf_engine_stats(a->engine)->packets)) {
+    seterr(a, "--annotate must be set once, before any input is read");
+    return -1;
+  }
+  tf_annot_free(a->annot);
+  a->annot = NULL;
+  if (path && !(a->annot = tf_annot_new(path, a->err, sizeof a->err)))
+    return -1;
+  if (a->annot)
+    tf_annot_set_keylog_ref(a->annot, &a->keylog);
+  return 0;
 }
 
 int tlsfin_analyze_set_conn(struct tlsfin_analyze *a, uint64_t id) {
@@ -216,12 +248,21 @@ static int ensure_engine(struct tlsfin_analyze *a) {
     tf_engine_set_ladder(a->engine, a->conn_id_wanted);
     tf_engine_add_sink(a->engine, tf_ladder_sink(a->ladder));
     break;
+  case TLSFIN_FORMAT_HTML:
+    /* the end of every connection, for its ladder on the page */
+    if (!(a->html = tf_html_new(a->out)))
+      goto oom;
+    tf_engine_set_ladder_all(a->engine, TF_HTML_LADDER_ROWS);
+    tf_engine_add_sink(a->engine, tf_html_sink(a->html));
+    break;
   }
   return 0;
 oom:
   seterr(a, "out of memory");
   return -1;
 }
+
+static int annotate_write(struct tlsfin_analyze *a);
 
 int tlsfin_analyze_finish(struct tlsfin_analyze *a) {
   if (ensure_engine(a) < 0)
@@ -231,14 +272,19 @@ int tlsfin_analyze_finish(struct tlsfin_analyze *a) {
     tf_records_footer(a->records);
   if (a->format == TLSFIN_FORMAT_SUMMARY)
     tf_summary_write(a->summary, tf_engine_stats(a->engine), a->out);
+  if (a->html && tf_html_write(a->html, tf_engine_stats(a->engine)) < 0) {
+    seterr(a, "the HTML report could not be written (out of memory, or the "
+              "output failed)");
+    return -1;
+  }
   if (a->format == TLSFIN_FORMAT_LADDER && !tf_ladder_sink_done(a->ladder)) {
     seterr(a, "no connection %llu in the input (it has %llu)",
            (unsigned long long)a->conn_id_wanted,
            (unsigned long long)tf_engine_stats(a->engine)->connections);
     return -1;
   }
-  fflush(a->out);
-  return 0;
+  fflush(a->out); /* the records first: the second pass takes a while */
+  return annotate_write(a);
 }
 
 void tlsfin_analyze_free(struct tlsfin_analyze *a) {
@@ -248,10 +294,12 @@ void tlsfin_analyze_free(struct tlsfin_analyze *a) {
   tf_records_free(a->records);
   tf_summary_free(a->summary);
   tf_ladder_sink_free(a->ladder);
+  tf_html_free(a->html);
   tf_filter_free(&a->compiled);
   free(a->filter);
   tf_keylog_free(a->keylog);
   tf_keylog_free(a->embedded);
+  tf_annot_free(a->annot);
   free(a);
 }
 
@@ -284,13 +332,15 @@ static void open_failed(struct tlsfin_analyze *a, const char *path,
 
 /* libpcap over the stream f (which it then owns), with the keys embedded
  * in it (pcapng DSB) taken in the same single pass; NULL with the message
- * set when f holds no capture (kind says whether it was decompressed). */
+ * set when f holds no capture (kind says whether it was decompressed).
+ * The replay (--annotate's second pass) takes no keys and reads
+ * nanoseconds, to write the timestamps back exactly. */
 static pcap_t *open_stream(struct tlsfin_analyze *a, FILE *f, const char *name,
-                           enum tf_compression kind) {
+                           enum tf_compression kind, bool replay) {
   char errbuf[PCAP_ERRBUF_SIZE] = "";
-  if (!a->keylog && !a->embedded)
+  if (!replay && !a->keylog && !a->embedded)
     a->embedded = tf_keylog_new();
-  struct tf_keylog *keys = a->keylog ? a->keylog : a->embedded;
+  struct tf_keylog *keys = replay ? NULL : a->keylog ? a->keylog : a->embedded;
   FILE *s = keys ? tf_pcapng_scan_secrets(f, keys) : f;
   if (!s) {
     fclose(f);
@@ -298,7 +348,8 @@ static pcap_t *open_stream(struct tlsfin_analyze *a, FILE *f, const char *name,
     return NULL;
   }
   pcap_t *pc = pcap_fopen_offline_with_tstamp_precision(
-      s, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+      s, replay ? PCAP_TSTAMP_PRECISION_NANO : PCAP_TSTAMP_PRECISION_MICRO,
+      errbuf);
   if (pc)
     return pc;
   fclose(s); /* libpcap closes it only when it opened */
@@ -310,20 +361,59 @@ static pcap_t *open_stream(struct tlsfin_analyze *a, FILE *f, const char *name,
   return NULL;
 }
 
+static pcap_t *open_input(struct tlsfin_analyze *a, const char *path,
+                          const char *name, bool replay);
+
+/* --annotate: its sink sees every connection from the first packet on. */
+static int annot_start(struct tlsfin_analyze *a) {
+  if (ensure_engine(a) < 0)
+    return -1;
+  if (!a->annot_sink)
+    tf_engine_add_sink(a->engine, tf_annot_sink(a->annot));
+  a->annot_sink = true;
+  return 0;
+}
+
 int tlsfin_analyze_stream(struct tlsfin_analyze *a, FILE *f, const char *name) {
-  pcap_t *pc = open_stream(a, f, name, TF_COMP_NONE);
+  if (a->annot) { /* read twice: from a spool */
+    const char *real;
+    if (annot_start(a) < 0) {
+      fclose(f);
+      return -1;
+    }
+    if (tf_annot_run_stream(a->annot, f, name, &real, a->err, sizeof a->err) <
+        0)
+      return -1;
+    pcap_t *pc = open_input(a, real, name, false);
+    return pc ? analyze_pcap(a, pc, name, 0) : -1;
+  }
+  pcap_t *pc = open_stream(a, f, name, TF_COMP_NONE, false);
   return pc ? analyze_pcap(a, pc, name, 0) : -1;
 }
 
-/* A capture file ("-": stdin), decompressed when it is gzip or zstd. */
-static pcap_t *open_input(struct tlsfin_analyze *a, const char *path) {
+/* A capture file ("-": stdin), decompressed when it is gzip or zstd; name
+ * is the path in messages (the user's, when path is a spool). */
+static pcap_t *open_input(struct tlsfin_analyze *a, const char *path,
+                          const char *name, bool replay) {
   enum tf_compression kind = TF_COMP_NONE;
+  if (!replay && strcmp(path, "-") != 0) { /* mapped, when it can be */
+    char errbuf[PCAP_ERRBUF_SIZE] = "";
+    int st;
+    if (!a->keylog && !a->embedded)
+      a->embedded = tf_keylog_new();
+    pcap_t *pc = tf_capture_open_mapped(
+        path, a->keylog ? a->keylog : a->embedded, errbuf, &st);
+    if (st < 0)
+      open_failed(a, name, errbuf);
+    if (st != 0)
+      return pc;
+  }
   FILE *f = !strcmp(path, "-") ? stdin : tf_input_open(path, &kind);
   if (!f) {
-    seterr(a, "%s: %s", path, strerror(errno));
+    seterr(a, "%s: %s", name, strerror(errno));
     return NULL;
   }
-  return open_stream(a, f, path, kind);
+  return open_stream(a, f, name, kind, replay);
 }
 
 /* Keys met in an input become the key log once there is one. */
@@ -336,14 +426,31 @@ static void adopt_embedded(struct tlsfin_analyze *a) {
 }
 
 int tlsfin_analyze_file(struct tlsfin_analyze *a, const char *path) {
-  pcap_t *pc = open_input(a, path);
+  const char *const *real = &path;
+  if (a->annot &&
+      (annot_start(a) < 0 ||
+       tf_annot_run(a->annot, &path, 1, &real, a->err, sizeof a->err) < 0))
+    return -1;
+  pcap_t *pc = open_input(a, real[0], path, false);
   if (!pc)
     return -1;
   long long fsize = 0;
   struct stat st;
-  if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode))
+  if (strcmp(real[0], "-") != 0 && stat(real[0], &st) == 0 &&
+      S_ISREG(st.st_mode))
     fsize = (long long)st.st_size;
   return analyze_pcap(a, pc, path, fsize);
+}
+
+/* One packet to the engine.  --annotate notes whether the engine
+ * numbered it: the replay finds the engine's packet numbers again from
+ * these marks, whatever the decoders made of each packet. */
+static void source_packet(struct tlsfin_analyze *a, struct tf_source *src,
+                          const struct pcap_pkthdr *h, const u_char *data) {
+  uint64_t before = a->annot ? tf_engine_stats(a->engine)->packets : 0;
+  tf_source_packet(src, a->engine, h, data);
+  if (a->annot)
+    tf_annot_mark(a->annot, tf_engine_stats(a->engine)->packets != before);
 }
 
 /* An input reached its end (rc: pcap_next_ex's last result): warns about
@@ -360,7 +467,7 @@ static int input_ended(struct tlsfin_analyze *a, const struct tf_source *src,
             src->unfollowed_why);
   if (rc == PCAP_ERROR) {
     seterr(a, "%s: after packet %llu: %s", src->name,
-           (unsigned long long)src->no, pcap_geterr(src->pc));
+           (unsigned long long)src->no, tf_source_error(src));
     return -1;
   }
   if (src->bad) {
@@ -375,28 +482,34 @@ static int input_ended(struct tlsfin_analyze *a, const struct tf_source *src,
 static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc, const char *path,
                         long long fsize) {
   struct tf_source src = {0};
+  src.tunnel_ports = &a->tunnel_ports;
   if (ensure_engine(a) < 0 ||
       tf_source_init(&src, pc, path, &a->compiled, a->err, sizeof a->err) < 0) {
-    pcap_close(pc);
+    tf_capture_close(pc);
     return -1;
   }
+  if (a->annot)
+    tf_annot_input_opened(a->annot, 0, src.linktype,
+                          (uint32_t)pcap_snapshot(pc));
   tf_engine_set_keylog(a->engine, a->keylog);
   if (a->records) /* the table's header once an input is open, not before */
     tf_records_header(a->records);
+  if (a->html)
+    tf_html_add_input(a->html, path);
   bool progress = a->progress && fsize > (long long)PROGRESS_MIN_BYTES;
   double last_progress = now_mono();
 
   struct pcap_pkthdr *hdr;
   const u_char *data;
   int rc, ret = 0;
-  while ((rc = pcap_next_ex(pc, &hdr, &data)) == 1) {
+  while ((rc = tf_source_next(&src, &hdr, &data)) == 1) {
     if (a->embedded)
       adopt_embedded(a);
-    tf_source_packet(&src, a->engine, hdr, data);
+    source_packet(a, &src, hdr, data);
     if (progress && (src.no & 0xffff) == 0) {
       double t = now_mono();
       if (t - last_progress > 1.0) {
-        long pos = ftell(pcap_file(pc));
+        long long pos = tf_capture_tell(pc);
         fprintf(a->progress, "\rtlsfin: %s: %3.0f%% (%llu packets)", path,
                 pos > 0 ? 100.0 * (double)pos / (double)fsize : 0.0,
                 (unsigned long long)src.no);
@@ -407,7 +520,7 @@ static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc, const char *path,
   if (progress)
     fprintf(a->progress, "\r\033[K");
   ret = input_ended(a, &src, rc);
-  pcap_close(pc);
+  tf_capture_close(pc);
   /* Connections do not span files: each capture is finished on its own,
    * with its own clock. */
   tf_engine_flush(a->engine);
@@ -425,6 +538,7 @@ struct input {
   const u_char *data;
   double ts;
   size_t order; /* position on the command line: ties go in this order */
+  int iface;    /* the replay: its interface in the annotated file */
 };
 
 static bool input_before(const struct input *x, const struct input *y) {
@@ -452,23 +566,47 @@ static void report(struct tlsfin_analyze *a, int *failed) {
   (*failed)++;
 }
 
-/* Reads the next packet of in; false at its end (or on an error, reported). */
-static bool input_next(struct tlsfin_analyze *a, struct input *in,
-                       int *failed) {
-  int rc = pcap_next_ex(in->pc, &in->hdr, &in->data);
+/* The replay reads nanoseconds; its merge key is the microsecond one the
+ * first pass computed (libpcap truncates in both), so both passes merge
+ * the packets in the very same order. */
+static double ts_micro(const struct pcap_pkthdr *h) {
+  struct pcap_pkthdr m = *h;
+  m.ts.tv_usec = h->ts.tv_usec / 1000;
+  return tf_source_ts(&m);
+}
+
+/* Reads the next packet of in; false at its end (or on an error, reported
+ * by the first pass; the replay meets the same end again). */
+static bool input_next(struct tlsfin_analyze *a, struct input *in, int *failed,
+                       bool replay) {
+  int rc = tf_source_next(&in->src, &in->hdr, &in->data);
   if (rc == 1) {
-    in->ts = tf_source_ts(in->hdr);
+    in->ts = replay ? ts_micro(in->hdr) : tf_source_ts(in->hdr);
     return true;
   }
-  if (input_ended(a, &in->src, rc) < 0)
+  if (!replay && input_ended(a, &in->src, rc) < 0)
     report(a, failed);
   return false;
 }
 
-int tlsfin_analyze_files(struct tlsfin_analyze *a, const char *const *paths,
-                         size_t n) {
-  if (ensure_engine(a) < 0)
-    return -1;
+#define FIRST_PASS SIZE_MAX
+
+/* An input failed: the first pass reports it and goes on with the others;
+ * the replay stops, as its packet numbers would no longer match. */
+static void input_failed(struct tlsfin_analyze *a, int *failed, bool replay) {
+  if (replay)
+    (*failed)++;
+  else
+    report(a, failed);
+}
+
+/* Reads paths[0..n) (names: for messages) as one capture: the packets of
+ * every input in time order.  The first pass hands them to the engine;
+ * the replay of run `run` (--annotate's second pass) hands them to the
+ * annotation, in the same order: same inputs, same filter, same keys. */
+static int read_merged(struct tlsfin_analyze *a, const char *const *paths,
+                       const char *const *names, size_t n, size_t run) {
+  const bool replay = run != FIRST_PASS;
   struct input *ins = calloc(n ? n : 1, sizeof *ins);
   struct input **heap = calloc(n ? n : 1, sizeof *heap);
   if (!ins || !heap) {
@@ -481,45 +619,117 @@ int tlsfin_analyze_files(struct tlsfin_analyze *a, const char *const *paths,
   size_t nheap = 0;
   for (size_t i = 0; i < n; i++) {
     struct input *in = &ins[i];
-    in->path = paths[i];
+    in->path = names[i];
     in->order = i;
-    in->pc = open_input(a, paths[i]);
+    /* the replay skips what the first pass could not open, and stops at
+     * any new failure: the packet numbers would no longer match */
+    if (replay && (in->iface = tf_annot_iface(a->annot, run, i)) < 0)
+      continue;
+    in->pc = open_input(a, paths[i], names[i], replay);
     if (!in->pc) {
-      report(a, &failed);
+      input_failed(a, &failed, replay);
+      if (replay)
+        break;
       continue;
     }
-    if (tf_source_init(&in->src, in->pc, paths[i], &a->compiled, a->err,
+    in->src.tunnel_ports = &a->tunnel_ports;
+    if (tf_source_init(&in->src, in->pc, names[i], &a->compiled, a->err,
                        sizeof a->err) < 0) {
-      report(a, &failed);
-      pcap_close(in->pc);
+      input_failed(a, &failed, replay);
+      tf_capture_close(in->pc);
       in->pc = NULL;
+      if (replay)
+        break;
       continue;
     }
-    if (a->records)
+    if (!replay && a->annot)
+      tf_annot_input_opened(a->annot, i, in->src.linktype,
+                            (uint32_t)pcap_snapshot(in->pc));
+    if (!replay && a->records)
       tf_records_header(a->records);
-    if (input_next(a, in, &failed))
+    if (!replay && a->html)
+      tf_html_add_input(a->html, names[i]);
+    if (input_next(a, in, &failed, replay))
       heap[nheap++] = in;
   }
-  tf_engine_set_keylog(a->engine, a->keylog);
+  if (!replay)
+    tf_engine_set_keylog(a->engine, a->keylog);
+  else if (failed)
+    nheap = 0;
   for (size_t i = nheap; i-- > 0;)
     heap_down(heap, nheap, i);
   /* One engine, one clock: packets of every input in time order, so a
    * connection that spans files (a rotated series) is one connection. */
   while (nheap) {
     struct input *in = heap[0];
-    if (a->embedded)
-      adopt_embedded(a);
-    tf_source_packet(&in->src, a->engine, in->hdr, in->data);
-    if (!input_next(a, in, &failed))
+    if (replay) {
+      if (tf_annot_packet(a->annot, in->iface, in->hdr, in->data) < 0) {
+        seterr(a, "%s", tf_annot_error(a->annot));
+        failed++;
+        break;
+      }
+    } else {
+      if (a->embedded)
+        adopt_embedded(a);
+      source_packet(a, &in->src, in->hdr, in->data);
+    }
+    if (!input_next(a, in, &failed, replay))
       heap[0] = heap[--nheap];
     heap_down(heap, nheap, 0);
   }
   for (size_t i = 0; i < n; i++)
     if (ins[i].pc)
-      pcap_close(ins[i].pc);
+      tf_capture_close(ins[i].pc);
   free(ins);
   free(heap);
-  tf_engine_flush(a->engine);
-  tf_engine_reset_clock(a->engine);
+  if (!replay) {
+    tf_engine_flush(a->engine);
+    tf_engine_reset_clock(a->engine);
+  }
   return failed ? -1 : 0;
+}
+
+int tlsfin_analyze_files(struct tlsfin_analyze *a, const char *const *paths,
+                         size_t n) {
+  if (ensure_engine(a) < 0)
+    return -1;
+  const char *const *real = paths;
+  if (a->annot &&
+      (annot_start(a) < 0 ||
+       tf_annot_run(a->annot, paths, n, &real, a->err, sizeof a->err) < 0)) {
+    int failed = 0; /* failures are written as they happen (analyze.h) */
+    report(a, &failed);
+    return -1;
+  }
+  return read_merged(a, real, paths, n, FIRST_PASS);
+}
+
+/* --annotate's second pass: every run again, in order, into the file,
+ * after the records are out. */
+static int annotate_write(struct tlsfin_analyze *a) {
+  if (!a->annot)
+    return 0;
+  if (tf_annot_empty(a->annot)) { /* the inputs' failures were reported */
+    tf_annot_abort(a->annot);
+    return 0;
+  }
+  int rc = tf_annot_begin(a->annot);
+  if (rc < 0)
+    seterr(a, "%s", tf_annot_error(a->annot));
+  for (size_t r = 0; rc == 0 && r < tf_annot_runs(a->annot); r++) {
+    const char *const *real = NULL, *const *names = NULL;
+    size_t n = 0;
+    tf_annot_run_inputs(a->annot, r, &real, &names, &n);
+    if ((rc = read_merged(a, real, names, n, r)) < 0 &&
+        strncmp(a->err, "--annotate", 10) != 0) {
+      char why[sizeof a->err];
+      snprintf(why, sizeof why, "%s", a->err);
+      seterr(a, "--annotate: reading the input again: %s", why);
+    }
+  }
+  if (rc == 0 && (rc = tf_annot_commit(a->annot)) < 0)
+    seterr(a, "%s", tf_annot_error(a->annot));
+  if (rc < 0)
+    tf_annot_abort(a->annot);
+  return rc;
 }

@@ -45,6 +45,7 @@ struct tf_engine {
   struct tf_enrich enrich;
   struct tf_keylog *keylog;
   uint64_t ladder_id;
+  unsigned ladder_all; /* rows kept for every connection (HTML report) */
   uint64_t next_id;
   uint64_t gpkt; /* packets across inputs: the order of events */
   double now;    /* the latest time seen (capture clock) */
@@ -57,7 +58,8 @@ struct tf_engine {
     struct tf_conn *head, *tail;
   } lists[L_COUNT];
   struct tf_engine_stats st;
-  struct tomb *tombs; /* TOMB_SLOTS, allocated on the first finish */
+  struct tomb *tombs;  /* TOMB_SLOTS, allocated on the first finish */
+  size_t tunnel_bytes; /* what the open connections' tunnels hold */
 };
 
 void tf_engine_opts_default(struct tf_engine_opts *o) {
@@ -73,7 +75,12 @@ void tf_engine_opts_default(struct tf_engine_opts *o) {
 #define CONN_COST (sizeof(struct tf_conn) + 2 * sizeof(void *) + 256)
 
 size_t tf_engine_memory(const struct tf_engine *e) {
-  return (size_t)e->st.open * CONN_COST + e->nbuckets * sizeof(void *);
+  size_t per = CONN_COST;
+  if (e->ladder_all)
+    per +=
+        sizeof(struct tf_ladder) + e->ladder_all * sizeof(struct tf_ladder_row);
+  return (size_t)e->st.open * per + e->nbuckets * sizeof(void *) +
+         e->tunnel_bytes;
 }
 
 struct tf_engine *tf_engine_new(const struct tf_engine_opts *o) {
@@ -105,6 +112,10 @@ void tf_engine_set_enrich(struct tf_engine *e, const struct tf_enrich *en) {
 void tf_engine_set_keylog(struct tf_engine *e, struct tf_keylog *k) {
   e->keylog = k;
 }
+void tf_engine_set_ladder_all(struct tf_engine *e, unsigned rows) {
+  e->ladder_all = rows;
+}
+
 void tf_engine_set_ladder(struct tf_engine *e, uint64_t id) {
   e->ladder_id = id;
 }
@@ -234,6 +245,30 @@ static bool well_known(uint16_t port) {
   return false;
 }
 
+static size_t tunnel_size(uint8_t n) {
+  return sizeof(struct tf_conn_tunnel) + n * sizeof(struct tf_tunnel_layer);
+}
+
+/* Only tunneled connections pay for their layers (out of memory: the
+ * record says "no tunnel" rather than losing the connection). */
+static void tunnel_keep(struct tf_engine *e, struct tf_conn *c,
+                        const struct tf_tunnel *t) {
+  c->tunnel = malloc(tunnel_size(t->n));
+  if (!c->tunnel)
+    return;
+  c->tunnel->n = t->n;
+  memcpy(c->tunnel->l, t->l, t->n * sizeof t->l[0]);
+  e->tunnel_bytes += tunnel_size(t->n);
+}
+
+static void tunnel_drop(struct tf_engine *e, struct tf_conn *c) {
+  if (!c->tunnel)
+    return;
+  e->tunnel_bytes -= tunnel_size(c->tunnel->n);
+  free(c->tunnel);
+  c->tunnel = NULL;
+}
+
 static struct tf_conn *conn_new(struct tf_engine *e, const struct tf_pkt *p,
                                 uint32_t hash) {
   struct tf_conn *c = calloc(1, sizeof *c);
@@ -273,7 +308,11 @@ static struct tf_conn *conn_new(struct tf_engine *e, const struct tf_pkt *p,
   tf_tls_init(&c->tls);
   c->tls.keylog = e->keylog;
   if (e->ladder_id && c->id == e->ladder_id)
-    c->ladder = calloc(1, sizeof *c->ladder);
+    c->ladder = tf_ladder_new(TF_LADDER_MAX);
+  else if (e->ladder_all)
+    c->ladder = tf_ladder_new(e->ladder_all);
+  if (p->tunnel) /* keyed by the inner 4-tuple; the first tunnel is kept */
+    tunnel_keep(e, c, p->tunnel);
   size_t j = hash & (e->nbuckets - 1);
   c->hnext = e->buckets[j];
   e->buckets[j] = c;
@@ -316,6 +355,7 @@ static void conn_finalize(struct tf_engine *e, struct tf_conn *c) {
   list_unlink(e, c);
   table_remove(e, c);
   tf_flow_release(c);
+  tunnel_drop(e, c);
   free(c->ladder);
   free(c);
 }
@@ -537,6 +577,7 @@ void tf_engine_free(struct tf_engine *e) {
     while (c) {
       struct tf_conn *n = c->hnext;
       tf_flow_release(c);
+      free(c->tunnel);
       free(c->ladder);
       free(c);
       c = n;

@@ -92,6 +92,8 @@ void tf_engine_set_enrich(struct tf_engine *e, const struct tf_enrich *en);
 void tf_engine_set_keylog(struct tf_engine *e, struct tf_keylog *k);
 /* Keep a ladder (last packets) for connection id. */
 void tf_engine_set_ladder(struct tf_engine *e, uint64_t id);
+/* Keep the last `rows` packets of every connection (0: none). */
+void tf_engine_set_ladder_all(struct tf_engine *e, unsigned rows);
 
 /* One decoded TCP packet; raw may be NULL.  Times are p->ts. */
 void tf_engine_packet(struct tf_engine *e, const struct tf_pkt *p,

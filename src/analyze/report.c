@@ -381,6 +381,47 @@ static void json_app(struct tf_buf *b, const struct tf_conn *c) {
   jfmt(b, "}");
 }
 
+/* docs/analyze.md, "Tunnels": the layers the connection came through,
+ * outermost first, or null; each names its type, the outer IP endpoints
+ * (null for MPLS and PPPoE, carried on a link) and its identifier. */
+static void json_tunnel(struct tf_buf *b, const struct tf_conn *c) {
+  if (!c->tunnel) {
+    jfmt(b, "null");
+    return;
+  }
+  for (unsigned i = 0; i < c->tunnel->n; i++) {
+    const struct tf_tunnel_layer *l = &c->tunnel->l[i];
+    jfmt(b, "%s{\"type\":\"%s\",\"outer\":", i ? "," : "[",
+         tf_tunnel_type_name(l->type));
+    if (l->af) {
+      char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
+      tf_format_addr(s, sizeof s, l->af, l->u.ip.src);
+      tf_format_addr(d, sizeof d, l->af, l->u.ip.dst);
+      jfmt(b, "{\"src\":\"%s\",\"dst\":\"%s\"}", s, d);
+    } else {
+      jfmt(b, "null");
+    }
+    if (l->type == TF_TUN_ERSPAN)
+      jfmt(b, ",\"version\":%u", (unsigned)l->version);
+    if (l->has_id) {
+      const char *k = l->type == TF_TUN_GRE      ? "key"
+                      : l->type == TF_TUN_GTPU   ? "teid"
+                      : l->type == TF_TUN_VXLAN  ? "vni"
+                      : l->type == TF_TUN_GENEVE ? "vni"
+                                                 : "session";
+      jfmt(b, ",\"%s\":%u", k, (unsigned)l->id);
+    }
+    if (l->type == TF_TUN_MPLS) {
+      jfmt(b, ",\"labels\":[");
+      for (unsigned j = 0; j < l->nlabels; j++)
+        jfmt(b, j ? ",%u" : "%u", (unsigned)l->u.labels[j]);
+      jfmt(b, "]");
+    }
+    jfmt(b, "}");
+  }
+  jfmt(b, "]");
+}
+
 void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
                      const struct tf_result *r) {
   char a0[INET6_ADDRSTRLEN], a1[INET6_ADDRSTRLEN];
@@ -429,6 +470,8 @@ void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
   json_process(b, c);
   jfmt(b, ",\"app\":");
   json_app(b, c);
+  jfmt(b, ",\"tunnel\":");
+  json_tunnel(b, c);
   jfmt(b, ",\"verdict\":\"%s\",\"explain\":%q}\n",
        tlsfin_verdict_name(r->verdict), r->explain);
 }
@@ -650,6 +693,27 @@ static void process_text(char *dst, size_t n, const struct tf_conn *c) {
   snprintf(dst, n, "%s -> %s", p[0], p[1]);
 }
 
+const char *tf_tls_column(const struct tf_conn *c, const struct tf_result *r,
+                          char *buf, size_t n) {
+  if (!r->is_tls)
+    return NULL;
+  const char *v = tlsfin_version_name(c->tls.version);
+  if (v)
+    return v;
+  if (!tlsfin_version_name(c->tls.client_max_version))
+    return "TLS?";
+  /* nothing negotiated: the highest version the client offered, starred */
+  snprintf(buf, n, "%s*", tlsfin_version_name(c->tls.client_max_version));
+  return buf;
+}
+
+const char *tf_http_end_column(const struct tf_conn *c) {
+  const struct tf_http *h = c->tls.crypto ? c->tls.crypto->http[1] : NULL;
+  return h && h->end != TF_HTTP_NOT_HTTP && h->end != TF_HTTP_NONE
+             ? tf_http_end_name(h->end)
+             : NULL;
+}
+
 void tf_report_table_row(struct tf_buf *b, const struct tf_conn *c,
                          const struct tf_result *r, bool color, bool process) {
   char a0[INET6_ADDRSTRLEN], a1[INET6_ADDRSTRLEN], ep[120];
@@ -661,18 +725,11 @@ void tf_report_table_row(struct tf_buf *b, const struct tf_conn *c,
   else
     snprintf(ep, sizeof ep, "%s:%u -> %s:%u", a0, c->s[0].port, a1,
              c->s[1].port);
-  const char *v = r->is_tls ? tlsfin_version_name(c->tls.version) : NULL;
   char vbuf[12];
-  if (r->is_tls && !v && tlsfin_version_name(c->tls.client_max_version)) {
-    /* nothing negotiated: the highest version the client offered, starred */
-    snprintf(vbuf, sizeof vbuf, "%s*",
-             tlsfin_version_name(c->tls.client_max_version));
-    v = vbuf;
-  }
-  const struct tf_http *h = c->tls.crypto ? c->tls.crypto->http[1] : NULL;
-  const char *hend = h && h->end != TF_HTTP_NOT_HTTP && h->end != TF_HTTP_NONE
-                         ? tf_http_end_name(h->end)
-                         : "-";
+  const char *v = tf_tls_column(c, r, vbuf, sizeof vbuf);
+  const char *hend = tf_http_end_column(c);
+  if (!hend)
+    hend = "-";
   char cns[8] = "-";
   if (r->is_tls)
     snprintf(cns, sizeof cns, "%c/%c", cn_letter(c->tls.d[0].cn),
@@ -681,8 +738,7 @@ void tf_report_table_row(struct tf_buf *b, const struct tf_conn *c,
   if (process)
     process_text(proc, sizeof proc, c);
   tf_buf_printf(b, "%5llu  %-44s %-7s %s%-21s%s %-6s %-8s %-9s %-22s %-*s%s\n",
-                (unsigned long long)c->id, ep,
-                r->is_tls ? (v ? v : "TLS?") : "-",
+                (unsigned long long)c->id, ep, v ? v : "-",
                 color ? verdict_color(r->verdict) : "",
                 tlsfin_verdict_name(r->verdict), color ? COLOR_OFF : "",
                 r->first_close == 0   ? "client"
@@ -695,12 +751,26 @@ void tf_report_table_row(struct tf_buf *b, const struct tf_conn *c,
 
 /* ---- ladder ---- */
 
+struct tf_ladder *tf_ladder_new(unsigned cap) {
+  if (!cap)
+    return NULL;
+  struct tf_ladder *l = calloc(1, sizeof *l + cap * sizeof l->rows[0]);
+  if (l)
+    l->cap = cap;
+  return l;
+}
+
 void tf_ladder_add(struct tf_ladder *l, const struct tf_ladder_row *row) {
   l->rows[l->head] = *row;
-  l->head = (l->head + 1) % TF_LADDER_MAX;
-  if (l->n < TF_LADDER_MAX)
+  l->head = (l->head + 1) % l->cap;
+  if (l->n < l->cap)
     l->n++;
   l->total++;
+}
+
+const struct tf_ladder_row *tf_ladder_row_at(const struct tf_ladder *l,
+                                             unsigned i) {
+  return &l->rows[(l->head + l->cap - l->n + i) % l->cap];
 }
 
 static void flag_string(char *dst, size_t n, uint8_t f) {
@@ -713,8 +783,8 @@ static void flag_string(char *dst, size_t n, uint8_t f) {
 }
 
 /* What the TLS dissector says happened in this packet. */
-static void tls_notes(char *dst, size_t n, const struct tf_conn *c,
-                      uint64_t gpkt, int dir) {
+void tf_tls_notes(char *dst, size_t n, const struct tf_conn *c, uint64_t gpkt,
+                  int dir) {
   dst[0] = 0;
   if (c->tls.state != TF_TLS_YES)
     return;
@@ -748,12 +818,11 @@ void tf_report_ladder(FILE *out, const struct tf_conn *c,
     fprintf(out, "(last %u of %llu packets)\n", l->n,
             (unsigned long long)l->total);
   fprintf(out, "%10s %8s  %-28s %-28s\n", "packet", "+ms", "client", "server");
-  unsigned start = l ? (l->head + TF_LADDER_MAX - l->n) % TF_LADDER_MAX : 0;
   for (unsigned i = 0; l && i < l->n; i++) {
-    const struct tf_ladder_row *row = &l->rows[(start + i) % TF_LADDER_MAX];
+    const struct tf_ladder_row *row = tf_ladder_row_at(l, i);
     char fl[32], notes[160], label[240];
     flag_string(fl, sizeof fl, row->flags);
-    tls_notes(notes, sizeof notes, c, row->gpkt, row->dir);
+    tf_tls_notes(notes, sizeof notes, c, row->gpkt, row->dir);
     if (row->len)
       snprintf(label, sizeof label, "%s len=%u%s", fl, row->len, notes);
     else

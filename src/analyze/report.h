@@ -45,12 +45,22 @@ struct tf_ladder_row {
   uint8_t dir, flags;
   uint32_t seq, ack, len;
 };
+/* The last `cap` packets of a connection: TF_LADDER_MAX for --conn, fewer
+ * for every connection of the HTML report. */
 struct tf_ladder {
-  struct tf_ladder_row rows[TF_LADDER_MAX];
-  unsigned n, head; /* ring */
+  unsigned cap, n, head; /* ring */
   uint64_t total;
+  struct tf_ladder_row rows[];
 };
+struct tf_ladder *tf_ladder_new(unsigned cap);
 void tf_ladder_add(struct tf_ladder *l, const struct tf_ladder_row *row);
+/* The i-th oldest row kept (i < l->n). */
+const struct tf_ladder_row *tf_ladder_row_at(const struct tf_ladder *l,
+                                             unsigned i);
+/* What the TLS dissector said about packet gpkt sent by dir (alerts,
+ * close_notify), " name name" or "". */
+void tf_tls_notes(char *dst, size_t n, const struct tf_conn *c, uint64_t gpkt,
+                  int dir);
 void tf_report_ladder(FILE *out, const struct tf_conn *c,
                       const struct tf_result *r);
 
@@ -58,6 +68,13 @@ void tf_format_addr(char *dst, size_t n, uint8_t af, const uint8_t *addr);
 /* The Wireshark display filter that selects the connection (JSONL
  * "wireshark_filter"). */
 #define TF_WIRESHARK_FILTER_LEN 200
+/* The table's TLS column: the negotiated version, or when nothing was
+ * negotiated the highest the client offered, starred ("TLS1.2*"), or
+ * "TLS?"; NULL when not TLS.  buf (12 bytes) may hold the result. */
+const char *tf_tls_column(const struct tf_conn *c, const struct tf_result *r,
+                          char *buf, size_t n);
+/* The table's HTTP END column (decrypted HTTP/1.x), or NULL. */
+const char *tf_http_end_column(const struct tf_conn *c);
 void tf_wireshark_filter(const struct tf_conn *c, char *dst, size_t n);
 
 #endif

@@ -26,13 +26,16 @@ static void usage(FILE *f) {
       "  -l                            flush each record (also when "
       "stdout is a pipe)\n"
       "  -V, --version                 print the version\n"
-      "  --format=table|jsonl|summary|zeek|csv  output (default table; zeek: "
-      "a conn.log)\n"
+      "  --format=table|jsonl|summary|zeek|csv|html  output (default "
+      "table; zeek: a conn.log;\n"
+      "                                html: one self-contained report page)\n"
       "  --fail-on=VERDICT[,VERDICT]   exit 1 when a connection gets one "
       "of these verdicts\n"
 
       "  --keylog=FILE                 TLS keys (SSLKEYLOGFILE) for exact "
       "alerts and HTTP framing\n"
+      "  --annotate=FILE               also write the capture to FILE "
+      "(pcapng), verdicts as packet comments\n"
       "  --conn=N                      ladder diagram of connection N's "
       "last packets\n"
       "  --unordered                   write each connection as soon as it "
@@ -41,6 +44,10 @@ static void usage(FILE *f) {
       "tty)\n"
       "  --max-memory=MB               connection table ceiling (default "
       "192; 0 = none)\n"
+      "  --tunnel-port=TYPE:PORT[,PORT] also open TYPE (vxlan geneve gtpu "
+      "teredo ayiya gre)\n"
+      "                                on these UDP ports; TYPE:off: not at "
+      "all (repeatable)\n"
       "  --attempt-timeout=S --idle-timeout=S --half-closed-timeout=S\n"
       "                                capture-time timeouts (defaults "
       "130, 0, 0; 0 disables)\n"
@@ -60,10 +67,12 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
       {"fail-on", required_argument, NULL, 'F'},
       {"filter", required_argument, NULL, 'f'},
       {"keylog", required_argument, NULL, 'k'},
+      {"annotate", required_argument, NULL, 'N'},
       {"conn", required_argument, NULL, 'c'},
       {"unordered", no_argument, NULL, 'u'},
       {"color", required_argument, NULL, 'C'},
       {"max-memory", required_argument, NULL, 'M'},
+      {"tunnel-port", required_argument, NULL, 'T'},
       {"attempt-timeout", required_argument, NULL, 'A'},
       {"idle-timeout", required_argument, NULL, 'I'},
       {"half-closed-timeout", required_argument, NULL, 'H'},
@@ -105,10 +114,12 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
         tlsfin_analyze_set_format(a, TLSFIN_FORMAT_ZEEK);
       else if (!strcmp(optarg, "csv"))
         tlsfin_analyze_set_format(a, TLSFIN_FORMAT_CSV);
+      else if (!strcmp(optarg, "html"))
+        tlsfin_analyze_set_format(a, TLSFIN_FORMAT_HTML);
       else {
         fprintf(stderr,
                 "tlsfin analyze: --format: '%s' is not table, jsonl, "
-                "summary, zeek or csv\n",
+                "summary, zeek, csv or html\n",
                 optarg);
         goto usage_error;
       }
@@ -143,6 +154,14 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
         fprintf(stderr, "tlsfin analyze: warning: --keylog %s\n",
                 tlsfin_analyze_keylog_warning(a));
       break;
+    case 'N':
+      if (tlsfin_analyze_set_annotate(a, optarg) < 0) {
+        fprintf(stderr, "tlsfin analyze: %s\n", tlsfin_analyze_error(a));
+        free(inputs);
+        tlsfin_analyze_free(a);
+        return TLSFIN_EXIT_USAGE;
+      }
+      break;
     case 'c': {
       char *end;
       unsigned long long n = strtoull(optarg, &end, 10);
@@ -174,6 +193,12 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
       }
       break;
     }
+    case 'T':
+      if (tlsfin_analyze_set_tunnel_port(a, optarg) < 0) {
+        fprintf(stderr, "tlsfin analyze: %s\n", tlsfin_analyze_error(a));
+        goto usage_error;
+      }
+      break;
     case 'A':
       if (cli_number("analyze", "--attempt-timeout", optarg, 0, 86400,
                      &attempt) < 0)

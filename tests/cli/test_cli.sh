@@ -116,7 +116,7 @@ check no-args 2 "no capture file" -- "$T" analyze
 check no-command 2 "usage" -- "$T"
 check unknown-command 2 "unknown command" -- "$T" frobnicate
 check unknown-option 2 "unknown or incomplete option" -- "$T" analyze --bogus "$tmp/tls_clean.pcap"
-check bad-format 2 "not table, jsonl, summary, zeek or csv" -- "$T" analyze --format=xml "$tmp/tls_clean.pcap"
+check bad-format 2 "not table, jsonl, summary, zeek, csv or html" -- "$T" analyze --format=xml "$tmp/tls_clean.pcap"
 check bad-fail-on 2 "unknown verdict 'nope'" -- "$T" analyze --fail-on=nope "$tmp/tls_clean.pcap"
 check bad-conn 2 "not a connection id" -- "$T" analyze --conn=abc "$tmp/tls_clean.pcap"
 check missing-file 2 "nope.pcap" -- "$T" analyze "$tmp/nope.pcap"
