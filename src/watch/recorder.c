@@ -8,12 +8,14 @@
  * packets are also on a list ordered by the arrival of their last packet, so
  * the one to trim under memory pressure is found in O(1).
  *
- * Files: pcapng (draft-ietf-opsawg-pcapng) written little-endian whatever
- * the host, one fwrite per ended connection on an unbuffered stream, so a
- * failed write can be cut back to the last complete block with ftruncate and
- * the file stays valid.
+ * Files: pcapng (draft-ietf-opsawg-pcapng) built by pcapng_write.h, the
+ * builder --annotate uses too, one fwrite per ended connection on an
+ * unbuffered stream, so a failed write can be cut back to the last complete
+ * block with ftruncate and the file stays valid.
  */
 #include "recorder.h"
+
+#include "pcapng_write.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -25,27 +27,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BT_SHB 0x0A0D0D0Au
-#define BT_IDB 0x00000001u
-#define BT_EPB 0x00000006u
-#define BT_DSB 0x0000000Au
-#define BYTE_ORDER_MAGIC 0x1A2B3C4Du
-#define SECRETS_TLS_KEY_LOG 0x544c534bu
-#define OPT_ENDOFOPT 0u
-#define OPT_COMMENT 1u
-#define OPT_SHB_USERAPPL 4u
-#define OPT_IF_NAME 2u
-#define OPT_IF_TSRESOL 9u
+/* The SHB's shb_userappl: tells a reader which tlsfin wrote the file. */
+#define USERAPPL "tlsfin watch --record"
+/* if_tsresol 6: packets are held with microsecond timestamps. */
+#define TSRESOL_USEC 6
 
-/* libpcap's largest snapshot length: an IDB claiming more is "adjusted" by
- * libpcap, and it then rejects the next IDB as having a different one. */
-#define SNAPLEN_MAX 262144u
-/* Options carry a 16-bit length. */
-#define COMMENT_MAX 65535u
-/* libpcap refuses blocks larger than an EPB of its largest snaplen plus
- * 128 KiB of options (about 400 KB); one connection's key log is a few
- * lines, so this only stops a caller passing a whole key log file. */
-#define KEYLOG_MAX (256u << 10)
 #define IFACE_MAX 4096u
 #define RING_MAX (1u << 20)
 #define BUCKETS_MIN 1024u
@@ -83,12 +69,6 @@ struct ofile {
   uint64_t size;
 };
 
-struct buf {
-  uint8_t *p;
-  size_t len, cap;
-  bool oom;
-};
-
 struct tf_recorder {
   char *dir;
   unsigned ring;
@@ -122,155 +102,11 @@ struct tf_recorder {
   size_t nold, old_head;
   uint64_t old_bytes;
 
-  struct buf out;
+  struct tf_pcapng_buf out;
   struct tf_recorder_stats st;
   uint64_t bytes_index;
   char err[PATH_MAX + 128]; /* a whole path and its strerror fit */
 };
-
-/* ---- little-endian block builder ---- */
-
-static void buf_need(struct buf *b, size_t n) {
-  if (b->oom)
-    return;
-  if (n > SIZE_MAX - b->len) {
-    b->oom = true;
-    return;
-  }
-  size_t want = b->len + n;
-  if (want <= b->cap)
-    return;
-  size_t cap = b->cap ? b->cap : 4096;
-  while (cap < want)
-    cap = cap > SIZE_MAX / 2 ? want : cap * 2;
-  uint8_t *p = realloc(b->p, cap);
-  if (!p) {
-    b->oom = true;
-    return;
-  }
-  b->p = p;
-  b->cap = cap;
-}
-
-static void put(struct buf *b, const void *d, size_t n) {
-  buf_need(b, n);
-  if (b->oom || n == 0)
-    return;
-  memcpy(b->p + b->len, d, n);
-  b->len += n;
-}
-
-static void put16(struct buf *b, uint16_t v) {
-  uint8_t x[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
-  put(b, x, 2);
-}
-
-static void put32(struct buf *b, uint32_t v) {
-  uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
-                  (uint8_t)(v >> 24)};
-  put(b, x, 4);
-}
-
-static void put_pad(struct buf *b, size_t n) {
-  static const uint8_t zero[4];
-  put(b, zero, (4 - n % 4) % 4);
-}
-
-static void put_opt(struct buf *b, uint16_t code, const void *v, uint16_t n) {
-  put16(b, code);
-  put16(b, n);
-  put(b, v, n);
-  put_pad(b, n);
-}
-
-static size_t block_begin(struct buf *b, uint32_t type) {
-  size_t start = b->len;
-  put32(b, type);
-  put32(b, 0); /* total length, patched by block_end */
-  return start;
-}
-
-static void block_end(struct buf *b, size_t start) {
-  if (b->oom)
-    return;
-  size_t total = b->len - start + 4;
-  if (total > UINT32_MAX) { /* not reachable with the caps above */
-    b->oom = true;
-    return;
-  }
-  put32(b, (uint32_t)total);
-  if (b->oom)
-    return;
-  for (int i = 0; i < 4; i++)
-    b->p[start + 4 + (size_t)i] = (uint8_t)(total >> (8 * i));
-}
-
-static void put_shb(struct buf *b) {
-  static const char app[] = "tlsfin watch --record";
-  size_t s = block_begin(b, BT_SHB);
-  put32(b, BYTE_ORDER_MAGIC);
-  put16(b, 1);
-  put16(b, 0);
-  put32(b, UINT32_MAX); /* section length unknown (-1) */
-  put32(b, UINT32_MAX);
-  put_opt(b, OPT_SHB_USERAPPL, app, sizeof app - 1);
-  put_opt(b, OPT_ENDOFOPT, NULL, 0);
-  block_end(b, s);
-}
-
-static void put_idb(struct buf *b, const struct iface *i, uint32_t snaplen) {
-  static const uint8_t usec = 6;
-  size_t s = block_begin(b, BT_IDB);
-  put16(b, i->linktype);
-  put16(b, 0);
-  put32(b, snaplen);
-  if (i->name) {
-    size_t n = strnlen(i->name, COMMENT_MAX);
-    put_opt(b, OPT_IF_NAME, i->name, (uint16_t)n);
-  }
-  put_opt(b, OPT_IF_TSRESOL, &usec, 1);
-  put_opt(b, OPT_ENDOFOPT, NULL, 0);
-  block_end(b, s);
-}
-
-static void put_dsb(struct buf *b, const char *text, size_t n) {
-  size_t s = block_begin(b, BT_DSB);
-  put32(b, SECRETS_TLS_KEY_LOG);
-  put32(b, (uint32_t)n);
-  put(b, text, n);
-  put_pad(b, n);
-  block_end(b, s);
-}
-
-/* Length of comment cut to fit one option, at a UTF-8 character boundary so
- * Wireshark does not show a broken last character. */
-static uint16_t comment_len(const char *c) {
-  size_t n = strnlen(c, COMMENT_MAX + 1);
-  if (n <= COMMENT_MAX)
-    return (uint16_t)n;
-  n = COMMENT_MAX;
-  while (n > 0 && ((unsigned char)c[n] & 0xC0) == 0x80)
-    n--;
-  return (uint16_t)n;
-}
-
-static void put_epb(struct buf *b, uint32_t idb, const struct pkt *p,
-                    const char *comment) {
-  size_t s = block_begin(b, BT_EPB);
-  put32(b, idb);
-  put32(b, (uint32_t)(p->ts_usec >> 32));
-  put32(b, (uint32_t)p->ts_usec);
-  put32(b, p->caplen);
-  put32(b, p->origlen);
-  put(b, p->data, p->caplen);
-  put_pad(b, p->caplen);
-  if (comment && *comment) {
-    uint16_t n = comment_len(comment);
-    put_opt(b, OPT_COMMENT, comment, n);
-    put_opt(b, OPT_ENDOFOPT, NULL, 0);
-  }
-  block_end(b, s);
-}
 
 /* ---- connection table ---- */
 
@@ -591,8 +427,10 @@ struct tf_recorder *tf_recorder_new(const struct tf_recorder_opts *o, char *err,
     r->ring = RING_MAX;
   r->mem_max = o->mem_max ? o->mem_max : TF_RECORDER_DEFAULT_MEM_MAX;
   r->snaplen = o->snaplen ? o->snaplen : TF_RECORDER_DEFAULT_SNAPLEN;
-  if (r->snaplen > SNAPLEN_MAX)
-    r->snaplen = SNAPLEN_MAX;
+  /* libpcap's largest: an IDB claiming more is "adjusted" by libpcap, and
+   * it then rejects the next IDB as having a different one. */
+  if (r->snaplen > TF_PCAPNG_SNAPLEN_MAX)
+    r->snaplen = TF_PCAPNG_SNAPLEN_MAX;
   r->file_max =
       o->file_max_bytes ? o->file_max_bytes : TF_RECORDER_DEFAULT_FILE_MAX;
   r->rotate = o->rotate_seconds ? o->rotate_seconds
@@ -603,26 +441,13 @@ struct tf_recorder *tf_recorder_new(const struct tf_recorder_opts *o, char *err,
   return r;
 }
 
-/* pcapng wants LINKTYPE_ values; the DLT_ values that differ from them on
- * Linux are translated (libpcap translates them back when reading). */
-static int dlt_to_linktype(int dlt) {
-  switch (dlt) {
-  case 11: /* DLT_ATM_RFC1483 */
-    return 100;
-  case 12: /* DLT_RAW */
-    return 101;
-  default:
-    return dlt;
-  }
-}
-
 int tf_recorder_add_interface(struct tf_recorder *r, int linktype,
                               uint32_t snaplen, const char *name) {
   /* snaplen is not written: every IDB carries the recorder's snaplen, as
    * libpcap rejects a file whose interfaces have different ones. */
   (void)snaplen;
-  int lt = dlt_to_linktype(linktype);
-  if (!r || lt < 0 || lt > UINT16_MAX || r->nif >= IFACE_MAX)
+  int lt = tf_pcapng_linktype(linktype);
+  if (!r || lt < 0 || r->nif >= IFACE_MAX)
     return -1;
   if (r->nif == r->capif) {
     uint32_t nc = r->capif ? r->capif * 2 : 4;
@@ -810,29 +635,34 @@ static void dir_enforce(struct tf_recorder *r, uint64_t extra) {
 
 /* Appends the connection's IDBs (those not yet in the current file), DSB
  * and EPBs to b. */
-static void build_conn(struct tf_recorder *r, struct buf *b,
+static void build_conn(struct tf_recorder *r, struct tf_pcapng_buf *b,
                        const struct conn *c, const char *comment,
                        const char *keylog, size_t keylog_len) {
   for (uint32_t i = 0; i < c->count; i++) {
     const struct pkt *p = c->slot[(c->head + i) % c->cap];
     if (r->file_idb[p->iface] == NO_IDB) {
       r->file_idb[p->iface] = r->file_nidb++;
-      put_idb(b, &r->ifs[p->iface], r->snaplen);
+      const struct iface *ifc = &r->ifs[p->iface];
+      tf_pcapng_idb(b, ifc->linktype, r->snaplen, ifc->name, TSRESOL_USEC);
     }
   }
   if (keylog && keylog_len) {
-    if (keylog_len > KEYLOG_MAX) { /* whole lines only */
-      size_t n = KEYLOG_MAX;
-      while (n > 0 && keylog[n - 1] != '\n')
-        n--;
-      keylog_len = n;
-    }
-    if (keylog_len)
-      put_dsb(b, keylog, keylog_len);
+    /* One connection's key log is a few lines: past one DSB's worth a
+     * caller passed a whole key log file, and only its whole lines that
+     * fit are kept; a single line that long is no key log line, so no DSB. */
+    size_t n = tf_pcapng_text_cut(keylog, keylog_len, TF_PCAPNG_DSB_MAX);
+    if (n < keylog_len && keylog[n - 1] != '\n')
+      n = 0;
+    if (n)
+      tf_pcapng_dsb(b, TF_PCAPNG_SECRETS_TLS, keylog, n);
   }
   for (uint32_t i = 0; i < c->count; i++) {
     const struct pkt *p = c->slot[(c->head + i) % c->cap];
-    put_epb(b, r->file_idb[p->iface], p, i == 0 ? comment : NULL);
+    /* The comment is about the connection: once, on its first packet. */
+    const char *note = i == 0 ? comment : NULL;
+    /* caplen <= r->snaplen <= TF_PCAPNG_SNAPLEN_MAX: never refused */
+    tf_pcapng_epb(b, r->file_idb[p->iface], p->ts_usec, p->data, p->caplen,
+                  p->origlen, &note, 1);
   }
 }
 
@@ -848,7 +678,7 @@ static int write_conn(struct tf_recorder *r, const struct conn *c,
                       size_t keylog_len) {
   time_t now = r->now ? r->now() : time(NULL);
   long long period = period_of(now, r->rotate);
-  struct buf *b = &r->out;
+  struct tf_pcapng_buf *b = &r->out;
   b->len = 0;
   b->oom = false;
   bool fresh = !r->f || period != r->cur_period;
@@ -866,7 +696,7 @@ static int write_conn(struct tf_recorder *r, const struct conn *c,
       return -1;
     nidb = 0;
     b->len = 0;
-    put_shb(b);
+    tf_pcapng_shb(b, USERAPPL);
     build_conn(r, b, c, comment, keylog, keylog_len);
   }
   if (b->oom) {
@@ -875,8 +705,11 @@ static int write_conn(struct tf_recorder *r, const struct conn *c,
     return -1;
   }
   dir_enforce(r, b->len);
+  /* tf_pcapng_buf_write empties the buffer: what it wrote is counted
+   * from here. */
+  size_t len = b->len;
   errno = 0;
-  if (fwrite(b->p, 1, b->len, r->f) != b->len || fflush(r->f) != 0) {
+  if (tf_pcapng_buf_write(b, r->f) != 0 || fflush(r->f) != 0) {
     int e = errno ? errno : EIO;
     set_err(r, "write", r->cur_path, e);
     idb_rollback(r, nidb);
@@ -896,7 +729,7 @@ static int write_conn(struct tf_recorder *r, const struct conn *c,
   }
   if (r->cur_conns == 0)
     r->st.files_written++;
-  r->cur_size += b->len;
+  r->cur_size += len;
   r->cur_conns++;
   r->st.conns_written++;
   return 0;
@@ -914,10 +747,8 @@ int tf_recorder_end(struct tf_recorder *r, uint64_t conn, bool keep,
   if (keep && c->count > 0)
     rc = write_conn(r, c, comment, keylog, keylog_len);
   conn_drop(r, c);
-  if (r->out.cap > OUTBUF_KEEP) {
-    free(r->out.p);
-    r->out = (struct buf){0};
-  }
+  if (r->out.cap > OUTBUF_KEEP)
+    tf_pcapng_buf_free(&r->out);
   return rc;
 }
 
@@ -967,7 +798,7 @@ void tf_recorder_free(struct tf_recorder *r) {
   free(r->ifs);
   free(r->file_idb);
   free(r->old);
-  free(r->out.p);
+  tf_pcapng_buf_free(&r->out);
   free(r->dir);
   free(r);
 }
