@@ -23,6 +23,8 @@
 #define ETHERTYPE_VLAN 0x8100
 #define ETHERTYPE_QINQ 0x88a8
 #define ETHERTYPE_QINQ_OLD 0x9100
+#define ETHERTYPE_VNTAG 0x8926 /* Cisco VN-Tag (802.1Qbh draft) */
+#define ETHERTYPE_PBB 0x88e7   /* 802.1ah Provider Backbone Bridging I-TAG */
 
 bool tf_linktype_supported(int lt) {
   switch (lt) {
@@ -61,12 +63,16 @@ int tf_decode_ether(struct tf_cur *c, struct tf_pkt *pkt, const char **why) {
     *why = "Ethernet header cut short";
     return TF_DECODE_BAD;
   }
-  /* 802.1Q, 802.1ad and the old QinQ tag: skip each 4-byte tag (at most a
-   * few; a loop bound keeps garbage from spinning). */
+  /* 802.1Q, 802.1ad and the old QinQ tag: skip each 4-byte tag; a VN-Tag
+   * is 6 bytes; an 802.1ah I-TAG (4 bytes) is followed by the customer's
+   * whole Ethernet header (Zeek decodes all three).  At most a few tags: a
+   * loop bound keeps garbage from spinning. */
   for (int tags = 0;
-       et == ETHERTYPE_VLAN || et == ETHERTYPE_QINQ || et == ETHERTYPE_QINQ_OLD;
+       et == ETHERTYPE_VLAN || et == ETHERTYPE_QINQ ||
+       et == ETHERTYPE_QINQ_OLD || et == ETHERTYPE_VNTAG || et == ETHERTYPE_PBB;
        tags++) {
-    if (tags == 8 || tf_skip(c, 2) < 0 || tf_get_be16(c, &et) < 0) {
+    size_t skip = et == ETHERTYPE_VNTAG ? 4 : et == ETHERTYPE_PBB ? 4 + 12 : 2;
+    if (tags == 8 || tf_skip(c, skip) < 0 || tf_get_be16(c, &et) < 0) {
       *why = "VLAN tag stack cut short";
       return TF_DECODE_BAD;
     }

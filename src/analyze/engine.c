@@ -521,7 +521,7 @@ void tf_engine_packet(struct tf_engine *e, const struct tf_pkt *p,
                                 p->flags, p->seq, p->ack, p->len};
     tf_ladder_add(c->ladder, &row);
   }
-  tf_zeek_packet(&c->zeek, dir == (c->first_is_client ? 0 : 1), p->flags,
+  tf_zeek_packet(&c->zeek, p->ts, dir == (c->first_is_client ? 0 : 1), p->flags,
                  p->seq, p->ack, p->len, p->win,
                  c->first_is_client ? c->s[0].port : c->s[1].port,
                  c->first_is_client ? c->s[1].port : c->s[0].port);

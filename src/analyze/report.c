@@ -436,6 +436,20 @@ void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
        c->id, c->first_ts, c->last_ts, a0, (unsigned)cl->port, a1,
        (unsigned)sv->port, tf_zeek_conn_state((struct tf_zeek *)&c->zeek),
        tf_zeek_history((struct tf_zeek *)&c->zeek));
+  /* zeek_rows: null, or Zeek's conn.log rows when its timers split the
+   * connection (src/analyze/zeek.h); zeek_conn_state/history are row 0 */
+  struct tf_zeek *zk = (struct tf_zeek *)&c->zeek;
+  unsigned zn = tf_zeek_nrows(zk);
+  jfmt(b, ",\"zeek_rows\":%s", zn > 1 ? "[" : "null");
+  for (unsigned i = 0; zn > 1 && i < zn; i++) {
+    const char *zs, *zh;
+    double zt;
+    tf_zeek_row(zk, i, &zs, &zh, &zt);
+    jfmt(b, "%s{\"conn_state\":\"%s\",\"history\":%q,\"first_ts\":%t}",
+         i ? "," : "", zs, zh, zt);
+  }
+  if (zn > 1)
+    jfmt(b, "]");
   jfmt(b,
        ",\"tcp\":{\"start\":\"%s\",\"client_fin\":%b,\"server_fin\":%b,"
        "\"client_rst\":%b,\"server_rst\":%b,\"first_close\":%s,"

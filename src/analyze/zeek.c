@@ -2,6 +2,7 @@
 #include "zeek.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 enum {
@@ -52,6 +53,71 @@ static void add_history(struct tf_zeek *z, char c) {
 }
 
 static void flip(struct tf_zeek *z);
+static const char *live_history(struct tf_zeek *z);
+static const char *live_conn_state(struct tf_zeek *z);
+
+/* session::Manager::Remove: Zeek logs the connection and forgets it; the
+ * next packet of the 4-tuple starts a new connection (a new conn.log row),
+ * with its roles decided afresh. */
+static void end_row(struct tf_zeek *z) {
+  struct tf_zeek_row r;
+  memset(&r, 0, sizeof r);
+  r.first_ts = z->first_ts;
+  snprintf(r.state, sizeof r.state, "%s", live_conn_state(z));
+  snprintf(r.hist, sizeof r.hist, "%s", live_history(z));
+  struct tf_zeek_row rows[TF_ZEEK_MAX_ROWS];
+  uint8_t n = z->nrows;
+  uint16_t dropped = z->rows_dropped;
+  memcpy(rows, z->rows, sizeof rows);
+  tf_zeek_init(z);
+  memcpy(z->rows, rows, sizeof rows);
+  if (n < TF_ZEEK_MAX_ROWS)
+    z->rows[n++] = r;
+  else
+    dropped++;
+  z->nrows = n;
+  z->rows_dropped = dropped;
+}
+
+/* The timers that remove a connection, checked before a packet is processed
+ * (Zeek advances its timer manager to the packet's time first). */
+static void run_timers(struct tf_zeek *z, double ts) {
+  struct tf_zeek_ep *o = &z->ep[0], *r = &z->ep[1];
+  bool end = false;
+  /* TCPSessionAdapter::AttemptTimer: a SYN unanswered for tcp_attempt_delay
+   * ends the attempt */
+  if (z->attempt_at > 0 && ts >= z->attempt_at) {
+    z->attempt_at = 0;
+    if ((o->state == ST_SYN_SENT || o->state == ST_SYN_ACK_SENT) &&
+        r->state == ST_INACTIVE)
+      end = true;
+  }
+  /* TCPSessionAdapter::ConnDeleteTimer / ResetTimer, armed by
+   * ConnectionClosed() once the close is complete */
+  if (z->delete_at > 0 && ts >= z->delete_at)
+    end = true;
+  /* Connection::InactivityTimer: tcp_inactivity_timeout */
+  if (ts - z->last_ts >= TF_ZEEK_INACTIVITY)
+    end = true;
+  if (end)
+    end_row(z);
+}
+
+/* TCPSessionAdapter::ConnectionClosed: the first close (FIN or RST) of an
+ * endpoint; complete when it is an RST, the peer closed too, or the peer
+ * never sent anything.  Then CancelTimers() and a delete timer
+ * tcp_close_delay after the last packet. */
+static void closed(struct tf_zeek *z, int e) {
+  struct tf_zeek_ep *ep = &z->ep[e], *peer = &z->ep[!e];
+  if (ep->did_close || (ep->state != ST_CLOSED && ep->state != ST_RESET))
+    return;
+  ep->did_close = true;
+  if (ep->state == ST_RESET || peer->did_close || peer->state == ST_INACTIVE) {
+    z->attempt_at = 0;
+    z->delete_at = z->last_ts + (ep->state == ST_RESET ? TF_ZEEK_RESET_DELAY
+                                                       : TF_ZEEK_CLOSE_DELAY);
+  }
+}
 
 /* TCP_Endpoint::CheckHistory + Connection::CheckHistory: records the letter
  * the first time and returns true when it had been seen before.  A
@@ -150,6 +216,8 @@ static void state_machine(struct tf_zeek *z, int e, uint8_t f, uint32_t seq,
     if (f & TF_TH_SYN) {
       if (is_orig) {
         set_state(ep, (f & TF_TH_ACK) ? ST_SYN_ACK_SENT : ST_SYN_SENT);
+        /* TCPSessionAdapter::UpdateInactiveState arms AttemptTimer */
+        z->attempt_at = z->last_ts + TF_ZEEK_ATTEMPT_DELAY;
       } else {
         if (!(f & TF_TH_ACK) && peer->state == ST_SYN_ACK_SENT &&
             seq == ep->start_seq) {
@@ -239,24 +307,29 @@ static void ack_received(struct tf_zeek *z, int e, uint32_t ack) {
   ep->trim = ack;
 }
 
-void tf_zeek_packet(struct tf_zeek *z, bool from_first, uint8_t f, uint32_t seq,
-                    uint32_t ack, uint32_t len, uint16_t win, uint32_t src_port,
-                    uint32_t dst_port) {
+void tf_zeek_packet(struct tf_zeek *z, double ts, bool from_first, uint8_t f,
+                    uint32_t seq, uint32_t ack, uint32_t len, uint16_t win,
+                    uint32_t src_port, uint32_t dst_port) {
+  if (z->started)
+    run_timers(z, ts);
   if (!z->started) {
     /* TCPAnalyzer::WantConnection: a connection seen without its SYN, or
      * starting with a SYN-ACK, may have its roles flipped by port. */
     z->started = true;
-    z->orig_is_first = true;
+    z->first_ts = ts;
+    z->orig_is_first = from_first;
     if ((!(f & TF_TH_SYN) || (f & TF_TH_ACK)) && likely_server_port(src_port)) {
       bool fl = likely_server_port(dst_port)
                     ? (!(f & TF_TH_SYN) && src_port < dst_port)
                     : true;
       if (fl) {
-        z->orig_is_first = false;
+        z->orig_is_first = !from_first;
         add_history(z, '^');
       }
     }
   }
+  if (ts > z->last_ts)
+    z->last_ts = ts;
   int e = (from_first == z->orig_is_first) ? 0 : 1;
   struct tf_zeek_ep *ep = &z->ep[e];
   uint32_t seg_len = len + !!(f & TF_TH_SYN) + !!(f & TF_TH_FIN);
@@ -308,11 +381,12 @@ void tf_zeek_packet(struct tf_zeek *z, bool from_first, uint8_t f, uint32_t seq,
   }
   state_machine(z, e, f, seq, len);
   e = (from_first == z->orig_is_first) ? 0 : 1;
+  closed(z, e);
   if (f & TF_TH_ACK)
     ack_received(z, !e, ack);
 }
 
-const char *tf_zeek_history(struct tf_zeek *z) {
+static const char *live_history(struct tf_zeek *z) {
   z->hist[z->hlen] = 0;
   return z->hist;
 }
@@ -335,7 +409,7 @@ static bool syn_then_rst(const char *h) {
 }
 
 /* base/protocols/conn/main.zeek: conn_state() for TCP. */
-const char *tf_zeek_conn_state(struct tf_zeek *z) {
+static const char *live_conn_state(struct tf_zeek *z) {
   uint8_t os = z->ep[0].state, rs = z->ep[1].state;
   bool o_inactive = os == ST_INACTIVE || os == ST_PARTIAL;
   bool r_inactive = rs == ST_INACTIVE || rs == ST_PARTIAL;
@@ -347,7 +421,7 @@ const char *tf_zeek_conn_state(struct tf_zeek *z) {
   }
   if (os == ST_RESET) {
     if (r_inactive)
-      return syn_then_rst(tf_zeek_history(z)) ? "RSTOS0" : "OTH";
+      return syn_then_rst(live_history(z)) ? "RSTOS0" : "OTH";
     return "RSTO";
   }
   if (rs == ST_CLOSED && os == ST_CLOSED)
@@ -361,4 +435,27 @@ const char *tf_zeek_conn_state(struct tf_zeek *z) {
   if (os == ST_ESTABLISHED && rs == ST_ESTABLISHED)
     return "S1";
   return "OTH";
+}
+
+const char *tf_zeek_conn_state(struct tf_zeek *z) {
+  return z->nrows ? z->rows[0].state : live_conn_state(z);
+}
+
+const char *tf_zeek_history(struct tf_zeek *z) {
+  return z->nrows ? z->rows[0].hist : live_history(z);
+}
+
+unsigned tf_zeek_nrows(struct tf_zeek *z) { return z->nrows + 1u; }
+
+void tf_zeek_row(struct tf_zeek *z, unsigned i, const char **state,
+                 const char **hist, double *first_ts) {
+  if (i < z->nrows) {
+    *state = z->rows[i].state;
+    *hist = z->rows[i].hist;
+    *first_ts = z->rows[i].first_ts;
+  } else {
+    *state = live_conn_state(z);
+    *hist = live_history(z);
+    *first_ts = z->first_ts;
+  }
 }

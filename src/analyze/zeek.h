@@ -25,6 +25,21 @@
 #define TF_TH_URG 0x20
 
 #define TF_ZEEK_HIST_MAX 48
+/* Rows Zeek would log before the current one (timer splits); more are
+ * counted in `rows_dropped`, not kept. */
+#define TF_ZEEK_MAX_ROWS 3
+
+/* Zeek's timer defaults (base/init-bare.zeek) that end a connection. */
+#define TF_ZEEK_ATTEMPT_DELAY 5.0 /* tcp_attempt_delay */
+#define TF_ZEEK_INACTIVITY 300.0  /* tcp_inactivity_timeout */
+#define TF_ZEEK_CLOSE_DELAY 5.0   /* tcp_close_delay */
+#define TF_ZEEK_RESET_DELAY 5.0   /* tcp_reset_delay */
+
+struct tf_zeek_row {
+  double first_ts;
+  char state[8];
+  char hist[TF_ZEEK_HIST_MAX];
+};
 
 struct tf_zeek_ep {
   uint8_t state, prev_state;
@@ -38,6 +53,7 @@ struct tf_zeek_ep {
   uint32_t trim;    /* how far the peer's ACKs have consumed the stream */
   uint32_t gap_cnt, gap_thresh;
   bool fin_cnt, trim_init;
+  bool did_close; /* TCPSessionAdapter's endpoint->did_close */
 };
 
 /* Embedded by value in each flow: no heap. */
@@ -48,14 +64,27 @@ struct tf_zeek {
   bool orig_is_first; /* Zeek's originator sent the first packet */
   uint32_t hist_seen; /* Connection::hist_seen: orig bits low, resp << 16 */
   struct tf_zeek_ep ep[2]; /* [0] Zeek's originator, [1] responder */
+  /* timers of the current Zeek connection (0: not armed) */
+  double first_ts, last_ts, attempt_at, delete_at;
+  /* rows Zeek logged before the current one, oldest first */
+  uint8_t nrows;
+  uint16_t rows_dropped;
+  struct tf_zeek_row rows[TF_ZEEK_MAX_ROWS];
 };
 
 void tf_zeek_init(struct tf_zeek *z);
-void tf_zeek_packet(struct tf_zeek *z, bool from_first, uint8_t flags,
-                    uint32_t seq, uint32_t ack, uint32_t payload_len,
-                    uint16_t win, uint32_t src_port, uint32_t dst_port);
+void tf_zeek_packet(struct tf_zeek *z, double ts, bool from_first,
+                    uint8_t flags, uint32_t seq, uint32_t ack,
+                    uint32_t payload_len, uint16_t win, uint32_t src_port,
+                    uint32_t dst_port);
+/* conn_state and history of the FIRST row Zeek logs for the connection */
 const char *tf_zeek_history(struct tf_zeek *z);
 const char *tf_zeek_conn_state(struct tf_zeek *z);
+/* Zeek's rows for the connection (1 unless its timers split it), and row i
+ * of them, oldest first (the last one is the current connection). */
+unsigned tf_zeek_nrows(struct tf_zeek *z);
+void tf_zeek_row(struct tf_zeek *z, unsigned i, const char **state,
+                 const char **hist, double *first_ts);
 bool tf_zeek_orig_is_first(const struct tf_zeek *z);
 
 #endif

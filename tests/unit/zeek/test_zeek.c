@@ -28,9 +28,9 @@ static void run(const struct pk *p, size_t n, uint32_t sport, uint32_t dport,
   struct tf_zeek z;
   tf_zeek_init(&z);
   for (size_t i = 0; i < n; i++)
-    tf_zeek_packet(&z, p[i].first, p[i].flags, p[i].seq, p[i].ack, p[i].len,
-                   p[i].win ? p[i].win : 1000, p[i].first ? sport : dport,
-                   p[i].first ? dport : sport);
+    tf_zeek_packet(&z, 0.001 * (double)i, p[i].first, p[i].flags, p[i].seq,
+                   p[i].ack, p[i].len, p[i].win ? p[i].win : 1000,
+                   p[i].first ? sport : dport, p[i].first ? dport : sport);
   assert_string_equal(tf_zeek_history(&z), hist);
   assert_string_equal(tf_zeek_conn_state(&z), state);
 }
@@ -105,9 +105,9 @@ static void letters(void **state) {
   struct tf_zeek z;
   tf_zeek_init(&z);
   for (int i = 0; i < 4; i++)
-    tf_zeek_packet(&z, w2[i].first, w2[i].flags, w2[i].seq, w2[i].ack,
-                   w2[i].len, i == 3 ? 0 : 1000, w2[i].first ? 50000 : 443,
-                   w2[i].first ? 443 : 50000);
+    tf_zeek_packet(&z, 0.001 * i, w2[i].first, w2[i].flags, w2[i].seq,
+                   w2[i].ack, w2[i].len, i == 3 ? 0 : 1000,
+                   w2[i].first ? 50000 : 443, w2[i].first ? 443 : 50000);
   assert_string_equal(tf_zeek_history(&z), "ShDaw");
 }
 
@@ -119,7 +119,7 @@ static void flips(void **state) {
   run(mid, 2, 443, 50000, "OTH", "^dA");
   struct tf_zeek z;
   tf_zeek_init(&z);
-  tf_zeek_packet(&z, true, P | A, 500, 100, 30, 1000, 443, 50000);
+  tf_zeek_packet(&z, 0.0, true, P | A, 500, 100, 30, 1000, 443, 50000);
   assert_false(tf_zeek_orig_is_first(&z));
   /* a SYN-ACK first between two unlikely ports, then productive traffic:
    * the late flip rewrites the history to "^h" */
@@ -128,11 +128,48 @@ static void flips(void **state) {
   run(synack, 2, 40000, 50000, "OTH", "^hA");
 }
 
+/* TCPSessionAdapter::AttemptTimer: a SYN unanswered for tcp_attempt_delay
+ * ends the connection; the client's FIN 6 s later starts a new one (Zeek's
+ * half-duplex-client baseline: "S0 SAD", then "SH ADF"). */
+static void attempt_split(void **state) {
+  (void)state;
+  const struct {
+    double ts;
+    uint8_t flags;
+    uint32_t seq, len;
+  } p[] = {{0.0, S, 100, 0},
+           {0.1, A, 101, 0},
+           {0.2, P | A, 101, 20},
+           {6.2, F | A, 121, 0}};
+  struct tf_zeek z;
+  tf_zeek_init(&z);
+  for (size_t i = 0; i < 4; i++)
+    tf_zeek_packet(&z, p[i].ts, true, p[i].flags, p[i].seq, 900, p[i].len, 1000,
+                   50000, 22);
+  assert_int_equal(tf_zeek_nrows(&z), 2);
+  assert_string_equal(tf_zeek_conn_state(&z), "S0");
+  assert_string_equal(tf_zeek_history(&z), "SAD");
+  const char *st, *h;
+  double t;
+  tf_zeek_row(&z, 1, &st, &h, &t);
+  assert_string_equal(st, "SH");
+  assert_string_equal(h, "F");
+  assert_true(t > 6.0);
+  /* an answered SYN is not split however late the rest comes */
+  tf_zeek_init(&z);
+  tf_zeek_packet(&z, 0.0, true, S, 100, 0, 0, 1000, 50000, 22);
+  tf_zeek_packet(&z, 0.1, false, S | A, 900, 101, 0, 1000, 22, 50000);
+  tf_zeek_packet(&z, 9.0, true, A, 101, 901, 0, 1000, 50000, 22);
+  assert_int_equal(tf_zeek_nrows(&z), 1);
+  assert_string_equal(tf_zeek_conn_state(&z), "S1");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(states),
       cmocka_unit_test(letters),
       cmocka_unit_test(flips),
+      cmocka_unit_test(attempt_split),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
