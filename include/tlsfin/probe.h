@@ -36,7 +36,9 @@ extern "C" {
   X(NOTHING, "nothing", "did nothing before the deadline")                     \
   X(DATA, "data", "kept sending data")                                         \
   X(SKIPPED, "skipped", "not tested")                                          \
-  X(GARBAGE, "garbage", "sent bytes that are not TLS records")
+  X(GARBAGE, "garbage", "sent bytes that are not TLS records")                 \
+  X(ALERT, "alert", "answered with a TLS alert other than close_notify")       \
+  X(ACCEPTED, "accepted", "took our data without complaint (FIN or silence)")
 
 typedef enum {
 #define TLSFIN_X_(e, n, h) TLSFIN_VERSION_##e,
@@ -76,6 +78,11 @@ enum tlsfin_probe_close_test {
   TLSFIN_PROBE_TRUNCATION,       /* bare FIN without close_notify */
   TLSFIN_PROBE_IDLE, /* silence until the server closes; with --http after a
                         request and its response (keep-alive timeout) */
+  TLSFIN_PROBE_DATA_AFTER_CN, /* close_notify, then application data */
+  TLSFIN_PROBE_HALF_CLOSE_13, /* TLS 1.3, --http: we write after the
+                                 server's close_notify (RFC 8446 §6.1) */
+  TLSFIN_PROBE_H2_GOAWAY,     /* --http, ALPN h2: GOAWAY, then? */
+  TLSFIN_PROBE_KEY_UPDATE,    /* TLS 1.3: KeyUpdate, then close_notify */
   TLSFIN_PROBE_CLOSE_TESTS
 };
 

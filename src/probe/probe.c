@@ -735,6 +735,11 @@ static int resolve_target(struct tlsfin_probe *p) {
   return 0;
 }
 
+static SSL *env_handshake(void *arg, SSL_CTX *ctx, int *fd, double deadline,
+                          char *note, size_t nl) {
+  return handshake(arg, ctx, fd, deadline, note, nl);
+}
+
 int tlsfin_probe_run(struct tlsfin_probe *p) {
   /* a fresh record: nothing of an earlier run may show in this one */
   memset(p->v, 0, sizeof p->v);
@@ -825,6 +830,14 @@ int tlsfin_probe_run(struct tlsfin_probe *p) {
     snprintf(p->c[TLSFIN_PROBE_IDLE].note, sizeof p->c[TLSFIN_PROBE_IDLE].note,
              "needs --idle-max SECONDS");
   SSL_CTX_free(ctx);
+  /* the tests that need their own records and contexts (closetests.c) */
+  struct tf_close_env env = {.handshake = env_handshake,
+                             .arg = p,
+                             .version = p->best,
+                             .http = p->http,
+                             .timeout_ms = p->timeout_ms,
+                             .host = p->sni[0] ? p->sni : p->host};
+  tf_close_extra(&env, p->c);
   return 0;
 }
 
@@ -834,7 +847,8 @@ static const char *vname(uint16_t v) {
 }
 
 static const char *test_names[TLSFIN_PROBE_CLOSE_TESTS] = {
-    "close_notify", "half_close", "truncation", "idle"};
+    "close_notify",  "half_close",    "truncation", "idle",
+    "data_after_cn", "half_close_13", "h2_goaway",  "key_update"};
 
 int tlsfin_probe_write_table(const struct tlsfin_probe *p, FILE *o) {
   fprintf(o, "target %s%s%s%s%s\n", p->target, p->sni[0] ? "  sni " : "",

@@ -357,7 +357,8 @@ import json, sys
 probe = json.load(open(sys.argv[1]))
 rows = [json.loads(l) for l in open(sys.argv[2])]
 # one connection per version row, then one per close test that ran
-assert len(rows) == 6 + 2, len(rows)
+# (data_after_cn takes two: its control first; key_update one)
+assert len(rows) == 6 + 2 + 3, len(rows)
 want = {"SSL3": "tls_handshake_alert", "TLS1.0": "tls_handshake_alert",
         "TLS1.1": "tls_handshake_alert", "TLS1.2": "tls_handshake_alert"}
 for row, v in zip(rows, probe["versions"]):
