@@ -522,7 +522,7 @@ void tf_engine_packet(struct tf_engine *e, const struct tf_pkt *p,
     tf_ladder_add(c->ladder, &row);
   }
   tf_zeek_packet(&c->zeek, p->ts, dir == (c->first_is_client ? 0 : 1), p->flags,
-                 p->seq, p->ack, p->len, p->win,
+                 p->seq, p->ack, p->len, p->caplen, p->win,
                  c->first_is_client ? c->s[0].port : c->s[1].port,
                  c->first_is_client ? c->s[1].port : c->s[0].port);
   tf_flow_packet(c, dir, p, e->gpkt);

@@ -284,32 +284,130 @@ static bool is_clean(const struct tf_zeek_ep *a) {
          (a->state == ST_CLOSED && a->prev_state == ST_ESTABLISHED);
 }
 
-/* TCP_Reassembler::AckReceived: an acknowledgment beyond the bytes seen
- * from that endpoint reveals a content gap ('G', logarithmic), reported
- * only while both endpoints are established or cleanly closing.  Holes
- * below the highest byte seen are not tracked (an approximation). */
+#define SEQ_LT(a, b) ((int32_t)((a) - (b)) < 0)
+#define SEQ_LE(a, b) ((int32_t)((a) - (b)) <= 0)
+
+/* Reassembler(1, ...): trim_seq and last_reassem_seq start one past the
+ * (possibly faked) SYN. */
+static void reasm_init(struct tf_zeek_ep *ep) {
+  if (!ep->trim_init) {
+    ep->trim = ep->reassem = ep->start_seq + 1;
+    ep->trim_init = true;
+  }
+}
+
+/* Reassembler::BlockInserted: deliver the blocks now contiguous with
+ * last_reassem_seq (every kept block starts above it). */
+static void reasm_deliver(struct tf_zeek_ep *ep) {
+  while (ep->nblk && SEQ_LE(ep->blk[0].s, ep->reassem)) {
+    if (SEQ_LT(ep->reassem, ep->blk[0].e))
+      ep->reassem = ep->blk[0].e;
+    memmove(&ep->blk[0], &ep->blk[1], (size_t)--ep->nblk * sizeof ep->blk[0]);
+  }
+}
+
+/* TCP_Reassembler::Gap: the 'G' letter (logarithmic) only while both
+ * endpoints are established or cleanly closing. */
+static void reasm_gap(struct tf_zeek *z, int e) {
+  struct tf_zeek_ep *ep = &z->ep[e];
+  if (is_clean(ep) && is_clean(&z->ep[!e]))
+    scaled(z, e, 'G', &ep->gap_cnt, &ep->gap_thresh);
+}
+
+/* TCP_Reassembler::DataSent + Reassembler::NewBlock: a complete payload
+ * [seq, seq + len) joins the stream, or waits above a hole as a block.
+ * Past tcp_max_above_hole_without_any_acks (16384) undelivered bytes before
+ * any ACK, or tcp_excessive_data_without_further_acks (10 MiB) in blocks,
+ * Zeek stops reassembling (skip_deliveries): no more gaps. */
+static void data_sent(struct tf_zeek_ep *ep, uint32_t seq, uint32_t len) {
+  reasm_init(ep);
+  if (ep->skip)
+    return;
+  uint32_t end = seq + len;
+  if (SEQ_LE(end, ep->trim) || SEQ_LE(end, ep->reassem))
+    return; /* old data */
+  if (SEQ_LE(seq, ep->reassem)) {
+    ep->reassem = end;
+    reasm_deliver(ep);
+  } else {
+    /* insert [seq, end), merging the blocks it overlaps or touches */
+    unsigned i = 0, j;
+    while (i < ep->nblk && SEQ_LT(ep->blk[i].e, seq))
+      i++;
+    for (j = i; j < ep->nblk && SEQ_LE(ep->blk[j].s, end); j++) {
+      if (SEQ_LT(ep->blk[j].s, seq))
+        seq = ep->blk[j].s;
+      if (SEQ_LT(end, ep->blk[j].e))
+        end = ep->blk[j].e;
+    }
+    /* blocks i..j-1 are replaced by one */
+    if (j == i && ep->nblk == TF_ZEEK_BLOCKS) {
+      /* full: join the block below (or above), hiding that hole */
+      if (i > 0)
+        ep->blk[i - 1].e = end;
+      else
+        ep->blk[0].s = seq;
+      goto limits;
+    }
+    if (j == i) {
+      memmove(&ep->blk[i + 1], &ep->blk[i],
+              (size_t)(ep->nblk - i) * sizeof ep->blk[0]);
+      ep->nblk++;
+    } else if (j > i + 1) {
+      memmove(&ep->blk[i + 1], &ep->blk[j],
+              (size_t)(ep->nblk - j) * sizeof ep->blk[0]);
+      ep->nblk = (uint8_t)(ep->nblk - (j - i - 1));
+    }
+    ep->blk[i].s = seq;
+    ep->blk[i].e = end;
+  }
+limits:
+  if (ep->nblk) {
+    /* TCP_Endpoint::NoDataAcked: the peer acked nothing past the SYN */
+    bool no_ack = SEQ_LE(ep->trim, ep->start_seq + 1);
+    uint64_t in_blocks = 0;
+    for (unsigned k = 0; k < ep->nblk; k++)
+      in_blocks += ep->blk[k].e - ep->blk[k].s;
+    if ((no_ack && ep->blk[ep->nblk - 1].e - ep->reassem > 16384) ||
+        in_blocks > 10u * 1024 * 1024) {
+      ep->nblk = 0;
+      ep->skip = true;
+    }
+  }
+}
+
+/* TCP_Reassembler::AckReceived -> DataBlockList::Trim -> Undelivered: an
+ * acknowledgment beyond last_reassem_seq skips the holes below it, one Gap
+ * per hole (before each block, and after the last), then trim_seq moves. */
 static void ack_received(struct tf_zeek *z, int e, uint32_t ack) {
   struct tf_zeek_ep *ep = &z->ep[e];
   if (!ep->seq_init || ep->state == ST_INACTIVE)
     return;
   if (ep->fin_cnt && (int32_t)(ack - ep->fin_seq) >= 0)
     ack = ep->fin_seq - 1;
-  if (!ep->trim_init) {
-    ep->trim = ep->start_seq + 1;
-    ep->trim_init = true;
-  }
-  if ((int32_t)(ack - ep->trim) <= 0)
+  reasm_init(ep);
+  if (SEQ_LE(ack, ep->trim))
     return;
-  uint32_t from =
-      (int32_t)(ep->data_hi - ep->trim) > 0 ? ep->data_hi : ep->trim;
-  if ((int32_t)(ack - from) > 0 && is_clean(ep) && is_clean(&z->ep[!e]))
-    scaled(z, e, 'G', &ep->gap_cnt, &ep->gap_thresh);
+  if (SEQ_LT(ep->reassem, ack)) {
+    if (!ep->skip) {
+      while (ep->nblk && SEQ_LT(ep->blk[0].s, ack)) {
+        reasm_gap(z, e);
+        ep->reassem = ep->blk[0].s;
+        reasm_deliver(ep);
+      }
+      if (SEQ_LT(ep->reassem, ack))
+        reasm_gap(z, e);
+    }
+    if (SEQ_LT(ep->reassem, ack))
+      ep->reassem = ack;
+    reasm_deliver(ep);
+  }
   ep->trim = ack;
 }
 
 void tf_zeek_packet(struct tf_zeek *z, double ts, bool from_first, uint8_t f,
-                    uint32_t seq, uint32_t ack, uint32_t len, uint16_t win,
-                    uint32_t src_port, uint32_t dst_port) {
+                    uint32_t seq, uint32_t ack, uint32_t len, uint32_t caplen,
+                    uint16_t win, uint32_t src_port, uint32_t dst_port) {
   if (z->started)
     run_timers(z, ts);
   if (!z->started) {
@@ -342,11 +440,9 @@ void tf_zeek_packet(struct tf_zeek *z, double ts, bool from_first, uint8_t f,
     if (f & TF_TH_SYN) {
       ep->start_seq = seq;
       ep->last_seq = seq + seg_len;
-      ep->data_hi = seq + 1;
     } else {
       ep->start_seq = seq - 1;
       ep->last_seq = seq;
-      ep->data_hi = seq;
     }
   }
   update_history(z, e, f, seq, len);
@@ -373,8 +469,6 @@ void tf_zeek_packet(struct tf_zeek *z, double ts, bool from_first, uint8_t f,
     scaled(z, e, 'T', &ep->rxmt_cnt, &ep->rxmt_thresh);
   if (len > 0 && !(f & TF_TH_RST))
     ep->size += len;
-  if (len > 0 && !(f & TF_TH_RST) && (int32_t)(seq + len - ep->data_hi) > 0)
-    ep->data_hi = seq + len;
   if ((f & TF_TH_FIN) && !(f & TF_TH_RST)) {
     ep->fin_cnt = true;
     ep->fin_seq = seq + seg_len;
@@ -384,6 +478,10 @@ void tf_zeek_packet(struct tf_zeek *z, double ts, bool from_first, uint8_t f,
   closed(z, e);
   if (f & TF_TH_ACK)
     ack_received(z, !e, ack);
+  /* TCPSessionAdapter::DeliverPacket: only a complete, non-RST payload
+   * reaches TCP_Endpoint::DataSent; a SYN's data starts one past it */
+  if (len > 0 && caplen >= len && !(f & TF_TH_RST))
+    data_sent(&z->ep[e], (f & TF_TH_SYN) ? seq + 1 : seq, len);
 }
 
 static const char *live_history(struct tf_zeek *z) {

@@ -7,6 +7,10 @@
  * TCP_Endpoint::ScaledHistoryEntry(), and conn_state() the function of the
  * same name in base/protocols/conn/main.zeek.  Fed one TCP packet at a time.
  *
+ * `payload_caplen` is how much of the payload the capture holds: Zeek's
+ * reassembler only takes complete payloads (TCP_Endpoint::DataSent), so a
+ * truncated one leaves a content gap when it is acknowledged.
+ *
  * `from_first` is true when the packet comes from the host that sent the
  * connection's first packet; this module decides Zeek's originator itself,
  * with the '^' flip, as Zeek does.
@@ -28,6 +32,9 @@
 /* Rows Zeek would log before the current one (timer splits); more are
  * counted in `rows_dropped`, not kept. */
 #define TF_ZEEK_MAX_ROWS 3
+/* Blocks above a hole kept per endpoint (Zeek keeps any number; past this
+ * the highest are merged, which can hide a hole). */
+#define TF_ZEEK_BLOCKS 8
 
 /* Zeek's timer defaults (base/init-bare.zeek) that end a connection. */
 #define TF_ZEEK_ATTEMPT_DELAY 5.0 /* tcp_attempt_delay */
@@ -48,9 +55,16 @@ struct tf_zeek_ep {
   uint32_t last_syn, last_fin, last_rst; /* raw seqs of the last such letter */
   uint32_t rxmt_cnt, rxmt_thresh, win0_cnt, win0_thresh;
   uint64_t size;    /* payload bytes (conn.log orig_bytes / resp_bytes) */
-  uint32_t data_hi; /* one past the highest payload byte (or SYN) seen */
   uint32_t fin_seq; /* one past the FIN (Zeek's FIN_seq) */
-  uint32_t trim;    /* how far the peer's ACKs have consumed the stream */
+  /* TCP_Reassembler: trim_seq (how far the peer's ACKs have consumed the
+   * stream), last_reassem_seq (end of the contiguous bytes delivered) and
+   * the blocks received above a hole, sorted, disjoint, not touching. */
+  uint32_t trim, reassem;
+  struct {
+    uint32_t s, e;
+  } blk[TF_ZEEK_BLOCKS];
+  uint8_t nblk;
+  bool skip; /* TCP_Reassembler::skip_deliveries */
   uint32_t gap_cnt, gap_thresh;
   bool fin_cnt, trim_init;
   bool did_close; /* TCPSessionAdapter's endpoint->did_close */
@@ -75,8 +89,8 @@ struct tf_zeek {
 void tf_zeek_init(struct tf_zeek *z);
 void tf_zeek_packet(struct tf_zeek *z, double ts, bool from_first,
                     uint8_t flags, uint32_t seq, uint32_t ack,
-                    uint32_t payload_len, uint16_t win, uint32_t src_port,
-                    uint32_t dst_port);
+                    uint32_t payload_len, uint32_t payload_caplen, uint16_t win,
+                    uint32_t src_port, uint32_t dst_port);
 /* conn_state and history of the FIRST row Zeek logs for the connection */
 const char *tf_zeek_history(struct tf_zeek *z);
 const char *tf_zeek_conn_state(struct tf_zeek *z);

@@ -154,6 +154,13 @@ def trace_for(test_text, fname):
             runs_before.append((i, m.group(2), (m.group(1) + " " + m.group(3))))
         if first_ref is None and re.search(r"(^|[\s/>])" + re.escape(stem) + r"($|[\s;|])", cmd):
             first_ref = i
+        # btest-diff DIR/conn.log is stored as DIR.conn.log: the run is the
+        # last one before the logs were moved into DIR ("mkdir DIR && mv
+        # *log DIR")
+        d = stem.split(".", 1)[0] if stem.count(".") >= 2 else None
+        if (first_ref is None and d and re.search(r"\b(mv|mkdir)\b", cmd)
+                and re.search(r"(^|\s)" + re.escape(d) + r"($|[\s;/])", cmd)):
+            first_ref = i
     if not runs_before:
         return None, None
     if first_ref is not None:

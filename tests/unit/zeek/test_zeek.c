@@ -29,7 +29,7 @@ static void run(const struct pk *p, size_t n, uint32_t sport, uint32_t dport,
   tf_zeek_init(&z);
   for (size_t i = 0; i < n; i++)
     tf_zeek_packet(&z, 0.001 * (double)i, p[i].first, p[i].flags, p[i].seq,
-                   p[i].ack, p[i].len, p[i].win ? p[i].win : 1000,
+                   p[i].ack, p[i].len, p[i].len, p[i].win ? p[i].win : 1000,
                    p[i].first ? sport : dport, p[i].first ? dport : sport);
   assert_string_equal(tf_zeek_history(&z), hist);
   assert_string_equal(tf_zeek_conn_state(&z), state);
@@ -106,7 +106,7 @@ static void letters(void **state) {
   tf_zeek_init(&z);
   for (int i = 0; i < 4; i++)
     tf_zeek_packet(&z, 0.001 * i, w2[i].first, w2[i].flags, w2[i].seq,
-                   w2[i].ack, w2[i].len, i == 3 ? 0 : 1000,
+                   w2[i].ack, w2[i].len, w2[i].len, i == 3 ? 0 : 1000,
                    w2[i].first ? 50000 : 443, w2[i].first ? 443 : 50000);
   assert_string_equal(tf_zeek_history(&z), "ShDaw");
 }
@@ -119,7 +119,7 @@ static void flips(void **state) {
   run(mid, 2, 443, 50000, "OTH", "^dA");
   struct tf_zeek z;
   tf_zeek_init(&z);
-  tf_zeek_packet(&z, 0.0, true, P | A, 500, 100, 30, 1000, 443, 50000);
+  tf_zeek_packet(&z, 0.0, true, P | A, 500, 100, 30, 30, 1000, 443, 50000);
   assert_false(tf_zeek_orig_is_first(&z));
   /* a SYN-ACK first between two unlikely ports, then productive traffic:
    * the late flip rewrites the history to "^h" */
@@ -144,8 +144,8 @@ static void attempt_split(void **state) {
   struct tf_zeek z;
   tf_zeek_init(&z);
   for (size_t i = 0; i < 4; i++)
-    tf_zeek_packet(&z, p[i].ts, true, p[i].flags, p[i].seq, 900, p[i].len, 1000,
-                   50000, 22);
+    tf_zeek_packet(&z, p[i].ts, true, p[i].flags, p[i].seq, 900, p[i].len,
+                   p[i].len, 1000, 50000, 22);
   assert_int_equal(tf_zeek_nrows(&z), 2);
   assert_string_equal(tf_zeek_conn_state(&z), "S0");
   assert_string_equal(tf_zeek_history(&z), "SAD");
@@ -157,19 +157,46 @@ static void attempt_split(void **state) {
   assert_true(t > 6.0);
   /* an answered SYN is not split however late the rest comes */
   tf_zeek_init(&z);
-  tf_zeek_packet(&z, 0.0, true, S, 100, 0, 0, 1000, 50000, 22);
-  tf_zeek_packet(&z, 0.1, false, S | A, 900, 101, 0, 1000, 22, 50000);
-  tf_zeek_packet(&z, 9.0, true, A, 101, 901, 0, 1000, 50000, 22);
+  tf_zeek_packet(&z, 0.0, true, S, 100, 0, 0, 0, 1000, 50000, 22);
+  tf_zeek_packet(&z, 0.1, false, S | A, 900, 101, 0, 0, 1000, 22, 50000);
+  tf_zeek_packet(&z, 9.0, true, A, 101, 901, 0, 0, 1000, 50000, 22);
   assert_int_equal(tf_zeek_nrows(&z), 1);
   assert_string_equal(tf_zeek_conn_state(&z), "S1");
 }
 
+/* TCP_Reassembler::AckReceived -> Undelivered: an ACK past a hole that was
+ * never filled is a content gap ('G' for the originator), even below the
+ * highest byte seen; a filled hole is none (its late segment is a 'T'), and a
+ * truncated payload never reaches the reassembler (TCP_Endpoint::DataSent), so
+ * acking it is a gap. */
+static void gaps(void **state) {
+  (void)state;
+  const struct pk hole[] = {
+      {1, S, 100, 0, 0, 0},        {0, S | A, 900, 101, 0, 0},
+      {1, A, 101, 901, 0, 0},      {1, P | A, 101, 901, 20, 0},
+      {1, P | A, 141, 901, 20, 0}, {0, A, 901, 161, 0, 0}};
+  RUN(hole, "S1", "ShADaG");
+  const struct pk filled[] = {
+      {1, S, 100, 0, 0, 0},        {0, S | A, 900, 101, 0, 0},
+      {1, A, 101, 901, 0, 0},      {1, P | A, 101, 901, 20, 0},
+      {1, P | A, 141, 901, 20, 0}, {1, P | A, 121, 901, 20, 0},
+      {0, A, 901, 161, 0, 0}};
+  RUN(filled, "S1", "ShADTa"); /* the late fill is a retransmission */
+  struct tf_zeek z;
+  tf_zeek_init(&z);
+  tf_zeek_packet(&z, 0.0, true, S, 100, 0, 0, 0, 1000, 50000, 80);
+  tf_zeek_packet(&z, 0.1, false, S | A, 900, 101, 0, 0, 1000, 80, 50000);
+  tf_zeek_packet(&z, 0.2, true, A, 101, 901, 0, 0, 1000, 50000, 80);
+  tf_zeek_packet(&z, 0.3, true, P | A, 101, 901, 474, 0, 1000, 50000, 80);
+  tf_zeek_packet(&z, 0.4, false, A, 901, 575, 0, 0, 1000, 80, 50000);
+  assert_string_equal(tf_zeek_history(&z), "ShADaG");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(states),
-      cmocka_unit_test(letters),
-      cmocka_unit_test(flips),
-      cmocka_unit_test(attempt_split),
+      cmocka_unit_test(states), cmocka_unit_test(letters),
+      cmocka_unit_test(flips),  cmocka_unit_test(attempt_split),
+      cmocka_unit_test(gaps),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
