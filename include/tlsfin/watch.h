@@ -53,6 +53,10 @@ int tlsfin_watch_set_timeouts(struct tlsfin_watch *w, double linger,
  * none): past it the oldest connections are written early. */
 int tlsfin_watch_set_max_memory(struct tlsfin_watch *w, uint64_t bytes);
 
+/* UDP ports that carry tunnels, as tlsfin_analyze_set_tunnel_port():
+ * "TYPE:PORT[,PORT...]" or "TYPE:off"; repeatable. */
+int tlsfin_watch_set_tunnel_port(struct tlsfin_watch *w, const char *spec);
+
 /* Flight recorder: keep the last packets of each connection, write those
  * that end with a recorded verdict to pcapng files in dir. */
 int tlsfin_watch_set_record(struct tlsfin_watch *w, const char *dir);

@@ -58,6 +58,9 @@ static void usage(FILE *f) {
       "disables)\n"
       "  --max-memory=MB              connection table ceiling (default 192; "
       "0 = none)\n"
+      "  --tunnel-port=TYPE:PORT[,PORT]  as in analyze: also open TYPE on "
+      "these "
+      "UDP ports\n"
       "  --color=auto|always|never    colour in the table\n");
 }
 
@@ -100,6 +103,7 @@ enum {
   O_COLOR,
   O_MAXMEM,
   O_LIBSSL,
+  O_TUNNEL,
 };
 
 int tlsfin_cmd_watch(int argc, char **argv) {
@@ -126,6 +130,7 @@ int tlsfin_cmd_watch(int argc, char **argv) {
       {"color", required_argument, NULL, O_COLOR},
       {"max-memory", required_argument, NULL, O_MAXMEM},
       {"libssl", no_argument, NULL, O_LIBSSL},
+      {"tunnel-port", required_argument, NULL, O_TUNNEL},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0}};
@@ -239,6 +244,9 @@ int tlsfin_cmd_watch(int argc, char **argv) {
       break;
     case O_LIBSSL:
       rc = tlsfin_watch_set_libssl(w, true);
+      break;
+    case O_TUNNEL:
+      rc = tlsfin_watch_set_tunnel_port(w, optarg);
       break;
     case O_MAXMEM:
       if (parse_num("--max-memory", optarg, 0, 1e6, &v) < 0)

@@ -66,6 +66,7 @@ struct tlsfin_watch {
   int nnames;
   char *filter;
   struct tf_filter compiled;
+  struct tf_tunnel_ports tunnel_ports; /* UDP tunnels (decode_tunnel.c) */
   enum tlsfin_format format;
   FILE *out, *summary_out;
   bool color;
@@ -127,6 +128,7 @@ struct tlsfin_watch *tlsfin_watch_new(void) {
   w->buffer_mb = DEF_BUFFER_MB;
   w->snaplen = DEF_SNAPLEN;
   tf_engine_opts_default(&w->eo);
+  tf_tunnel_ports_default(&w->tunnel_ports);
   w->eo.idle_timeout = DEF_IDLE;
   w->eo.half_closed_timeout = DEF_HALF_CLOSED;
   w->record_max_mb = TF_RECORDER_DEFAULT_DIR_MAX >> 20;
@@ -233,6 +235,14 @@ int tlsfin_watch_set_max_memory(struct tlsfin_watch *w, uint64_t bytes) {
     return -1;
   }
   w->eo.max_memory = (size_t)bytes;
+  return 0;
+}
+int tlsfin_watch_set_tunnel_port(struct tlsfin_watch *w, const char *spec) {
+  char err[200];
+  if (tf_tunnel_ports_parse(&w->tunnel_ports, spec, err, sizeof err) < 0) {
+    seterr(w, "--tunnel-port: %s", err);
+    return -1;
+  }
   return 0;
 }
 int tlsfin_watch_set_record(struct tlsfin_watch *w, const char *dir) {
@@ -473,6 +483,7 @@ static int open_iface(struct tlsfin_watch *w, const char *name) {
   }
   f->src.iface = w->nifs - 1;
   w->compiled.expr = w->filter;
+  f->src.tunnel_ports = &w->tunnel_ports;
   if (tf_source_init(&f->src, pc, f->name, &w->compiled, w->err,
                      sizeof w->err) < 0)
     return -1;
