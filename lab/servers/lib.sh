@@ -43,6 +43,10 @@ set -euo pipefail
 
 # shellcheck disable=SC2034 # for the scripts: lab/servers/
 SRV_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# The lab's helpers (lab_free_port): one copy for the lab and the servers.
+LAB=${LAB:-$(cd "$SRV_LIB/.." && pwd)}
+# shellcheck source=../lib.sh
+source "$LAB/lib.sh"
 _srv_pids=()
 _srv_sigs=()
 _srv_rmdir=""
@@ -71,17 +75,7 @@ _srv_cleanup() {
   exit "$rc"
 }
 
-srv_free_port() {
-  local used p
-  used=$(ss -Htan | awk '{print $4}' | sed 's/.*://' | sort -u)
-  while :; do
-    p=$((20000 + RANDOM % 40000))
-    grep -qx "$p" <<<"$used" || {
-      echo "$p"
-      return
-    }
-  done
-}
+srv_free_port() { lab_free_port; }
 
 srv_init() {
   SRV_NAME=$1
