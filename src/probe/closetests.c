@@ -23,6 +23,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -114,6 +115,7 @@ struct conn {
   bool keys;
   uint8_t buf[2 * (5 + 16384 + 2048)]; /* raw bytes not yet a record */
   size_t n;
+  uint8_t h2[2 * (9 + 16384)]; /* HTTP/2 frames not yet whole */
 };
 
 static bool open_conn(const struct tf_close_env *e, SSL_CTX *ctx,
@@ -660,7 +662,7 @@ static void t_h2_goaway(const struct tf_close_env *e, SSL_CTX *ctx,
   /* Frames are parsed from a buffer; every length is the server's and is
    * bounded by our SETTINGS_MAX_FRAME_SIZE, the default 16384 (RFC 9113
    * §4.2): a longer frame is a protocol error, reported as garbage. */
-  static uint8_t fb[2 * (9 + 16384)];
+  uint8_t *fb = c->h2;
   size_t fn = 0;
   bool settings = false, goaway_sent = false;
   double t0 = 0;
@@ -705,7 +707,7 @@ static void t_h2_goaway(const struct tf_close_env *e, SSL_CTX *ctx,
       t0 = tf_probe_now_ms();
       deadline = t0 + e->timeout_ms;
     }
-    int got = SSL_read(c->s, fb + fn, (int)(sizeof fb - fn));
+    int got = SSL_read(c->s, fb + fn, (int)(sizeof c->h2 - fn));
     if (got > 0) {
       fn += (size_t)got;
       continue;
@@ -798,33 +800,46 @@ void tf_close_extra(const struct tf_close_env *e,
                             *hc = &c[TLSFIN_PROBE_HALF_CLOSE_13],
                             *h2 = &c[TLSFIN_PROBE_H2_GOAWAY],
                             *ku = &c[TLSFIN_PROBE_KEY_UPDATE];
-  static struct conn conn; /* 40 KB of buffer: not on the stack */
+  /* 40 KB of buffer: not on the stack, and one per call, since --targets
+   * -j probes several servers at once from threads */
+  struct conn *conn = calloc(1, sizeof *conn);
   struct keys k;
   bool tls13 = e->version == TLS1_3_VERSION;
-  SSL_CTX *ctx =
-      e->version >= TLS1_2_VERSION ? make_ctx(e->version, false, &k) : NULL;
+  SSL_CTX *ctx = conn && e->version >= TLS1_2_VERSION
+                     ? make_ctx(e->version, false, &k)
+                     : NULL;
+  if (!conn) {
+    for (int i = 0; i < 4; i++) {
+      struct tlsfin_probe_close *t =
+          (struct tlsfin_probe_close *[]){dac, hc, h2, ku}[i];
+      snprintf(t->note, sizeof t->note, "out of memory");
+    }
+    return;
+  }
   if (!ctx) {
+    free(conn);
     snprintf(dac->note, sizeof dac->note, "needs TLS 1.2 or 1.3 (AEAD)");
     snprintf(hc->note, sizeof hc->note, "needs TLS 1.3");
     snprintf(h2->note, sizeof h2->note, "needs TLS 1.2 or 1.3");
     snprintf(ku->note, sizeof ku->note, "needs TLS 1.3");
     return;
   }
-  t_data_after_cn(e, ctx, &k, &conn, dac);
+  t_data_after_cn(e, ctx, &k, conn, dac);
   if (tls13 && e->http)
-    t_half_close_13(e, ctx, &k, &conn, hc);
+    t_half_close_13(e, ctx, &k, conn, hc);
   else
     snprintf(hc->note, sizeof hc->note, "%s",
              tls13 ? "needs --http" : "needs TLS 1.3");
   if (tls13)
-    t_key_update(e, ctx, &k, &conn, ku);
+    t_key_update(e, ctx, &k, conn, ku);
   else
     snprintf(ku->note, sizeof ku->note, "needs TLS 1.3");
   SSL_CTX_free(ctx);
   if (e->http && (ctx = make_ctx(e->version, true, &k)) != NULL) {
-    t_h2_goaway(e, ctx, &k, &conn, h2);
+    t_h2_goaway(e, ctx, &k, conn, h2);
     SSL_CTX_free(ctx);
   } else {
     snprintf(h2->note, sizeof h2->note, "needs --http");
   }
+  free(conn);
 }
