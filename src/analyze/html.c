@@ -38,8 +38,7 @@ struct ent {
 struct tf_html {
   FILE *out;
   struct tf_sink sink;
-  char *buf;
-  size_t len, cap;
+  struct tf_buf b; /* each connection's array tail (fields 3..) */
   struct ent *ents;
   size_t n, ecap;
   char **strs;
@@ -50,39 +49,6 @@ struct tf_html {
   size_t ninputs;
   bool oom;
 };
-
-static bool reserve(struct tf_html *h, size_t more) {
-  if (h->len + more <= h->cap)
-    return true;
-  size_t cap = h->cap ? h->cap : 1 << 16;
-  while (cap < h->len + more)
-    cap *= 2;
-  char *b = realloc(h->buf, cap);
-  if (!b) {
-    h->oom = true;
-    return false;
-  }
-  h->buf = b;
-  h->cap = cap;
-  return true;
-}
-
-static void bprintf(struct tf_html *h, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void bprintf(struct tf_html *h, const char *fmt, ...) {
-  if (h->oom)
-    return;
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(NULL, 0, fmt, ap);
-  va_end(ap);
-  if (n < 0 || !reserve(h, (size_t)n + 1))
-    return;
-  va_start(ap, fmt);
-  vsnprintf(h->buf + h->len, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  h->len += (size_t)n;
-}
 
 static uint32_t fnv1a(const char *s) {
   uint32_t x = 2166136261u;
@@ -165,9 +131,10 @@ static void html_conn(void *ctx, const struct tf_conn *c,
   char wf[TF_WIRESHARK_FILTER_LEN];
   tf_wireshark_filter(c, wf, sizeof wf);
 
-  size_t start = h->len;
-  bprintf(
-      h, "%ld,%u,%ld,%u,%d,%d,%d,%ld,%ld,%d,%ld,%ld,%d,%d,%d,%ld,%llu,%llu,",
+  size_t start = h->b.len;
+  tf_buf_printf(
+      &h->b,
+      "%ld,%u,%ld,%u,%d,%d,%d,%ld,%ld,%d,%ld,%ld,%d,%d,%d,%ld,%llu,%llu,",
       intern(h, a0), c->s[0].port, intern(h, a1), c->s[1].port, (int)r->verdict,
       r->has_rst ? r->rst_by : -1, r->has_rst ? (int)r->cause : -1,
       r->has_rst ? intern(h, tlsfin_confidence_name(r->confidence)) : -1,
@@ -176,11 +143,12 @@ static void html_conn(void *ctx, const struct tf_conn *c,
       r->is_tls ? (int)c->tls.d[0].cn : 0, r->is_tls ? (int)c->tls.d[1].cn : 0,
       r->truncated ? 1 : 0, r->is_tls ? intern_or_none(h, c->tls.sni) : -1,
       (unsigned long long)c->s[0].bytes, (unsigned long long)c->s[1].bytes);
-  bprintf(h, "%ld,%ld,%ld,%ld,[", intern(h, r->explain),
-          intern_or_none(h, hend),
-          r->has_rst ? intern_or_none(h, r->kernel_reason) : -1, intern(h, wf));
+  tf_buf_printf(&h->b, "%ld,%ld,%ld,%ld,[", intern(h, r->explain),
+                intern_or_none(h, hend),
+                r->has_rst ? intern_or_none(h, r->kernel_reason) : -1,
+                intern(h, wf));
   const struct tf_ladder *l = c->ladder;
-  bprintf(h, "%llu", l ? (unsigned long long)l->total : 0ull);
+  tf_buf_printf(&h->b, "%llu", l ? (unsigned long long)l->total : 0ull);
   double prev = c->first_ts;
   for (unsigned i = 0; l && i < l->n; i++) {
     const struct tf_ladder_row *row = tf_ladder_row_at(l, i);
@@ -188,16 +156,19 @@ static void html_conn(void *ctx, const struct tf_conn *c,
     tf_tls_notes(notes, sizeof notes, c, row->gpkt, row->dir);
     double dt = (row->ts - prev) * 1e6;
     prev = row->ts;
-    bprintf(h, ",%lld,%u,%u,%u,%ld,%llu", dt > 0 ? (long long)(dt + 0.5) : 0ll,
-            row->dir, row->flags, row->len,
-            notes[0] ? intern(h, notes + 1) : -1, /* notes start with ' ' */
-            (unsigned long long)row->no);
+    tf_buf_printf(
+        &h->b, ",%lld,%u,%u,%u,%ld,%llu", dt > 0 ? (long long)(dt + 0.5) : 0ll,
+        row->dir, row->flags, row->len,
+        notes[0] ? intern(h, notes + 1) : -1, /* notes start with ' ' */
+        (unsigned long long)row->no);
   }
-  bprintf(h, "]]");
+  tf_buf_printf(&h->b, "]]");
+  if (h->b.oom)
+    h->oom = true;
   if (h->oom)
     return;
   h->ents[h->n++] =
-      (struct ent){c->id, c->first_ts, c->last_ts, start, h->len - start};
+      (struct ent){c->id, c->first_ts, c->last_ts, start, h->b.len - start};
 }
 
 struct tf_html *tf_html_new(FILE *out) {
@@ -321,7 +292,7 @@ static void write_data(struct tf_html *h, FILE *f,
     fprintf(f, "%s[%llu,%.3f,%.3f,", i ? ",\n" : "\n",
             (unsigned long long)e->id, (e->first_ts - t0) * 1e3,
             (e->last_ts - t0) * 1e3);
-    fwrite(h->buf + e->off, 1, e->len, f);
+    fwrite(h->b.p + e->off, 1, e->len, f);
   }
   fputs("]}", f);
 }
@@ -397,7 +368,7 @@ static int gz_close(void *cookie) {
 
 /* The data's size, near enough to choose between plain and compressed. */
 static size_t data_estimate(const struct tf_html *h) {
-  size_t n = h->len + h->n * 32 + 8192;
+  size_t n = h->b.len + h->n * 32 + 8192;
   for (size_t i = 0; i < h->nstrs; i++)
     n += strlen(h->strs[i]) + 3;
   return n;
@@ -453,6 +424,6 @@ void tf_html_free(struct tf_html *h) {
   free(h->inputs);
   free(h->slots);
   free(h->ents);
-  free(h->buf);
+  tf_buf_free(&h->b);
   free(h);
 }

@@ -27,8 +27,10 @@ void tf_buf_printf(struct tf_buf *b, const char *fmt, ...) {
     while (ncap - b->len <= (size_t)n)
       ncap *= 2;
     char *np = realloc(b->p, ncap);
-    if (!np)
+    if (!np) {
+      b->oom = true;
       return;
+    }
     b->p = np;
     b->cap = ncap;
   }
@@ -208,6 +210,7 @@ void tf_buf_free(struct tf_buf *b) {
   free(b->p);
   b->p = NULL;
   b->len = b->cap = 0;
+  b->oom = false;
 }
 
 void tf_format_addr(char *dst, size_t n, uint8_t af, const uint8_t *addr) {

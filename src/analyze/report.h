@@ -14,6 +14,7 @@
 struct tf_buf {
   char *p;
   size_t len, cap;
+  bool oom; /* a printf did not fit in memory: the buffer is incomplete */
 };
 void tf_buf_printf(struct tf_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
