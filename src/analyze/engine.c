@@ -7,6 +7,7 @@
  */
 #include "engine.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,8 +48,9 @@ struct tf_engine {
   uint64_t ladder_id;
   unsigned ladder_all; /* rows kept for every connection (HTML report) */
   uint64_t next_id;
-  uint64_t gpkt; /* packets across inputs: the order of events */
-  double now;    /* the latest time seen (capture clock) */
+  _Atomic uint64_t *shared_id; /* tf_engine_set_id_counter */
+  uint64_t gpkt;               /* packets across inputs: the order of events */
+  double now;                  /* the latest time seen (capture clock) */
   /* A jump far ahead waits for confirmation (see packet_clock). */
   double jump_ts;
   unsigned jump_seen;
@@ -300,7 +302,8 @@ static struct tf_conn *conn_new(struct tf_engine *e, const struct tf_pkt *p,
   c->s[!cl].port = p->dport;
   c->af = p->af;
   c->hash = hash;
-  c->id = e->next_id++;
+  c->id = e->shared_id ? atomic_fetch_add(e->shared_id, 1) : e->next_id++;
+  c->first_gpkt = e->gpkt;
   c->first_ts = p->ts;
   c->first_is_client = sender_is_client;
   c->start = TF_START_MIDSTREAM;
@@ -320,6 +323,9 @@ static struct tf_conn *conn_new(struct tf_engine *e, const struct tf_pkt *p,
   list_push(e, c, L_ACTIVE);
   if (++e->st.open > e->nbuckets)
     table_grow(e);
+  for (struct tf_sink *s = e->sinks; s; s = s->next)
+    if (s->open)
+      s->open(s->ctx, c);
   return c;
 }
 
@@ -480,9 +486,20 @@ static void packet_clock(struct tf_engine *e, double ts) {
   }
 }
 
+void tf_engine_set_id_counter(struct tf_engine *e, _Atomic uint64_t *next) {
+  e->shared_id = next;
+}
+
+void tf_engine_clock(struct tf_engine *e, double ts) { packet_clock(e, ts); }
+
 void tf_engine_packet(struct tf_engine *e, const struct tf_pkt *p,
                       const struct tf_raw *raw) {
-  e->gpkt++;
+  tf_engine_packet_at(e, p, raw, e->gpkt + 1);
+}
+
+void tf_engine_packet_at(struct tf_engine *e, const struct tf_pkt *p,
+                         const struct tf_raw *raw, uint64_t gpkt) {
+  e->gpkt = gpkt;
   e->st.packets++;
   packet_clock(e, p->ts);
   uint32_t h = tuple_hash(p);

@@ -37,6 +37,9 @@ struct tf_sink {
   void (*packet)(void *ctx, const struct tf_conn *c, int dir,
                  const struct tf_pkt *p, const struct tf_raw *raw);
   void (*conn)(void *ctx, const struct tf_conn *c, const struct tf_result *r);
+  /* a connection was opened (may be NULL): analyze -j numbers connections
+   * across shards from these */
+  void (*open)(void *ctx, const struct tf_conn *c);
   struct tf_sink *next; /* owned by the engine's list */
 };
 
@@ -98,6 +101,19 @@ void tf_engine_set_ladder_all(struct tf_engine *e, unsigned rows);
 /* One decoded TCP packet; raw may be NULL.  Times are p->ts. */
 void tf_engine_packet(struct tf_engine *e, const struct tf_pkt *p,
                       const struct tf_raw *raw);
+/* The same with the engine's packet number given: analyze -j numbers the
+ * packets of all shards in the reader, and each shard's engine sees only
+ * its own packets (gpkt strictly increasing). */
+void tf_engine_packet_at(struct tf_engine *e, const struct tf_pkt *p,
+                         const struct tf_raw *raw, uint64_t gpkt);
+/* A packet at ts went to another shard: the clock moves exactly as if
+ * this engine had seen it (timeouts fire at the same packets as with one
+ * engine, so -j N writes what -j 1 writes). */
+void tf_engine_clock(struct tf_engine *e, double ts);
+/* Connection ids drawn from a counter shared by several engines (watch -j:
+ * one engine per fanout socket, ids unique across them); NULL: the
+ * engine's own counter. */
+void tf_engine_set_id_counter(struct tf_engine *e, _Atomic uint64_t *next);
 /* A source saw TCP it cannot follow (stats.unfollowed). */
 void tf_engine_note_unfollowed(struct tf_engine *e);
 /* The clock moved to `now` without a packet (live capture): finish what

@@ -111,6 +111,9 @@ struct tf_conn {
   double first_ts, last_ts;
   uint64_t last_pkt;
   uint64_t first_no, last_no; /* packet numbers in their capture file */
+  /* the engine's number of the packet that opened it (across inputs; with
+   * analyze -j, across shards): its place in the output order */
+  uint64_t first_gpkt;
   struct tf_side s[2];
   struct tf_zeek zeek;
   struct tf_tls tls;
