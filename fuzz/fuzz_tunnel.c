@@ -29,7 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!pkt)
     return 0;
   memcpy(pkt, data + 1, n);
-  struct tf_decap dc = {&tp, {0}};
+  /* the high bit of the selector byte turns checksum checks on */
+  struct tf_decap dc = {&tp, {0}, (data[0] & 0x80) != 0};
   struct tf_pkt p;
   const char *why = NULL;
   int r = tf_decode_packet_decap(links[data[0] % 3], pkt, n, &p, &dc, &why);

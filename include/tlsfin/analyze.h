@@ -70,6 +70,11 @@ int tlsfin_analyze_set_flush(struct tlsfin_analyze *a, bool on);
 /* Emit each connection as soon as it is finished instead of in order of
  * first packet (bounded memory with long-lived connections). */
 int tlsfin_analyze_set_unordered(struct tlsfin_analyze *a, bool on);
+/* -j: n engines on n threads, each owning the connections of a flow-hash
+ * shard, written exactly as one engine writes them (0: one per online CPU;
+ * 1: the default, no threads).  Table, JSONL, Zeek, CSV and summary only:
+ * the other formats and --annotate run one engine.  Before any input. */
+int tlsfin_analyze_set_jobs(struct tlsfin_analyze *a, unsigned n);
 
 /* Memory ceiling of the connection table in bytes (default 192 MiB; 0 = no
  * ceiling): past it the oldest connections are finished early (ended ones
@@ -80,6 +85,12 @@ int tlsfin_analyze_set_max_memory(struct tlsfin_analyze *a, uint64_t bytes);
  * (4789, 6081, 2152, 3544, 5072, 4754); "TYPE:off" stops opening TYPE.
  * IP-in-IP, GRE, MPLS and PPPoE need no ports.  docs/analyze.md. */
 int tlsfin_analyze_set_tunnel_port(struct tlsfin_analyze *a, const char *spec);
+/* Verify IPv4 header and TCP checksums as Zeek does without -C (default
+ * off: captures taken on a host with checksum offload have wrong ones by
+ * design): a bad IPv4 header checksum drops the packet, a bad TCP one
+ * counts only as the Zeek history letter C/c (zeek_history, zeek_rows).
+ * docs/analyze.md. */
+int tlsfin_analyze_set_zeek_checksums(struct tlsfin_analyze *a, bool on);
 /* Timeouts in capture time, seconds; negative keeps the default (attempt
  * 130; idle and half-closed 0, i.e. off), 0 disables.  A connection that times
  * out is written with the verdict it has (no_answer, open, half_closed,

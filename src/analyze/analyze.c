@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "annotate.h"
 #include "engine.h"
@@ -24,6 +25,7 @@
 #include "input.h"
 #include "pcapfile.h"
 #include "keylog.h"
+#include "par.h"
 #include "sinks.h"
 #include "source.h"
 
@@ -51,9 +53,21 @@ struct tlsfin_analyze {
   char keylog_warning[300];
   struct tf_engine_opts eo;
   struct tf_tunnel_ports tunnel_ports; /* UDP tunnels (decode_tunnel.c) */
+  bool zeek_csum;         /* --zeek-checksums (decode.h, struct tf_decap) */
   struct tf_annot *annot; /* --annotate: its sink and its second pass */
   bool annot_sink;        /* the sink is on the engine */
+  unsigned jobs;          /* -j: shards of the engine on threads */
+  struct tf_par *par;     /* instead of engine when jobs > 1 */
+  struct tf_keylog *par_keylog; /* what the shards have */
 };
+
+/* The engine's counts, or the shards' added up. */
+static const struct tf_engine_stats *stats_of(const struct tlsfin_analyze *a) {
+  return a->par ? tf_par_stats(a->par) : tf_engine_stats(a->engine);
+}
+static bool have_engine(const struct tlsfin_analyze *a) {
+  return a->engine || a->par;
+}
 
 static void seterr(struct tlsfin_analyze *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -103,8 +117,13 @@ int tlsfin_analyze_set_timeouts(struct tlsfin_analyze *a, double attempt,
   return 0;
 }
 
+int tlsfin_analyze_set_zeek_checksums(struct tlsfin_analyze *a, bool on) {
+  a->zeek_csum = on;
+  return 0;
+}
+
 uint64_t tlsfin_analyze_evicted(const struct tlsfin_analyze *a) {
-  return a->engine ? tf_engine_stats(a->engine)->evicted : 0;
+  return have_engine(a) ? stats_of(a)->evicted : 0;
 }
 const char *tlsfin_analyze_error(const struct tlsfin_analyze *a) {
   return a->err;
@@ -156,7 +175,7 @@ const char *tlsfin_analyze_keylog_warning(const struct tlsfin_analyze *a) {
 
 int tlsfin_analyze_set_annotate(struct tlsfin_analyze *a, const char *path) {
   /* The second pass numbers packets from the first one read. */
-  if (a->annot_sink || (a->engine && tf_engine_stats(a->engine)->packets)) {
+  if (a->annot_sink || (have_engine(a) && stats_of(a)->packets)) {
     seterr(a, "--annotate must be set once, before any input is read");
     return -1;
   }
@@ -192,12 +211,29 @@ int tlsfin_analyze_set_unordered(struct tlsfin_analyze *a, bool on) {
 }
 uint64_t tlsfin_analyze_count(const struct tlsfin_analyze *a,
                               tlsfin_verdict v) {
-  if (!a->engine || (int)v < 0 || v >= TLSFIN_VERDICT_COUNT)
+  if (!have_engine(a) || (int)v < 0 || v >= TLSFIN_VERDICT_COUNT)
     return 0;
-  return tf_engine_stats(a->engine)->verdicts[v];
+  return stats_of(a)->verdicts[v];
 }
 uint64_t tlsfin_analyze_connections(const struct tlsfin_analyze *a) {
-  return a->engine ? tf_engine_stats(a->engine)->connections : 0;
+  return have_engine(a) ? stats_of(a)->connections : 0;
+}
+
+int tlsfin_analyze_set_jobs(struct tlsfin_analyze *a, unsigned n) {
+  if (have_engine(a)) {
+    seterr(a, "-j must be set before any input is read");
+    return -1;
+  }
+  if (n > TF_PAR_MAX_JOBS) {
+    seterr(a, "-j %u: at most %u", n, (unsigned)TF_PAR_MAX_JOBS);
+    return -1;
+  }
+  if (n == 0) {
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    n = c < 1 ? 1 : c > TF_PAR_MAX_JOBS ? TF_PAR_MAX_JOBS : (unsigned)c;
+  }
+  a->jobs = n;
+  return 0;
 }
 bool tlsfin_analyze_failed(const struct tlsfin_analyze *a) { return a->failed; }
 
@@ -211,11 +247,69 @@ static void fail_conn(void *ctx, const struct tf_conn *c,
     a->failed = true;
 }
 
+static enum tf_rec_format rec_format(enum tlsfin_format f) {
+  return f == TLSFIN_FORMAT_JSONL  ? TF_REC_JSONL
+         : f == TLSFIN_FORMAT_ZEEK ? TF_REC_ZEEK
+         : f == TLSFIN_FORMAT_CSV  ? TF_REC_CSV
+                                   : TF_REC_TABLE;
+}
+
+/* -j N: the records or the summary fed by the shards (par.h). */
+static int ensure_par(struct tlsfin_analyze *a) {
+  if (a->format == TLSFIN_FORMAT_SUMMARY) {
+    if (!(a->summary = tf_summary_new()))
+      goto oom;
+  } else {
+    if (!(a->records = tf_records_new(a->out, rec_format(a->format), a->color,
+                                      !a->unordered)))
+      goto oom;
+    tf_records_set_flush(a->records, a->flush);
+  }
+  if (!(a->par = tf_par_new(a->jobs, &a->eo, a->records, rec_format(a->format),
+                            a->color, a->summary, a->fail_on, &a->failed,
+                            a->err, sizeof a->err)))
+    return -1;
+  tf_par_set_keylog(a->par, a->par_keylog = a->keylog);
+  return 0;
+oom:
+  seterr(a, "out of memory");
+  return -1;
+}
+
+/* The key log to decrypt with from now on. */
+static void use_keylog(struct tlsfin_analyze *a) {
+  if (a->engine)
+    tf_engine_set_keylog(a->engine, a->keylog);
+  else if (a->par && a->par_keylog != a->keylog)
+    tf_par_set_keylog(a->par, a->par_keylog = a->keylog);
+}
+
+/* Every connection still open finished; the next input starts its clock
+ * again. */
+static void flush_engine(struct tlsfin_analyze *a) {
+  if (a->par) {
+    tf_par_flush(a->par);
+    return;
+  }
+  tf_engine_flush(a->engine);
+  tf_engine_reset_clock(a->engine);
+}
+
 /* The engine and the sink for the format, made at the first input (every
  * option is known by then). */
 static int ensure_engine(struct tlsfin_analyze *a) {
-  if (a->engine)
+  if (have_engine(a))
     return 0;
+  /* -j shards the engine for the formats written record by record; the
+   * HTML page, --annotate and the ladder need every connection in one
+   * engine, and run on one thread (docs/scale.md). */
+  bool shard =
+      a->jobs > 1 && !a->annot &&
+      (a->format == TLSFIN_FORMAT_TABLE || a->format == TLSFIN_FORMAT_JSONL ||
+       a->format == TLSFIN_FORMAT_ZEEK || a->format == TLSFIN_FORMAT_CSV ||
+       a->format == TLSFIN_FORMAT_SUMMARY);
+  if (shard)
+    return ensure_par(a);
   if (!(a->engine = tf_engine_new(&a->eo)))
     goto oom;
   tf_engine_set_keylog(a->engine, a->keylog);
@@ -267,11 +361,14 @@ static int annotate_write(struct tlsfin_analyze *a);
 int tlsfin_analyze_finish(struct tlsfin_analyze *a) {
   if (ensure_engine(a) < 0)
     return -1;
-  tf_engine_flush(a->engine);
+  if (a->par)
+    tf_par_flush(a->par);
+  else
+    tf_engine_flush(a->engine);
   if (a->records)
     tf_records_footer(a->records);
   if (a->format == TLSFIN_FORMAT_SUMMARY)
-    tf_summary_write(a->summary, tf_engine_stats(a->engine), a->out);
+    tf_summary_write(a->summary, stats_of(a), a->out);
   if (a->html && tf_html_write(a->html, tf_engine_stats(a->engine)) < 0) {
     seterr(a, "the HTML report could not be written (out of memory, or the "
               "output failed)");
@@ -290,6 +387,7 @@ int tlsfin_analyze_finish(struct tlsfin_analyze *a) {
 void tlsfin_analyze_free(struct tlsfin_analyze *a) {
   if (!a)
     return;
+  tf_par_free(a->par); /* before the records it writes */
   tf_engine_free(a->engine);
   tf_records_free(a->records);
   tf_summary_free(a->summary);
@@ -421,7 +519,7 @@ static void adopt_embedded(struct tlsfin_analyze *a) {
   if (!a->keylog && a->embedded && tf_keylog_count(a->embedded)) {
     a->keylog = a->embedded;
     a->embedded = NULL;
-    tf_engine_set_keylog(a->engine, a->keylog);
+    use_keylog(a);
   }
 }
 
@@ -447,6 +545,15 @@ int tlsfin_analyze_file(struct tlsfin_analyze *a, const char *path) {
  * these marks, whatever the decoders made of each packet. */
 static void source_packet(struct tlsfin_analyze *a, struct tf_source *src,
                           const struct pcap_pkthdr *h, const u_char *data) {
+  if (a->par) {
+    struct tf_pkt p;
+    int d = tf_source_decode(src, h, data, &p);
+    if (d == TF_DECODE_TCP)
+      tf_par_packet(a->par, &p, src->mm != NULL);
+    else if (d == TF_DECODE_UNFOLLOWED)
+      tf_par_note_unfollowed(a->par);
+    return;
+  }
   uint64_t before = a->annot ? tf_engine_stats(a->engine)->packets : 0;
   tf_source_packet(src, a->engine, h, data);
   if (a->annot)
@@ -483,6 +590,7 @@ static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc, const char *path,
                         long long fsize) {
   struct tf_source src = {0};
   src.tunnel_ports = &a->tunnel_ports;
+  src.zeek_csum = a->zeek_csum;
   if (ensure_engine(a) < 0 ||
       tf_source_init(&src, pc, path, &a->compiled, a->err, sizeof a->err) < 0) {
     tf_capture_close(pc);
@@ -491,7 +599,7 @@ static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc, const char *path,
   if (a->annot)
     tf_annot_input_opened(a->annot, 0, src.linktype,
                           (uint32_t)pcap_snapshot(pc));
-  tf_engine_set_keylog(a->engine, a->keylog);
+  use_keylog(a);
   if (a->records) /* the table's header once an input is open, not before */
     tf_records_header(a->records);
   if (a->html)
@@ -520,11 +628,11 @@ static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc, const char *path,
   if (progress)
     fprintf(a->progress, "\r\033[K");
   ret = input_ended(a, &src, rc);
-  tf_capture_close(pc);
   /* Connections do not span files: each capture is finished on its own,
-   * with its own clock. */
-  tf_engine_flush(a->engine);
-  tf_engine_reset_clock(a->engine);
+   * with its own clock (before the file goes: the shards may still be
+   * reading its bytes). */
+  flush_engine(a);
+  tf_capture_close(pc);
   return ret;
 }
 
@@ -633,6 +741,7 @@ static int read_merged(struct tlsfin_analyze *a, const char *const *paths,
       continue;
     }
     in->src.tunnel_ports = &a->tunnel_ports;
+    in->src.zeek_csum = a->zeek_csum;
     if (tf_source_init(&in->src, in->pc, names[i], &a->compiled, a->err,
                        sizeof a->err) < 0) {
       input_failed(a, &failed, replay);
@@ -653,7 +762,7 @@ static int read_merged(struct tlsfin_analyze *a, const char *const *paths,
       heap[nheap++] = in;
   }
   if (!replay)
-    tf_engine_set_keylog(a->engine, a->keylog);
+    use_keylog(a);
   else if (failed)
     nheap = 0;
   for (size_t i = nheap; i-- > 0;)
@@ -677,15 +786,13 @@ static int read_merged(struct tlsfin_analyze *a, const char *const *paths,
       heap[0] = heap[--nheap];
     heap_down(heap, nheap, 0);
   }
+  if (!replay) /* before the inputs go: the shards may read their bytes */
+    flush_engine(a);
   for (size_t i = 0; i < n; i++)
     if (ins[i].pc)
       tf_capture_close(ins[i].pc);
   free(ins);
   free(heap);
-  if (!replay) {
-    tf_engine_flush(a->engine);
-    tf_engine_reset_clock(a->engine);
-  }
   return failed ? -1 : 0;
 }
 

@@ -34,6 +34,10 @@ struct tf_pkt {
    * through, outermost first, or NULL when it came in the clear. */
   struct tf_decap *dc;
   const struct tf_tunnel *tunnel;
+  /* The TCP checksum is wrong (only checked when dc->zeek_csum is set and
+   * the whole segment is captured, as Zeek does): Zeek's bad_TCP_checksum,
+   * the packet counts only as a 'C'/'c' history letter. */
+  bool bad_csum;
 };
 
 /* Decode result: */
@@ -109,6 +113,12 @@ const char *tf_tunnel_type_name(uint8_t type);
 struct tf_decap {
   const struct tf_tunnel_ports *ports;
   struct tf_tunnel tun;
+  /* --zeek-checksums: verify checksums as Zeek does without -C (off by
+   * default: offloaded captures have bad checksums by design).  A bad IPv4
+   * header checksum, or an IPv4 total length of 0, drops the packet
+   * (TF_DECODE_SKIP, Zeek's bad_IP_checksum / ip_hdr_len_zero); a bad TCP
+   * checksum sets pkt->bad_csum. */
+  bool zeek_csum;
 };
 
 /* True when tlsfin knows how to read this libpcap link type. */
@@ -138,5 +148,13 @@ int tf_decap_ethertype(uint16_t et, struct tf_cur *c, struct tf_pkt *pkt,
                        const char **why);
 int tf_decode_tcp(struct tf_cur *c, uint32_t l4len, struct tf_pkt *pkt,
                   const char **why);
+
+/* Internet checksums (RFC 1071), exposed for tests: an IPv4 header of ihl
+ * bytes whose checksum field is right; a TCP segment of len bytes between
+ * src and dst (af 4 or 6: the RFC 793 / RFC 8200 §8.1 pseudo-header) whose
+ * checksum is right. */
+bool tf_ipv4_csum_ok(const uint8_t *hdr, size_t ihl);
+bool tf_tcp_csum_ok(uint8_t af, const uint8_t *src, const uint8_t *dst,
+                    const uint8_t *seg, size_t len);
 
 #endif

@@ -12,10 +12,44 @@
 
 #define IPPROTO_TCP_ 6
 
+/* RFC 1071: the one's complement sum of n bytes (an odd last byte padded
+ * with zero) added to acc, not yet folded. */
+static uint32_t sum16(const uint8_t *p, size_t n, uint32_t acc) {
+  uint64_t s = acc;
+  for (; n >= 2; p += 2, n -= 2)
+    s += (uint32_t)(p[0] << 8 | p[1]);
+  if (n)
+    s += (uint32_t)p[0] << 8;
+  while (s >> 16)
+    s = (s & 0xffff) + (s >> 16);
+  return (uint32_t)s;
+}
+
+static bool folds_to_ffff(uint32_t s) {
+  while (s >> 16)
+    s = (s & 0xffff) + (s >> 16);
+  return s == 0xffff;
+}
+
+bool tf_ipv4_csum_ok(const uint8_t *hdr, size_t ihl) {
+  return folds_to_ffff(sum16(hdr, ihl, 0));
+}
+
+bool tf_tcp_csum_ok(uint8_t af, const uint8_t *src, const uint8_t *dst,
+                    const uint8_t *seg, size_t len) {
+  size_t n = af == 4 ? 4 : 16;
+  /* pseudo-header: addresses, protocol, TCP length (32 bits for IPv6) */
+  uint32_t s = sum16(src, n, 0);
+  s = sum16(dst, n, s);
+  s += IPPROTO_TCP_ + (uint32_t)(len & 0xffff) + (uint32_t)(len >> 16);
+  return folds_to_ffff(sum16(seg, len, s));
+}
+
 int tf_decode_tcp(struct tf_cur *c, uint32_t l4len, struct tf_pkt *pkt,
                   const char **why) {
   const uint8_t *start = c->p;
   uint8_t off, flags;
+  pkt->bad_csum = false;
   if (tf_get_be16(c, &pkt->sport) < 0 || tf_get_be16(c, &pkt->dport) < 0 ||
       tf_get_be32(c, &pkt->seq) < 0 || tf_get_be32(c, &pkt->ack) < 0 ||
       tf_get_u8(c, &off) < 0 || tf_get_u8(c, &flags) < 0 ||
@@ -40,6 +74,10 @@ int tf_decode_tcp(struct tf_cur *c, uint32_t l4len, struct tf_pkt *pkt,
     pkt->caplen = 0;
   }
   pkt->len = l4len - hlen;
+  /* Zeek (TCPAnalyzer::ValidateChecksum) checks only a segment captured
+   * whole */
+  if (pkt->dc && pkt->dc->zeek_csum && have >= l4len)
+    pkt->bad_csum = !tf_tcp_csum_ok(pkt->af, pkt->src, pkt->dst, start, l4len);
   if (pkt->caplen > pkt->len)
     pkt->caplen = pkt->len; /* Ethernet padding after a short segment */
   return TF_DECODE_TCP;
@@ -60,6 +98,18 @@ static int ipv4(struct tf_cur *c, struct tf_pkt *pkt, const char **why) {
   if (ihl < 20) {
     *why = "IPv4 header length below 20";
     return TF_DECODE_BAD;
+  }
+  if (pkt->dc && pkt->dc->zeek_csum) {
+    /* Zeek's IP analyzer drops the packet: ip_hdr_len_zero (TSO, whose
+     * checksums are wrong too) and bad_IP_checksum */
+    if (!tot) {
+      *why = "IPv4 total length 0 (checksums verified)";
+      return TF_DECODE_SKIP;
+    }
+    if ((size_t)(c->end - start) >= ihl && !tf_ipv4_csum_ok(start, ihl)) {
+      *why = "bad IPv4 header checksum";
+      return TF_DECODE_SKIP;
+    }
   }
   /* TSO captures on the sending host show total length 0: trust caplen. */
   uint32_t total = tot ? tot : (uint32_t)(c->end - start);

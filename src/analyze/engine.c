@@ -30,7 +30,7 @@ enum tf_list {
  * packet's sender for the client.  Direct-mapped and overwritten on
  * collision: bounded memory, and a miss only falls back to the usual
  * rules. */
-#define TOMB_SLOTS 16384
+#define TOMB_SLOTS TF_ENGINE_SLOTS
 #define TOMB_SECONDS 300.0
 struct tomb {
   uint32_t hash;
@@ -159,6 +159,8 @@ static uint32_t tuple_hash(const struct tf_pkt *p) {
   k[l++] = (uint8_t)p2;
   return (uint32_t)tf_siphash(k, l);
 }
+
+uint32_t tf_engine_hash(const struct tf_pkt *p) { return tuple_hash(p); }
 
 /* -1 no match, else the direction of the packet in c. */
 static int match(const struct tf_conn *c, const struct tf_pkt *p) {
@@ -499,10 +501,15 @@ void tf_engine_packet(struct tf_engine *e, const struct tf_pkt *p,
 
 void tf_engine_packet_at(struct tf_engine *e, const struct tf_pkt *p,
                          const struct tf_raw *raw, uint64_t gpkt) {
+  tf_engine_packet_hashed(e, p, raw, gpkt, tuple_hash(p));
+}
+
+void tf_engine_packet_hashed(struct tf_engine *e, const struct tf_pkt *p,
+                             const struct tf_raw *raw, uint64_t gpkt,
+                             uint32_t h) {
   e->gpkt = gpkt;
   e->st.packets++;
   packet_clock(e, p->ts);
-  uint32_t h = tuple_hash(p);
   struct tf_conn *c = e->buckets[h & (e->nbuckets - 1)];
   int dir = -1;
   for (; c; c = c->hnext)
@@ -518,6 +525,17 @@ void tf_engine_packet_at(struct tf_engine *e, const struct tf_pkt *p,
     if (!c)
       return;
     dir = match(c, p);
+  }
+  if (p->bad_csum) {
+    /* --zeek-checksums: a bad TCP checksum is only Zeek's 'C'/'c'; the
+     * connection's time starts at its first packet, whatever it was */
+    tf_zeek_bad_checksum(&c->zeek, p->ts, dir == (c->first_is_client ? 0 : 1),
+                         p->flags, p->seq,
+                         c->first_is_client ? c->s[0].port : c->s[1].port,
+                         c->first_is_client ? c->s[1].port : c->s[0].port);
+    if (!c->last_ts)
+      c->last_ts = p->ts;
+    return;
   }
   const bool syn = p->flags & TF_TH_SYN, ack = p->flags & TF_TH_ACK;
   if (dir == 0 && syn && !ack) {

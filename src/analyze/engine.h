@@ -98,6 +98,17 @@ void tf_engine_set_ladder(struct tf_engine *e, uint64_t id);
 /* Keep the last `rows` packets of every connection (0: none). */
 void tf_engine_set_ladder_all(struct tf_engine *e, unsigned rows);
 
+/* The hash of a packet's connection (both directions alike). */
+uint32_t tf_engine_hash(const struct tf_pkt *p);
+/* analyze -j shards connections by the slot of their hash: the engine
+ * remembers the roles of finished tuples in a table of that many slots
+ * (overwritten on collision), so tuples that share a slot must share a
+ * shard for -j N to forget what -j 1 forgets. */
+#define TF_ENGINE_SLOTS 16384u
+static inline unsigned tf_engine_slot(uint32_t hash) {
+  return hash % TF_ENGINE_SLOTS;
+}
+
 /* One decoded TCP packet; raw may be NULL.  Times are p->ts. */
 void tf_engine_packet(struct tf_engine *e, const struct tf_pkt *p,
                       const struct tf_raw *raw);
@@ -106,6 +117,10 @@ void tf_engine_packet(struct tf_engine *e, const struct tf_pkt *p,
  * its own packets (gpkt strictly increasing). */
 void tf_engine_packet_at(struct tf_engine *e, const struct tf_pkt *p,
                          const struct tf_raw *raw, uint64_t gpkt);
+/* The same with the hash already taken (tf_engine_hash). */
+void tf_engine_packet_hashed(struct tf_engine *e, const struct tf_pkt *p,
+                             const struct tf_raw *raw, uint64_t gpkt,
+                             uint32_t hash);
 /* A packet at ts went to another shard: the clock moves exactly as if
  * this engine had seen it (timeouts fire at the same packets as with one
  * engine, so -j N writes what -j 1 writes). */

@@ -2,6 +2,7 @@
 #include "keylog.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,10 @@ struct entry {
 struct tf_keylog {
   struct entry **b;
   size_t nb, n;
+  /* Readers (analyze -j shards, watch -j threads) look up while a reader
+   * of the inputs adds the keys it meets (pcapng DSB, a growing file).
+   * Entries are never freed before the log: a found entry stays valid. */
+  pthread_rwlock_t lock;
 };
 
 #define KL_MIN_BUCKETS 1024
@@ -33,6 +38,7 @@ struct tf_keylog *tf_keylog_new(void) {
     free(k);
     return NULL;
   }
+  pthread_rwlock_init(&k->lock, NULL);
   return k;
 }
 
@@ -48,6 +54,7 @@ void tf_keylog_free(struct tf_keylog *k) {
     }
   }
   free(k->b);
+  pthread_rwlock_destroy(&k->lock);
   free(k);
 }
 
@@ -79,11 +86,19 @@ static struct entry *lookup(const struct tf_keylog *k, const uint8_t cr[32],
 
 const struct tf_keys *tf_keylog_find(const struct tf_keylog *k,
                                      const uint8_t cr[32]) {
-  const struct entry *e = k ? lookup(k, cr, tf_siphash(cr, 32)) : NULL;
+  if (!k)
+    return NULL;
+  struct tf_keylog *w = (struct tf_keylog *)k; /* the lock only */
+  pthread_rwlock_rdlock(&w->lock);
+  const struct entry *e = lookup(k, cr, tf_siphash(cr, 32));
+  pthread_rwlock_unlock(&w->lock);
   return e ? &e->keys : NULL;
 }
 
-size_t tf_keylog_count(const struct tf_keylog *k) { return k ? k->n : 0; }
+size_t tf_keylog_count(const struct tf_keylog *k) {
+  /* read for every packet while no key log is adopted: no lock */
+  return k ? __atomic_load_n(&k->n, __ATOMIC_RELAXED) : 0;
+}
 
 static int hexval(char c) {
   if (c >= '0' && c <= '9')
@@ -197,11 +212,14 @@ static int add_line(struct tf_keylog *k, const char *s, const char *end) {
     e->hash = h;
     e->next = k->b[h & (k->nb - 1)];
     k->b[h & (k->nb - 1)] = e;
-    if (++k->n > k->nb)
+    __atomic_store_n(&k->n, k->n + 1, __ATOMIC_RELAXED);
+    if (k->n > k->nb)
       grow(k);
   }
-  e->keys.len[which] = (uint8_t)slen;
+  /* the secret before its length: a reader that sees the length sees
+   * the secret */
   memcpy(e->keys.secret[which], secret, (size_t)slen);
+  __atomic_store_n(&e->keys.len[which], (uint8_t)slen, __ATOMIC_RELEASE);
   return 1;
 }
 
@@ -209,6 +227,7 @@ int tf_keylog_add_text(struct tf_keylog *k, const char *text, size_t len,
                        unsigned *bad, unsigned *first_bad_line) {
   int added = 0;
   unsigned line = 0;
+  pthread_rwlock_wrlock(&k->lock);
   const char *p = text, *end = text + len;
   while (p < end) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -225,6 +244,7 @@ int tf_keylog_add_text(struct tf_keylog *k, const char *text, size_t len,
     }
     p = nl ? nl + 1 : end;
   }
+  pthread_rwlock_unlock(&k->lock);
   return added;
 }
 

@@ -213,6 +213,15 @@ void tf_buf_free(struct tf_buf *b) {
   b->oom = false;
 }
 
+/* The connection id, with where it went (struct tf_buf). */
+static void put_id(struct tf_buf *b, uint64_t id, int width) {
+  size_t at = b->len;
+  tf_buf_printf(b, "%*llu", width, (unsigned long long)id);
+  b->id_at = at;
+  b->id_len = b->len - at;
+  b->id_width = width;
+}
+
 void tf_format_addr(char *dst, size_t n, uint8_t af, const uint8_t *addr) {
   if (!inet_ntop(af == 4 ? AF_INET : AF_INET6, addr, dst, (socklen_t)n))
     snprintf(dst, n, "?");
@@ -431,13 +440,15 @@ void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
   tf_format_addr(a0, sizeof a0, c->af, c->s[0].addr);
   tf_format_addr(a1, sizeof a1, c->af, c->s[1].addr);
   const struct tf_side *cl = &c->s[0], *sv = &c->s[1];
+  jfmt(b, "{\"id\":");
+  put_id(b, c->id, 0);
   jfmt(b,
-       "{\"id\":%U,\"first_ts\":%t,\"last_ts\":%t,"
+       ",\"first_ts\":%t,\"last_ts\":%t,"
        "\"client\":{\"ip\":\"%s\",\"port\":%u},"
        "\"server\":{\"ip\":\"%s\",\"port\":%u},"
        "\"zeek_conn_state\":\"%s\",\"zeek_history\":%q",
-       c->id, c->first_ts, c->last_ts, a0, (unsigned)cl->port, a1,
-       (unsigned)sv->port, tf_zeek_conn_state((struct tf_zeek *)&c->zeek),
+       c->first_ts, c->last_ts, a0, (unsigned)cl->port, a1, (unsigned)sv->port,
+       tf_zeek_conn_state((struct tf_zeek *)&c->zeek),
        tf_zeek_history((struct tf_zeek *)&c->zeek));
   /* zeek_rows: null, or Zeek's conn.log rows when its timers split the
    * connection (src/analyze/zeek.h); zeek_conn_state/history are row 0 */
@@ -556,8 +567,10 @@ void tf_report_zeek_row(struct tf_buf *b, const struct tf_conn *c,
   tf_format_addr(a1, sizeof a1, c->af, s->addr);
   tf_community_id(c, cid);
   const char *ver = r->is_tls ? tlsfin_version_name(c->tls.version) : NULL;
-  jfmt(b, "%t\tCt%U\t%s\t%u\t%s\t%u\ttcp\t%s\t", c->first_ts, c->id, a0,
-       (unsigned)o->port, a1, (unsigned)s->port, r->is_tls ? "ssl" : "-");
+  jfmt(b, "%t\tCt", c->first_ts);
+  put_id(b, c->id, 0);
+  jfmt(b, "\t%s\t%u\t%s\t%u\ttcp\t%s\t", a0, (unsigned)o->port, a1,
+       (unsigned)s->port, r->is_tls ? "ssl" : "-");
   tf_buf_printf(b, "%.6f", c->last_ts - c->first_ts);
   jfmt(b, "\t%U\t%U\t%s\t%U\t", o->bytes + o->missing, s->bytes + s->missing,
        tf_zeek_conn_state((struct tf_zeek *)&c->zeek), o->missing + s->missing);
@@ -616,7 +629,8 @@ void tf_report_csv_row(struct tf_buf *b, const struct tf_conn *c,
   tf_format_addr(a0, sizeof a0, c->af, cl->addr);
   tf_format_addr(a1, sizeof a1, c->af, sv->addr);
   tf_community_id(c, cid);
-  jfmt(b, "%U,%t,%t,%s,%u,%s,%u,%s,", c->id, c->first_ts, c->last_ts, a0,
+  put_id(b, c->id, 0);
+  jfmt(b, ",%t,%t,%s,%u,%s,%u,%s,", c->first_ts, c->last_ts, a0,
        (unsigned)cl->port, a1, (unsigned)sv->port,
        tf_zeek_conn_state((struct tf_zeek *)&c->zeek));
   csv_str(b, tf_zeek_history((struct tf_zeek *)&c->zeek));
@@ -754,9 +768,9 @@ void tf_report_table_row(struct tf_buf *b, const struct tf_conn *c,
   char proc[100] = "";
   if (process)
     process_text(proc, sizeof proc, c);
-  tf_buf_printf(b, "%5llu  %-44s %-7s %s%-21s%s %-6s %-8s %-9s %-22s %-*s%s\n",
-                (unsigned long long)c->id, ep, v ? v : "-",
-                color ? verdict_color(r->verdict) : "",
+  put_id(b, c->id, 5);
+  tf_buf_printf(b, "  %-44s %-7s %s%-21s%s %-6s %-8s %-9s %-22s %-*s%s\n", ep,
+                v ? v : "-", color ? verdict_color(r->verdict) : "",
                 tlsfin_verdict_name(r->verdict), color ? COLOR_OFF : "",
                 r->first_close == 0   ? "client"
                 : r->first_close == 1 ? "server"

@@ -15,6 +15,11 @@ struct tf_buf {
   char *p;
   size_t len, cap;
   bool oom; /* a printf did not fit in memory: the buffer is incomplete */
+  /* Where the record's connection id was printed (id_len bytes at id_at,
+   * right-aligned in id_width columns): analyze -j renumbers records its
+   * shards formatted (par.c). */
+  size_t id_at, id_len;
+  int id_width;
 };
 void tf_buf_printf(struct tf_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

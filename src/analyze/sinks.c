@@ -126,6 +126,12 @@ static void queue_record(struct tf_records *r, uint64_t id, char *s,
   }
 }
 
+void tf_records_put(struct tf_records *r, uint64_t id, char *s, size_t len) {
+  queue_record(r, id, s, len);
+  if (r->flush && fflush(r->out) != 0)
+    r->status = -1;
+}
+
 void tf_records_header(struct tf_records *r) {
   if (r->header_done)
     return;
@@ -211,7 +217,8 @@ struct server_stat {
   uint8_t af, addr[16];
   uint16_t port;
   uint64_t conns, resets, truncated;
-  uint32_t next; /* hash chain: index + 1, 0 ends it */
+  uint64_t first_id; /* its first connection: ties in the top ten */
+  uint32_t next;     /* hash chain: index + 1, 0 ends it */
   uint32_t hash;
 };
 
@@ -243,24 +250,23 @@ static int grow_heads(struct tf_summary *su) {
   return 0;
 }
 
-static void summary_conn(void *ctx, const struct tf_conn *c,
-                         const struct tf_result *r) {
-  struct tf_summary *su = ctx;
-  const struct tf_side *sv = &c->s[1];
-  size_t n = c->af == 4 ? 4 : 16;
+void tf_summary_add(struct tf_summary *su, uint64_t id, uint8_t af,
+                    const uint8_t *addr, uint16_t port, bool reset,
+                    bool truncated) {
+  size_t n = af == 4 ? 4 : 16;
   uint8_t key[19];
-  key[0] = c->af;
-  memcpy(key + 1, sv->addr, n);
-  key[1 + n] = (uint8_t)(sv->port >> 8);
-  key[2 + n] = (uint8_t)sv->port;
+  key[0] = af;
+  memcpy(key + 1, addr, n);
+  key[1 + n] = (uint8_t)(port >> 8);
+  key[2 + n] = (uint8_t)port;
   uint32_t h = (uint32_t)tf_siphash(key, 3 + n);
   struct server_stat *st = NULL;
   if (su->nheads)
     for (uint32_t i = su->heads[h & (su->nheads - 1)]; i;
          i = su->servers[i - 1].next) {
       struct server_stat *x = &su->servers[i - 1];
-      if (x->hash == h && x->af == c->af && x->port == sv->port &&
-          !memcmp(x->addr, sv->addr, n)) {
+      if (x->hash == h && x->af == af && x->port == port &&
+          !memcmp(x->addr, addr, n)) {
         st = x;
         break;
       }
@@ -284,18 +290,26 @@ static void summary_conn(void *ctx, const struct tf_conn *c,
       return;
     st = &su->servers[su->n++];
     memset(st, 0, sizeof *st);
-    st->af = c->af;
-    memcpy(st->addr, sv->addr, n);
-    st->port = sv->port;
+    st->af = af;
+    memcpy(st->addr, addr, n);
+    st->port = port;
     st->hash = h;
     st->next = su->heads[h & (su->nheads - 1)];
     su->heads[h & (su->nheads - 1)] = (uint32_t)su->n;
   }
+  if (!st->conns || id < st->first_id)
+    st->first_id = id;
   st->conns++;
-  if (r->has_rst)
+  if (reset)
     st->resets++;
-  if (r->truncated)
+  if (truncated)
     st->truncated++;
+}
+
+static void summary_conn(void *ctx, const struct tf_conn *c,
+                         const struct tf_result *r) {
+  tf_summary_add(ctx, c->id, c->af, c->s[1].addr, c->s[1].port, r->has_rst,
+                 r->truncated);
 }
 
 struct tf_summary *tf_summary_new(void) {
@@ -312,6 +326,14 @@ struct tf_sink *tf_summary_sink(struct tf_summary *s) {
 
 static uint64_t server_key(const struct server_stat *s) {
   return s->resets + s->truncated;
+}
+
+/* More resets + truncations first; ties by first connection, which does
+ * not depend on the order connections finished in (analyze -j). */
+static bool server_before(const struct server_stat *a,
+                          const struct server_stat *b) {
+  uint64_t ka = server_key(a), kb = server_key(b);
+  return ka > kb || (ka == kb && a->first_id < b->first_id);
 }
 
 void tf_summary_write(struct tf_summary *su, const struct tf_engine_stats *st,
@@ -346,16 +368,17 @@ void tf_summary_write(struct tf_summary *su, const struct tf_engine_stats *st,
             (unsigned long long)st->evicted);
   if (!su)
     return;
-  /* The ten with most resets + truncations, ties in the order first seen
-   * (as a stable sort would give), in one pass: the array is not reordered,
-   * so the hash chains through it stay valid for later summaries (watch). */
+  /* The ten with most resets + truncations, ties by first connection, in
+   * one pass: the array is not reordered, so the hash chains through it
+   * stay valid for later summaries (watch). */
   size_t top[10], ntop = 0;
   for (size_t i = 0; i < su->n; i++) {
-    uint64_t k = server_key(&su->servers[i]);
-    if (!k || (ntop == 10 && k <= server_key(&su->servers[top[9]])))
+    const struct server_stat *x = &su->servers[i];
+    if (!server_key(x) ||
+        (ntop == 10 && !server_before(x, &su->servers[top[9]])))
       continue;
     size_t j = ntop < 10 ? ntop++ : 9;
-    while (j > 0 && server_key(&su->servers[top[j - 1]]) < k) {
+    while (j > 0 && server_before(x, &su->servers[top[j - 1]])) {
       top[j] = top[j - 1];
       j--;
     }

@@ -23,6 +23,9 @@ struct tf_records;
 struct tf_records *tf_records_new(FILE *out, enum tf_rec_format f, bool color,
                                   bool ordered);
 struct tf_sink *tf_records_sink(struct tf_records *r);
+/* A record formatted elsewhere (analyze -j), malloc'd: the records own
+ * it.  ids count from 1 without gaps, as the engine numbers them. */
+void tf_records_put(struct tf_records *r, uint64_t id, char *s, size_t len);
 /* Flush each record as it is written (pipes, -l, watch). */
 void tf_records_set_flush(struct tf_records *r, bool on);
 /* A PROCESS column in the table (kernel evidence available). */
@@ -40,6 +43,11 @@ void tf_records_free(struct tf_records *r);
 struct tf_summary;
 struct tf_summary *tf_summary_new(void);
 struct tf_sink *tf_summary_sink(struct tf_summary *s);
+/* One finished connection to the server at addr:port (analyze -j; the
+ * sink does this for each connection it sees). */
+void tf_summary_add(struct tf_summary *s, uint64_t id, uint8_t af,
+                    const uint8_t *addr, uint16_t port, bool reset,
+                    bool truncated);
 /* Writes counts from the engine's stats and the top servers. */
 void tf_summary_write(struct tf_summary *s, const struct tf_engine_stats *st,
                       FILE *out);

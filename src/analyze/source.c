@@ -20,11 +20,13 @@ int tf_source_init(struct tf_source *s, pcap_t *pc, const char *name,
   int iface = s->iface;
   FILE *warn = s->warn;
   const struct tf_tunnel_ports *tp = s->tunnel_ports;
+  bool zeek_csum = s->zeek_csum;
   memset(s, 0, sizeof *s);
   s->iface = iface;
   s->warn = warn ? warn : stderr;
   s->tunnel_ports = tp;
   s->decap.ports = tp;
+  s->zeek_csum = s->decap.zeek_csum = zeek_csum;
   s->name = name;
   s->pc = pc;
   s->mm = tf_capture_mapped(pc);
@@ -76,13 +78,12 @@ double tf_source_ts(const struct pcap_pkthdr *h) {
   return sec + h->ts.tv_usec / 1e6;
 }
 
-void tf_source_packet(struct tf_source *s, struct tf_engine *e,
-                      const struct pcap_pkthdr *h, const u_char *data) {
+int tf_source_decode(struct tf_source *s, const struct pcap_pkthdr *h,
+                     const u_char *data, struct tf_pkt *p) {
   s->no++;
-  struct tf_pkt p;
   const char *why = NULL;
   int d =
-      tf_decode_packet_decap(s->linktype, data, h->caplen, &p, &s->decap, &why);
+      tf_decode_packet_decap(s->linktype, data, h->caplen, p, &s->decap, &why);
   if (d == TF_DECODE_BAD) {
     if (s->bad < MAX_BAD_REPORTS)
       fprintf(s->warn, "tlsfin: %s: packet %llu: %s (skipped)\n", s->name,
@@ -91,19 +92,29 @@ void tf_source_packet(struct tf_source *s, struct tf_engine *e,
       snprintf(s->firstbad, sizeof s->firstbad, "packet %llu: %s",
                (unsigned long long)s->no, why);
     s->bad++;
-    return;
+    return d;
   }
   if (d == TF_DECODE_UNFOLLOWED) {
     s->unfollowed++;
     if (!s->unfollowed_why)
       s->unfollowed_why = why;
-    tf_engine_note_unfollowed(e);
-    return;
+    return d;
   }
+  if (d == TF_DECODE_TCP) {
+    p->ts = tf_source_ts(h);
+    p->no = s->no;
+  }
+  return d;
+}
+
+void tf_source_packet(struct tf_source *s, struct tf_engine *e,
+                      const struct pcap_pkthdr *h, const u_char *data) {
+  struct tf_pkt p;
+  int d = tf_source_decode(s, h, data, &p);
+  if (d == TF_DECODE_UNFOLLOWED)
+    tf_engine_note_unfollowed(e);
   if (d != TF_DECODE_TCP)
     return;
-  p.ts = tf_source_ts(h);
-  p.no = s->no;
   struct tf_raw raw = {data, h->caplen, h->len, s->iface};
   tf_engine_packet(e, &p, &raw);
 }

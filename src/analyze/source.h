@@ -31,6 +31,7 @@ struct tf_source {
    * iface and warn.  decap is the tunnel state of the current packet. */
   const struct tf_tunnel_ports *tunnel_ports;
   struct tf_decap decap;
+  bool zeek_csum; /* --zeek-checksums, kept by tf_source_init likewise */
   /* the mmap reader behind pc (a dead handle), NULL: libpcap reads pc */
   struct tf_pcapfile *mm;
 };
@@ -64,6 +65,11 @@ static inline const char *tf_source_error(const struct tf_source *s) {
 /* A captured packet's time in seconds (pcap's 32-bit seconds after 2038
  * included). */
 double tf_source_ts(const struct pcap_pkthdr *h);
+/* Decodes one captured packet into *p (times and numbers set); returns
+ * TF_DECODE_*, malformed and unfollowed packets counted in s and the first
+ * malformed ones reported. */
+int tf_source_decode(struct tf_source *s, const struct pcap_pkthdr *h,
+                     const u_char *data, struct tf_pkt *p);
 /* Decodes one captured packet and hands it to the engine. */
 void tf_source_packet(struct tf_source *s, struct tf_engine *e,
                       const struct pcap_pkthdr *h, const u_char *data);

@@ -43,7 +43,8 @@ static bool likely_server_port(uint32_t p) {
 void tf_zeek_init(struct tf_zeek *z) {
   memset(z, 0, sizeof *z);
   for (int i = 0; i < 2; i++)
-    z->ep[i].rxmt_thresh = z->ep[i].win0_thresh = z->ep[i].gap_thresh = 1;
+    z->ep[i].rxmt_thresh = z->ep[i].win0_thresh = z->ep[i].gap_thresh =
+        z->ep[i].chk_thresh = 1;
 }
 
 static void add_history(struct tf_zeek *z, char c) {
@@ -405,16 +406,44 @@ static void ack_received(struct tf_zeek *z, int e, uint32_t ack) {
   ep->trim = ack;
 }
 
-void tf_zeek_packet(struct tf_zeek *z, double ts, bool from_first, uint8_t f,
-                    uint32_t seq, uint32_t ack, uint32_t len, uint32_t caplen,
-                    uint16_t win, uint32_t src_port, uint32_t dst_port) {
+/* TCPSessionAdapter::IsReuse, for what the engine does not split itself:
+ * a SYN-ACK while Zeek's originator is still inactive (all it sent had bad
+ * checksums, or the connection began with the responder's SYN-ACK) starts a
+ * new connection unless it repeats the responder's first sequence number
+ * (the engine starts a new record for a SYN on a used 4-tuple; a SYN here
+ * comes after an originator whose packets were all dropped). */
+static bool is_reuse(const struct tf_zeek *z, uint8_t f, uint32_t seq) {
+  const struct tf_zeek_ep *o = &z->ep[0], *r = &z->ep[1];
+  if (!(f & TF_TH_SYN) || o->state != ST_INACTIVE)
+    return false;
+  const struct tf_zeek_ep *conn_orig = (f & TF_TH_ACK) ? r : o;
+  if (!o->did_close && !r->did_close) {
+    if (seq == conn_orig->start_seq)
+      return false;
+    if (!(f & TF_TH_ACK) && conn_orig->state == ST_SYN_ACK_SENT &&
+        r->state == ST_INACTIVE && seq == r->start_seq)
+      return false;
+  }
+  return true;
+}
+
+/* Timers, reuse and, for a new connection, TCPAnalyzer::WantConnection:
+ * a connection seen without its SYN, or starting with a SYN-ACK, may have
+ * its roles flipped by port.  The connection's time starts at its first
+ * packet.  first_port is the port of the host that sent the first packet
+ * of the record, peer_port the other one: after a split the packet that
+ * starts Zeek's new connection may come from either. */
+static void find_conn(struct tf_zeek *z, double ts, bool from_first, uint8_t f,
+                      uint32_t seq, uint32_t first_port, uint32_t peer_port) {
   if (z->started)
     run_timers(z, ts);
+  if (z->started && is_reuse(z, f, seq))
+    end_row(z);
   if (!z->started) {
-    /* TCPAnalyzer::WantConnection: a connection seen without its SYN, or
-     * starting with a SYN-ACK, may have its roles flipped by port. */
+    uint32_t src_port = from_first ? first_port : peer_port;
+    uint32_t dst_port = from_first ? peer_port : first_port;
     z->started = true;
-    z->first_ts = ts;
+    z->first_ts = z->last_ts = ts;
     z->orig_is_first = from_first;
     if ((!(f & TF_TH_SYN) || (f & TF_TH_ACK)) && likely_server_port(src_port)) {
       bool fl = likely_server_port(dst_port)
@@ -426,6 +455,20 @@ void tf_zeek_packet(struct tf_zeek *z, double ts, bool from_first, uint8_t f,
       }
     }
   }
+}
+
+void tf_zeek_bad_checksum(struct tf_zeek *z, double ts, bool from_first,
+                          uint8_t f, uint32_t seq, uint32_t first_port,
+                          uint32_t peer_port) {
+  find_conn(z, ts, from_first, f, seq, first_port, peer_port);
+  int e = (from_first == z->orig_is_first) ? 0 : 1;
+  scaled(z, e, 'C', &z->ep[e].chk_cnt, &z->ep[e].chk_thresh);
+}
+
+void tf_zeek_packet(struct tf_zeek *z, double ts, bool from_first, uint8_t f,
+                    uint32_t seq, uint32_t ack, uint32_t len, uint32_t caplen,
+                    uint16_t win, uint32_t first_port, uint32_t peer_port) {
+  find_conn(z, ts, from_first, f, seq, first_port, peer_port);
   if (ts > z->last_ts)
     z->last_ts = ts;
   int e = (from_first == z->orig_is_first) ? 0 : 1;

@@ -53,7 +53,7 @@ struct tf_zeek_ep {
   bool seq_init;
   uint32_t start_seq, last_seq;
   uint32_t last_syn, last_fin, last_rst; /* raw seqs of the last such letter */
-  uint32_t rxmt_cnt, rxmt_thresh, win0_cnt, win0_thresh;
+  uint32_t rxmt_cnt, rxmt_thresh, win0_cnt, win0_thresh, chk_cnt, chk_thresh;
   uint64_t size;    /* payload bytes (conn.log orig_bytes / resp_bytes) */
   uint32_t fin_seq; /* one past the FIN (Zeek's FIN_seq) */
   /* TCP_Reassembler: trim_seq (how far the peer's ACKs have consumed the
@@ -87,10 +87,20 @@ struct tf_zeek {
 };
 
 void tf_zeek_init(struct tf_zeek *z);
+/* first_port: the port of the host that sent the record's first packet,
+ * peer_port: the other one (whichever sent this packet). */
 void tf_zeek_packet(struct tf_zeek *z, double ts, bool from_first,
                     uint8_t flags, uint32_t seq, uint32_t ack,
                     uint32_t payload_len, uint32_t payload_caplen, uint16_t win,
-                    uint32_t src_port, uint32_t dst_port);
+                    uint32_t first_port, uint32_t peer_port);
+/* A packet whose TCP checksum is wrong (--zeek-checksums): Zeek finds or
+ * creates the connection (timers, reuse, the roles of a first packet), then
+ * TCPAnalyzer::ValidateChecksum records 'C'/'c' (logarithmic,
+ * TCP_Endpoint::ChecksumError) and drops the packet: no state, no last
+ * time. */
+void tf_zeek_bad_checksum(struct tf_zeek *z, double ts, bool from_first,
+                          uint8_t flags, uint32_t seq, uint32_t first_port,
+                          uint32_t peer_port);
 /* conn_state and history of the FIRST row Zeek logs for the connection */
 const char *tf_zeek_history(struct tf_zeek *z);
 const char *tf_zeek_conn_state(struct tf_zeek *z);

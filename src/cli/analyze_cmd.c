@@ -25,6 +25,9 @@ static void usage(FILE *f) {
       "  -f, --filter=BPF              libpcap filter, e.g. 'port 443'\n"
       "  -l                            flush each record (also when "
       "stdout is a pipe)\n"
+      "  -j, --jobs=N                  N threads, same output (0: one per "
+      "CPU; table, jsonl,\n"
+      "                                zeek, csv, summary; default 1)\n"
       "  -V, --version                 print the version\n"
       "  --format=table|jsonl|summary|zeek|csv|html  output (default "
       "table; zeek: a conn.log;\n"
@@ -48,6 +51,10 @@ static void usage(FILE *f) {
       "teredo ayiya gre)\n"
       "                                on these UDP ports; TYPE:off: not at "
       "all (repeatable)\n"
+      "  --zeek-checksums              verify IPv4/TCP checksums as Zeek "
+      "does without -C\n"
+      "                                (zeek_history C/c; off: offload "
+      "makes them wrong)\n"
       "  --attempt-timeout=S --idle-timeout=S --half-closed-timeout=S\n"
       "                                capture-time timeouts (defaults "
       "130, 0, 0; 0 disables)\n"
@@ -70,9 +77,11 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
       {"annotate", required_argument, NULL, 'N'},
       {"conn", required_argument, NULL, 'c'},
       {"unordered", no_argument, NULL, 'u'},
+      {"jobs", required_argument, NULL, 'j'},
       {"color", required_argument, NULL, 'C'},
       {"max-memory", required_argument, NULL, 'M'},
       {"tunnel-port", required_argument, NULL, 'T'},
+      {"zeek-checksums", no_argument, NULL, 'Z'},
       {"attempt-timeout", required_argument, NULL, 'A'},
       {"idle-timeout", required_argument, NULL, 'I'},
       {"half-closed-timeout", required_argument, NULL, 'H'},
@@ -100,7 +109,7 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
     tlsfin_analyze_free(a);
     return TLSFIN_EXIT_USAGE;
   }
-  while ((o = getopt_long(argc, argv, "hr:f:lV", opts, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, "hr:f:lj:V", opts, NULL)) != -1) {
     switch (o) {
     case 'o':
       format_given = optarg;
@@ -179,6 +188,21 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
     case 'u':
       tlsfin_analyze_set_unordered(a, true);
       break;
+    case 'j': {
+      double n;
+      if (cli_number("analyze", "-j", optarg, 0, 64, &n) < 0)
+        goto usage_error;
+      if (n != (double)(unsigned)n) {
+        fprintf(stderr, "tlsfin analyze: -j: '%s' is not a whole number\n",
+                optarg);
+        goto usage_error;
+      }
+      if (tlsfin_analyze_set_jobs(a, (unsigned)n) < 0) {
+        fprintf(stderr, "tlsfin analyze: %s\n", tlsfin_analyze_error(a));
+        goto usage_error;
+      }
+      break;
+    }
     case 'C':
       if (cli_color("analyze", optarg, &color) < 0)
         goto usage_error;
@@ -198,6 +222,9 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
         fprintf(stderr, "tlsfin analyze: %s\n", tlsfin_analyze_error(a));
         goto usage_error;
       }
+      break;
+    case 'Z':
+      tlsfin_analyze_set_zeek_checksums(a, true);
       break;
     case 'A':
       if (cli_number("analyze", "--attempt-timeout", optarg, 0, 86400,

@@ -192,11 +192,47 @@ static void gaps(void **state) {
   assert_string_equal(tf_zeek_history(&z), "ShADaG");
 }
 
+/* --zeek-checksums: a bad TCP checksum is a 'C'/'c' (at 1, 10, 100, ...),
+ * the packet changes no state; a SYN-ACK while the originator is still
+ * inactive (all it sent was dropped) is Zeek's IsReuse: a new connection
+ * (Zeek's core.checksums_ignore_nets baseline: "OTH C", then the rest). */
+static void checksums(void **state) {
+  (void)state;
+  struct tf_zeek z;
+  tf_zeek_init(&z);
+  tf_zeek_bad_checksum(&z, 0.0, true, S, 100, 50000, 9999);
+  assert_string_equal(tf_zeek_history(&z), "C");
+  assert_string_equal(tf_zeek_conn_state(&z), "OTH");
+  tf_zeek_packet(&z, 0.1, false, S | A, 900, 101, 0, 0, 1000, 50000, 9999);
+  assert_int_equal(tf_zeek_nrows(&z), 2);
+  assert_string_equal(tf_zeek_history(&z), "C");
+  const char *st, *h;
+  double t;
+  tf_zeek_row(&z, 1, &st, &h, &t);
+  assert_string_equal(h, "H"); /* the SYN-ACK's sender is the originator */
+  tf_zeek_bad_checksum(&z, 0.2, true, A, 101, 50000, 9999);
+  tf_zeek_packet(&z, 0.3, false, F | A, 901, 101, 0, 0, 1000, 50000, 9999);
+  tf_zeek_row(&z, 1, &st, &h, &t);
+  assert_string_equal(h, "HcF");
+  assert_string_equal(st, "SH");
+  assert_true(t > 0.05);
+  /* logarithmic, per endpoint; no state: the connection stays S1 */
+  tf_zeek_init(&z);
+  tf_zeek_packet(&z, 0.0, true, S, 100, 0, 0, 0, 1000, 50000, 443);
+  tf_zeek_packet(&z, 0.1, false, S | A, 900, 101, 0, 0, 1000, 50000, 443);
+  for (int i = 0; i < 10; i++)
+    tf_zeek_bad_checksum(&z, 0.2, true, F | A, 101, 50000, 443);
+  tf_zeek_bad_checksum(&z, 0.2, false, R, 901, 50000, 443);
+  assert_int_equal(tf_zeek_nrows(&z), 1);
+  assert_string_equal(tf_zeek_history(&z), "ShCCc");
+  assert_string_equal(tf_zeek_conn_state(&z), "S1");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(states), cmocka_unit_test(letters),
       cmocka_unit_test(flips),  cmocka_unit_test(attempt_split),
-      cmocka_unit_test(gaps),
+      cmocka_unit_test(gaps),   cmocka_unit_test(checksums),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

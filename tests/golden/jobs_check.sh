@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+# analyze -j N writes what -j 1 writes: the same records, in the same order,
+# byte for byte (docs/scale.md), on every capture of the tests.
+#   - every capture, JSONL, -j 2 and -j 3 (with its key log when there is
+#     one: decryption runs in the shards);
+#   - every format (table, zeek, csv, summary) on the lab captures;
+#   - a generated capture of many interleaved connections, also with short
+#     timeouts, so that connections expire between other shards' packets;
+#   - all the captures of a directory as one merged input (several files);
+#   - the same capture from stdin (libpcap reads it: the shards get copies)
+#     and gzip-compressed;
+#   - --fail-on gives the same exit status;
+#   - bad values of -j are refused with a message.
+# usage: jobs_check.sh TLSFIN SOURCE_DIR [GEN_CAPTURE]
+set -uo pipefail
+T=$1 S=$2 G=${3:-}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+bad=0 n=0
+
+same() { # label cmd... : -j 1 and -j N (N in 2 3) give the same bytes and status
+  local label=$1; shift
+  "$T" analyze -j 1 "$@" >"$tmp/a" 2>"$tmp/a.err"
+  local ra=$?
+  for j in 2 3; do
+    "$T" analyze -j $j "$@" >"$tmp/b" 2>"$tmp/b.err"
+    local rb=$?
+    n=$((n + 1))
+    # Zeek's #open/#close lines carry the time of the run
+    if ! cmp -s <(grep -v '^#open\|^#close' "$tmp/a") <(grep -v '^#open\|^#close' "$tmp/b") ||
+      ! cmp -s "$tmp/a.err" "$tmp/b.err" || [[ $ra != "$rb" ]]; then
+      echo "FAIL $label: -j $j differs from -j 1 (exit $rb vs $ra)"
+      diff <(head -c 3000 "$tmp/a") <(head -c 3000 "$tmp/b") | head -8
+      diff "$tmp/a.err" "$tmp/b.err" | head -4
+      bad=$((bad + 1))
+    fi
+  done
+}
+
+mapfile -t caps < <(cd "$S" && find tests samples \( -name '*.pcap' -o -name '*.pcapng' \) \
+  -not -path '*/node_modules/*' | sort)
+[[ ${#caps[@]} -gt 100 ]] || { echo "FAIL: only ${#caps[@]} captures found under $S"; exit 1; }
+for c in "${caps[@]}"; do
+  keys=()
+  for k in "$S/${c%.pcap*}.keys" "$S/${c%.pcap*}.keylog"; do
+    [[ -f $k ]] && keys=(--keylog="$k")
+  done
+  same "$c" --format=jsonl "${keys[@]}" "$S/$c"
+done
+
+for c in "$S"/tests/captures/*.pcapng "$S"/samples/demo.pcapng; do
+  for f in table zeek csv summary; do
+    same "$(basename "$c") --format=$f" --format=$f "$c"
+  done
+done
+
+# a generated capture with hundreds of connections at once, with Zeek-like
+# short timeouts too: connections expire while the other shards' packets go
+# by, and the clock jumps
+if [[ -n ${G:-} ]]; then
+  "$G" -o "$tmp/gen.pcap" --size-mb 6 --conns 800 2>/dev/null
+  same "generated" --format=jsonl "$tmp/gen.pcap"
+  same "generated, summary" --format=summary "$tmp/gen.pcap"
+  for t in 1 0.01; do
+    same "generated, timeouts $t" --format=jsonl --attempt-timeout=$t \
+      --idle-timeout=$t --half-closed-timeout=$t "$tmp/gen.pcap"
+  done
+fi
+
+# several files as one capture, in time order
+same "tests/captures/* merged" --format=jsonl "$S"/tests/captures/*.pcapng
+same "tests/pcap/* merged" --format=summary "$S"/tests/pcap/*.pcap
+# stdin (libpcap) and gzip
+gzip -c "$S/samples/demo.pcapng" >"$tmp/demo.pcapng.gz"
+n=$((n + 1))
+"$T" analyze --format=jsonl "$S/samples/demo.pcapng" >"$tmp/ref"
+for j in 2 3; do
+  "$T" analyze -j $j --format=jsonl - <"$S/samples/demo.pcapng" >"$tmp/stdin"
+  "$T" analyze -j $j --format=jsonl "$tmp/demo.pcapng.gz" >"$tmp/gz"
+  if ! cmp -s "$tmp/ref" "$tmp/stdin" || ! cmp -s "$tmp/ref" "$tmp/gz"; then
+    echo "FAIL: -j $j from stdin or gzip differs"
+    bad=$((bad + 1))
+  fi
+done
+# --fail-on: same status
+same "--fail-on" --format=jsonl --fail-on=reset,tls_truncated "$S/samples/demo.pcapng"
+# unordered: the same records, in any order
+n=$((n + 1))
+if ! cmp -s <(sort "$tmp/ref") <("$T" analyze -j 2 --unordered --format=jsonl \
+  "$S/samples/demo.pcapng" | sort); then
+  echo "FAIL: -j 2 --unordered does not give the same set of records"
+  bad=$((bad + 1))
+fi
+# formats that need one engine still work with -j (and say nothing)
+n=$((n + 1))
+if ! "$T" analyze -j 2 --format=html "$S/samples/demo.pcapng" >"$tmp/h.html" 2>"$tmp/h.err" ||
+  [[ -s $tmp/h.err ]] || ! grep -q '</html>' "$tmp/h.html"; then
+  echo "FAIL: -j 2 --format=html"
+  bad=$((bad + 1))
+fi
+
+# bad -j values
+for v in -1 x 2.5 65 ''; do
+  n=$((n + 1))
+  "$T" analyze -j "$v" "$S/samples/demo.pcapng" >/dev/null 2>"$tmp/err"
+  rc=$?
+  if [[ $rc != 2 ]] || ! grep -q -- '-j' "$tmp/err"; then
+    echo "FAIL: -j '$v': exit $rc, message: $(head -1 "$tmp/err")"
+    bad=$((bad + 1))
+  fi
+done
+
+echo "$n comparisons of -j 2/-j 3 against -j 1 on ${#caps[@]} captures: $bad differ"
+[[ $bad -eq 0 ]]
