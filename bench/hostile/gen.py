@@ -5,6 +5,7 @@
 usage: gen.py KIND N OUT.pcap
   scan        N SYNs to N different hosts/ports, no answer (a port scan)
   frozen      N SYN + RST pairs, every packet with the same timestamp
+  backwards   N SYNs, each stamped earlier than the one before (bounded list walks)
   servers     N servers, one refused connection each (summary's table)
   jump        N short connections, one packet stamped ten years ahead
   tiny        N complete tiny TCP connections (handshake, 1 byte, FINs)
@@ -57,6 +58,8 @@ def main():
         sp, srv = 1024 + i % 60000, addr(i)
         if kind == "scan":
             w.pkt(t, ip4(C, srv, sp, 443, 0x02, i, 0))
+        elif kind == "backwards":  # every SYN older than the one before
+            w.pkt(T0 - i * 1e-4, ip4(C, srv, sp, 443, 0x02, i, 0))
         elif kind == "frozen":
             w.pkt(T0, ip4(C, srv, sp, 443, 0x02, i, 0))
             w.pkt(T0, ip4(srv, C, 443, sp, 0x14, 0, i + 1))

@@ -585,6 +585,14 @@ static int input_ended(struct tlsfin_analyze *a, const struct tf_source *src,
   return 0;
 }
 
+/* -j: the shards read a mapped file's packets in place, behind the
+ * reader: its pages stay mapped a while longer. */
+#define SHARD_KEEP ((uint64_t)64 << 20)
+static void keep_for_shards(struct tlsfin_analyze *a, struct tf_source *src) {
+  if (a->par && src->mm)
+    tf_pcapfile_keep_behind(src->mm, SHARD_KEEP);
+}
+
 /* Reads pc to its end and closes it. */
 static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc, const char *path,
                         long long fsize) {
@@ -599,6 +607,7 @@ static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc, const char *path,
   if (a->annot)
     tf_annot_input_opened(a->annot, 0, src.linktype,
                           (uint32_t)pcap_snapshot(pc));
+  keep_for_shards(a, &src);
   use_keylog(a);
   if (a->records) /* the table's header once an input is open, not before */
     tf_records_header(a->records);
@@ -754,6 +763,8 @@ static int read_merged(struct tlsfin_analyze *a, const char *const *paths,
     if (!replay && a->annot)
       tf_annot_input_opened(a->annot, i, in->src.linktype,
                             (uint32_t)pcap_snapshot(in->pc));
+    if (!replay)
+      keep_for_shards(a, &in->src);
     if (!replay && a->records)
       tf_records_header(a->records);
     if (!replay && a->html)

@@ -8,6 +8,7 @@
 #include "engine.h"
 
 #include <stdatomic.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,9 +57,15 @@ struct tf_engine {
   unsigned jump_seen;
   struct tf_conn **buckets;
   size_t nbuckets;
+  unsigned shift; /* 32 - log2(nbuckets): see bucket_of */
   struct {
     struct tf_conn *head, *tail;
   } lists[L_COUNT];
+  /* The earliest time a list head times out (expire() does nothing
+   * before it), recomputed when a head changed: most packets then cost
+   * the clock one comparison. */
+  double next_expiry;
+  bool heads_changed;
   struct tf_engine_stats st;
   struct tomb *tombs;  /* TOMB_SLOTS, allocated on the first finish */
   size_t tunnel_bytes; /* what the open connections' tunnels hold */
@@ -92,8 +99,10 @@ struct tf_engine *tf_engine_new(const struct tf_engine_opts *o) {
   if (o)
     e->o = *o;
   e->next_id = 1;
+  e->heads_changed = true;
   e->sinks_tail = &e->sinks;
   e->nbuckets = 1024;
+  e->shift = 32 - 10;
   e->buckets = calloc(e->nbuckets, sizeof *e->buckets);
   if (!e->buckets) {
     free(e);
@@ -177,6 +186,14 @@ static int match(const struct tf_conn *c, const struct tf_pkt *p) {
   return -1;
 }
 
+/* A connection's bucket: the top bits of its hash times 2^32/phi
+ * (Fibonacci hashing) rather than its low bits, which analyze -j has made
+ * alike in each shard (tf_engine_slot): with the low bits, a shard of a
+ * quarter of the slots used a quarter of its buckets. */
+static inline size_t bucket_of(unsigned shift, uint32_t h) {
+  return (uint32_t)(h * 0x9E3779B1u) >> shift;
+}
+
 static void table_grow(struct tf_engine *e) {
   size_t nb = e->nbuckets * 2;
   struct tf_conn **b = calloc(nb, sizeof *b);
@@ -186,7 +203,7 @@ static void table_grow(struct tf_engine *e) {
     struct tf_conn *c = e->buckets[i];
     while (c) {
       struct tf_conn *n = c->hnext;
-      size_t j = c->hash & (nb - 1);
+      size_t j = bucket_of(e->shift - 1, c->hash);
       c->hnext = b[j];
       b[j] = c;
       c = n;
@@ -195,10 +212,11 @@ static void table_grow(struct tf_engine *e) {
   free(e->buckets);
   e->buckets = b;
   e->nbuckets = nb;
+  e->shift--;
 }
 
 static void table_remove(struct tf_engine *e, struct tf_conn *c) {
-  struct tf_conn **pp = &e->buckets[c->hash & (e->nbuckets - 1)];
+  struct tf_conn **pp = &e->buckets[bucket_of(e->shift, c->hash)];
   while (*pp && *pp != c)
     pp = &(*pp)->hnext;
   if (*pp)
@@ -210,6 +228,8 @@ static void table_remove(struct tf_engine *e, struct tf_conn *c) {
 static void list_unlink(struct tf_engine *e, struct tf_conn *c) {
   if (c->list == L_COUNT)
     return;
+  if (!c->lprev)
+    e->heads_changed = true;
   if (c->lprev)
     c->lprev->lnext = c->lnext;
   else
@@ -222,16 +242,38 @@ static void list_unlink(struct tf_engine *e, struct tf_conn *c) {
   c->list = L_COUNT;
 }
 
-/* Moves c to the tail of list l: it is now the youngest there. */
+/* Past this many steps back, a connection whose last packet is older than
+ * the list's youngest (time went backwards in the capture) is put where
+ * the walk stopped: a capture stamped backwards on purpose costs bounded
+ * work per packet (a few microseconds), and only such a capture can make
+ * analyze -j end a connection at another packet than one engine does. */
+#define LIST_WALK_MAX 1024
+
+/* Moves c into list l in order of last packet time, from the tail: the
+ * list stays ordered by when each connection times out, so expire() can
+ * stop at the first head that has not, and every connection ends when its
+ * own time is up (not when an older-looking one ahead of it does), which
+ * is also what makes analyze -j's shards end connections exactly when one
+ * engine does.  Captures in time order never walk. */
 static void list_push(struct tf_engine *e, struct tf_conn *c, enum tf_list l) {
   list_unlink(e, c);
   c->list = (uint8_t)l;
-  c->lprev = e->lists[l].tail;
-  if (e->lists[l].tail)
-    e->lists[l].tail->lnext = c;
+  struct tf_conn *after = e->lists[l].tail;
+  for (unsigned n = 0;
+       after && after->last_ts > c->last_ts && n < LIST_WALK_MAX; n++)
+    after = after->lprev;
+  c->lprev = after;
+  c->lnext = after ? after->lnext : e->lists[l].head;
+  if (c->lnext)
+    c->lnext->lprev = c;
   else
+    e->lists[l].tail = c;
+  if (after)
+    after->lnext = c;
+  else {
     e->lists[l].head = c;
-  e->lists[l].tail = c;
+    e->heads_changed = true;
+  }
 }
 
 /* Well-known service ports: decide roles of a capture that starts
@@ -307,6 +349,7 @@ static struct tf_conn *conn_new(struct tf_engine *e, const struct tf_pkt *p,
   c->id = e->shared_id ? atomic_fetch_add(e->shared_id, 1) : e->next_id++;
   c->first_gpkt = e->gpkt;
   c->first_ts = p->ts;
+  c->last_ts = p->ts; /* its place in the lists (list_push) */
   c->first_is_client = sender_is_client;
   c->start = TF_START_MIDSTREAM;
   tf_zeek_init(&c->zeek);
@@ -318,7 +361,7 @@ static struct tf_conn *conn_new(struct tf_engine *e, const struct tf_pkt *p,
     c->ladder = tf_ladder_new(e->ladder_all);
   if (p->tunnel) /* keyed by the inner 4-tuple; the first tunnel is kept */
     tunnel_keep(e, c, p->tunnel);
-  size_t j = hash & (e->nbuckets - 1);
+  size_t j = bucket_of(e->shift, hash);
   c->hnext = e->buckets[j];
   e->buckets[j] = c;
   c->list = L_COUNT;
@@ -441,7 +484,19 @@ void tf_engine_advance(struct tf_engine *e, double now) {
    * brings connections back: the clock only moves forward. */
   if (now > e->now)
     e->now = now;
-  expire(e, e->now);
+  if (e->heads_changed) {
+    e->heads_changed = false;
+    e->next_expiry = HUGE_VAL;
+    for (int l = 0; l < L_COUNT; l++) {
+      double t = timeout_of(e, (enum tf_list)l);
+      if (t > 0 && e->lists[l].head &&
+          e->lists[l].head->last_ts + t < e->next_expiry)
+        e->next_expiry = e->lists[l].head->last_ts + t;
+    }
+  }
+  /* expire() finishes a head when last_ts + timeout < now */
+  if (e->now > e->next_expiry)
+    expire(e, e->now);
 }
 
 /* A SYN on a tuple that already has a connection starts a new one when the
@@ -494,6 +549,11 @@ void tf_engine_set_id_counter(struct tf_engine *e, _Atomic uint64_t *next) {
 
 void tf_engine_clock(struct tf_engine *e, double ts) { packet_clock(e, ts); }
 
+void tf_engine_clock_run(struct tf_engine *e, const double *ts, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    packet_clock(e, ts[i]);
+}
+
 void tf_engine_packet(struct tf_engine *e, const struct tf_pkt *p,
                       const struct tf_raw *raw) {
   tf_engine_packet_at(e, p, raw, e->gpkt + 1);
@@ -510,7 +570,7 @@ void tf_engine_packet_hashed(struct tf_engine *e, const struct tf_pkt *p,
   e->gpkt = gpkt;
   e->st.packets++;
   packet_clock(e, p->ts);
-  struct tf_conn *c = e->buckets[h & (e->nbuckets - 1)];
+  struct tf_conn *c = e->buckets[bucket_of(e->shift, h)];
   int dir = -1;
   for (; c; c = c->hnext)
     if (c->hash == h && (dir = match(c, p)) >= 0)

@@ -125,6 +125,8 @@ void tf_engine_packet_hashed(struct tf_engine *e, const struct tf_pkt *p,
  * this engine had seen it (timeouts fire at the same packets as with one
  * engine, so -j N writes what -j 1 writes). */
 void tf_engine_clock(struct tf_engine *e, double ts);
+/* The same for n packets in a row, times ts[0..n). */
+void tf_engine_clock_run(struct tf_engine *e, const double *ts, size_t n);
 /* Connection ids drawn from a counter shared by several engines (watch -j:
  * one engine per fanout socket, ids unique across them); NULL: the
  * engine's own counter. */

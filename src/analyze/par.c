@@ -16,13 +16,14 @@
  * (a mutex and a condition per batch and shard) costs nothing next to the
  * packets, small enough that the shards start early and the reader's
  * copies stay in cache. */
-#define BATCH_PKTS 1024
+#define BATCH_PKTS 2048
 #define ARENA_BYTES (4u << 20) /* the packets' payloads and tunnels */
 #define RING 8                 /* batches in flight */
-/* A waiting thread polls this many times before it sleeps: a batch takes
- * well under a millisecond, and a futex sleep and wake per batch and
- * shard costs more than the polls. */
-#define SPINS 20000
+/* A waiting thread polls only briefly before it sleeps: a core that
+ * polls slows the other one down (measured: the reader's thread took 30 %
+ * longer beside a polling shard than beside a sleeping one), and a futex
+ * wake per batch of BATCH_PKTS packets costs next to nothing. */
+#define SPINS 64
 /* What the reader's thread does besides its shard, next to the engines'
  * work: reading and decoding every packet (perf on the benchmark capture:
  * about a fifth of the total), and with records also renumbering, holding
@@ -88,6 +89,8 @@ struct opened {
 
 struct tf_par {
   unsigned jobs;
+  unsigned first;   /* the first shard on a thread of its own: 1 when the
+                       reader's thread runs shard 0, else 0 */
   struct worker *w; /* w[0] runs on the reader's thread */
   uint8_t slot_shard[TF_ENGINE_SLOTS];
   struct batch ring[RING];
@@ -176,12 +179,19 @@ static void walk(struct worker *w, struct batch *b) {
   w->b = b;
   switch (b->cmd) {
   case CMD_PKTS:
-    for (size_t i = 0; i < b->n; i++)
-      if (b->shard[i] == w->idx)
+    for (size_t i = 0; i < b->n;) {
+      if (b->shard[i] == w->idx) {
         tf_engine_packet_hashed(w->e, &b->pkt[i], NULL, b->gpkt0 + i,
                                 b->hash[i]);
-      else
-        tf_engine_clock(w->e, b->ts[i]);
+        i++;
+        continue;
+      }
+      size_t j = i + 1; /* other shards' packets: their times only */
+      while (j < b->n && b->shard[j] != w->idx)
+        j++;
+      tf_engine_clock_run(w->e, b->ts + i, j - i);
+      i = j;
+    }
     break;
   case CMD_FLUSH:
     tf_engine_flush(w->e);
@@ -223,6 +233,9 @@ static void shard_done(struct tf_par *p, struct batch *b) {
 static void *shard_main(void *arg) {
   struct worker *w = arg;
   struct tf_par *p = w->par;
+  char name[16]; /* what top -H and perf show */
+  snprintf(name, sizeof name, "tlsfin-shard%u", w->idx);
+  pthread_setname_np(pthread_self(), name);
   for (uint64_t seq = 0;; seq++) {
     wait_published(p, seq);
     struct batch *b = &p->ring[seq % RING];
@@ -379,8 +392,10 @@ static void submit(struct tf_par *p, enum cmd cmd) {
   atomic_store_explicit(&p->published, seq + 1, memory_order_release);
   pthread_cond_broadcast(&p->work);
   pthread_mutex_unlock(&p->mu);
-  walk(&p->w[0], b);
-  shard_done(p, b);
+  if (p->first) {
+    walk(&p->w[0], b);
+    shard_done(p, b);
+  }
   merge_ready(p, false);
   /* the next batch to fill must be written out first */
   if (atomic_load(&p->published) - p->merged == RING) {
@@ -480,6 +495,11 @@ const struct tf_engine_stats *tf_par_stats(struct tf_par *p) {
  * the rest evenly, slot by slot. */
 static void shard_slots(struct tf_par *p) {
   unsigned n = p->jobs;
+  if (!p->first) {
+    for (unsigned i = 0; i < TF_ENGINE_SLOTS; i++)
+      p->slot_shard[i] = (uint8_t)(i % n);
+    return;
+  }
   double r = p->records ? READ_SHARE_RECORDS : READ_SHARE;
   double x = (1.0 - (n - 1) * r) / n;
   if (x < 0.25 / n)
@@ -543,6 +563,9 @@ struct tf_par *tf_par_new(unsigned jobs, const struct tf_engine_opts *o,
   }
   if (!(p->w = calloc(jobs, sizeof *p->w)))
     goto oom;
+  /* The reader's thread runs shard 0 between batches: n threads on n
+   * cores, none of them polling (SPINS). */
+  p->first = 1;
   shard_slots(p);
   /* the ceiling is the process's: each shard gets its share */
   struct tf_engine_opts so = *o;
@@ -558,7 +581,7 @@ struct tf_par *tf_par_new(unsigned jobs, const struct tf_engine_opts *o,
         (struct tf_sink){.ctx = w, .conn = shard_conn, .open = shard_open};
     tf_engine_add_sink(w->e, &w->sink);
   }
-  for (unsigned i = 1; i < jobs; i++) {
+  for (unsigned i = p->first; i < jobs; i++) {
     int rc = pthread_create(&p->w[i].th, NULL, shard_main, &p->w[i]);
     if (rc) {
       snprintf(err, errlen, "-j %u: cannot start a thread: %s", jobs,
@@ -579,7 +602,7 @@ void tf_par_free(struct tf_par *p) {
   if (!p)
     return;
   bool any = false;
-  for (unsigned i = 1; p->w && i < p->jobs; i++)
+  for (unsigned i = p->first; p->w && i < p->jobs; i++)
     any |= p->w[i].started;
   if (any) {
     quiesce(p);
@@ -589,14 +612,14 @@ void tf_par_free(struct tf_par *p) {
     struct batch *b = &p->ring[seq % RING];
     b->cmd = CMD_END;
     unsigned started = 0;
-    for (unsigned i = 1; i < p->jobs; i++)
+    for (unsigned i = p->first; i < p->jobs; i++)
       started += p->w[i].started;
     atomic_store(&b->pending, started);
     pthread_mutex_lock(&p->mu);
     atomic_store(&p->published, seq + 1);
     pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->mu);
-    for (unsigned i = 1; i < p->jobs; i++)
+    for (unsigned i = p->first; i < p->jobs; i++)
       if (p->w[i].started)
         pthread_join(p->w[i].th, NULL);
     p->merged++;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "report.h"
 #include "siphash.h"
@@ -35,9 +36,15 @@ struct tf_records {
   struct pend *pending;
   size_t pend_cap; /* ring indexed by id - emit_id */
   size_t pend_head;
-  size_t pend_bytes; /* formatted records held in memory */
-  FILE *spill;       /* records held past PEND_MEM_MAX */
-  uint64_t spill_end;
+  size_t pend_bytes;  /* formatted records held in memory */
+  FILE *spill;        /* records held past PEND_MEM_MAX */
+  uint64_t spill_end; /* bytes spilled */
+  /* The spill's tail not yet written: records go to the file in big
+   * writes, and come back with one pread each (FILE's fseek per record
+   * cost a flush, a seek and a read each). */
+  char *sbuf;
+  size_t sbuf_len;
+  uint64_t spill_disk; /* bytes in the file: sbuf holds the rest */
   uint64_t emit_id;
 };
 
@@ -52,20 +59,62 @@ static void emit_pending(struct tf_records *r, struct pend *p) {
     free(p->s);
     r->pend_bytes -= p->len;
   } else if (p->kind == PEND_SPILLED) {
-    char buf[8192];
-    uint64_t left = p->len;
-    if (fseeko(r->spill, (off_t)p->off, SEEK_SET) == 0)
-      while (left) {
-        size_t n =
-            fread(buf, 1, left < sizeof buf ? left : sizeof buf, r->spill);
-        if (!n)
-          break;
-        rec_write(r, buf, n);
-        left -= n;
+    char buf[65536];
+    uint64_t off = p->off, left = p->len;
+    while (left && off < r->spill_disk) {
+      size_t want = left < sizeof buf ? (size_t)left : sizeof buf;
+      if (off + want > r->spill_disk)
+        want = (size_t)(r->spill_disk - off);
+      ssize_t n = pread(fileno(r->spill), buf, want, (off_t)off);
+      if (n <= 0) {
+        r->status = -1;
+        break;
       }
-    fseeko(r->spill, 0, SEEK_END);
+      rec_write(r, buf, (size_t)n);
+      off += (uint64_t)n;
+      left -= (uint64_t)n;
+    }
+    if (left && off >= r->spill_disk)
+      rec_write(r, r->sbuf + (off - r->spill_disk), (size_t)left);
   }
   memset(p, 0, sizeof *p);
+}
+
+#define SPILL_BUF (1u << 20)
+
+static int write_all(int fd, const char *s, size_t n, uint64_t off) {
+  while (n) {
+    ssize_t w = pwrite(fd, s, n, (off_t)off);
+    if (w <= 0)
+      return -1;
+    s += w;
+    n -= (size_t)w;
+    off += (uint64_t)w;
+  }
+  return 0;
+}
+
+/* Appends a record to the spill: 0, or -1 when it cannot be kept there. */
+static int spill_put(struct tf_records *r, const char *s, size_t len) {
+  if (!r->spill && !(r->spill = tmpfile()))
+    return -1;
+  if (!r->sbuf && !(r->sbuf = malloc(SPILL_BUF)))
+    return -1;
+  if (r->sbuf_len + len > SPILL_BUF) {
+    if (write_all(fileno(r->spill), r->sbuf, r->sbuf_len, r->spill_disk) < 0)
+      return -1;
+    r->spill_disk += r->sbuf_len;
+    r->sbuf_len = 0;
+  }
+  if (len > SPILL_BUF) { /* a record bigger than the buffer: straight out */
+    if (write_all(fileno(r->spill), s, len, r->spill_disk) < 0)
+      return -1;
+    r->spill_disk += len;
+  } else {
+    memcpy(r->sbuf + r->sbuf_len, s, len);
+    r->sbuf_len += len;
+  }
+  return 0;
 }
 
 /* An entry for a record, in memory or, past PEND_MEM_MAX, in the spill
@@ -73,9 +122,7 @@ static void emit_pending(struct tf_records *r, struct pend *p) {
 static struct pend make_pend(struct tf_records *r, char *s, size_t len) {
   struct pend p = {0};
   p.len = (uint32_t)len;
-  if (r->pend_bytes + p.len > PEND_MEM_MAX &&
-      (r->spill || (r->spill = tmpfile()) != NULL) &&
-      fwrite(s, 1, p.len, r->spill) == p.len) {
+  if (r->pend_bytes + p.len > PEND_MEM_MAX && spill_put(r, s, p.len) == 0) {
     p.kind = PEND_SPILLED;
     p.off = r->spill_end;
     r->spill_end += p.len;
@@ -208,6 +255,7 @@ void tf_records_free(struct tf_records *r) {
   free(r->pending);
   if (r->spill)
     fclose(r->spill);
+  free(r->sbuf);
   free(r);
 }
 

@@ -66,6 +66,25 @@ if [[ -n ${G:-} ]]; then
     same "generated, timeouts $t" --format=jsonl --attempt-timeout=$t \
       --idle-timeout=$t --half-closed-timeout=$t "$tmp/gen.pcap"
   done
+  # timestamps that go backwards (clock steps, merged sensors): every
+  # connection still times out at its own time, whoever is ahead of it
+  python3 - "$tmp/gen.pcap" "$tmp/jitter.pcap" <<'PY'
+import random, struct, sys
+random.seed(7)
+src = open(sys.argv[1], "rb").read()
+out, off = [src[:24]], 24
+while off + 16 <= len(src):
+    sec, usec, incl, orig = struct.unpack_from("<IIII", src, off)
+    t = sec * 1000000 + usec - random.choice((0, 0, 0, 30000, 400000, 3000000))
+    out.append(struct.pack("<IIII", t // 1000000, t % 1000000, incl, orig))
+    out.append(src[off + 16:off + 16 + incl])
+    off += 16 + incl
+open(sys.argv[2], "wb").write(b"".join(out))
+PY
+  for t in 2 0.2; do
+    same "generated, jittered clock, timeouts $t" --format=jsonl --attempt-timeout=$t \
+      --idle-timeout=$t --half-closed-timeout=$t "$tmp/jitter.pcap"
+  done
 fi
 
 # several files as one capture, in time order

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Memory bounded by the ceiling, not by the capture: hostile captures from
 # bench/hostile/gen.py (a scan, SYN+RST pairs with one frozen timestamp, a
-# time jump, many servers) analyzed with --max-memory 16 stay under 64 MB of
+# time jump, many servers, time running backwards) analyzed with --max-memory 16 stay under 64 MB of
 # peak RSS and still report every connection.  No timing is asserted.
 # usage: test_hostile.sh TLSFIN GEN_PY
 set -uo pipefail
@@ -10,7 +10,7 @@ T=$1 GEN=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0 pass=0
-for kind in scan frozen jump servers; do
+for kind in scan frozen jump servers backwards; do
   n=200000
   python3 "$GEN" "$kind" "$n" "$tmp/$kind.pcap" || { echo "FAIL gen $kind"; exit 1; }
   /usr/bin/time -f "%M" -o "$tmp/rss" "$T" analyze --max-memory 16 --format=summary "$tmp/$kind.pcap" \
