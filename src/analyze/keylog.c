@@ -95,6 +95,14 @@ const struct tf_keys *tf_keylog_find(const struct tf_keylog *k,
   return e ? &e->keys : NULL;
 }
 
+void tf_keylog_read(const struct tf_keylog *k, const struct tf_keys *e,
+                    struct tf_keys *out) {
+  struct tf_keylog *w = (struct tf_keylog *)k; /* the lock only */
+  pthread_rwlock_rdlock(&w->lock);
+  *out = *e;
+  pthread_rwlock_unlock(&w->lock);
+}
+
 size_t tf_keylog_count(const struct tf_keylog *k) {
   /* read for every packet while no key log is adopted: no lock */
   return k ? __atomic_load_n(&k->n, __ATOMIC_RELAXED) : 0;
@@ -216,10 +224,8 @@ static int add_line(struct tf_keylog *k, const char *s, const char *end) {
     if (k->n > k->nb)
       grow(k);
   }
-  /* the secret before its length: a reader that sees the length sees
-   * the secret */
+  e->keys.len[which] = (uint8_t)slen;
   memcpy(e->keys.secret[which], secret, (size_t)slen);
-  __atomic_store_n(&e->keys.len[which], (uint8_t)slen, __ATOMIC_RELEASE);
   return 1;
 }
 

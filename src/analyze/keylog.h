@@ -46,6 +46,10 @@ int tf_keylog_load_file(struct tf_keylog *k, const char *path, char *err,
  * NULL. */
 const struct tf_keys *tf_keylog_find(const struct tf_keylog *k,
                                      const uint8_t cr[32]);
+/* A consistent copy of the keys tf_keylog_find returned (entries stay
+ * valid for the log's life, but another thread may be adding to one). */
+void tf_keylog_read(const struct tf_keylog *k, const struct tf_keys *e,
+                    struct tf_keys *out);
 size_t tf_keylog_count(const struct tf_keylog *k);
 /* The key log lines of one connection (NUL-terminated, as many whole lines
  * as fit in n); returns their length.  The flight recorder writes them into

@@ -44,10 +44,11 @@ static int secret_for(int dir, int epoch) {
 static int init_epoch(struct tf_tlsdec *x, const struct tf_suite *s, int dir,
                       int epoch) {
   int k = secret_for(dir, epoch);
-  if (!x->keys->len[k])
+  struct tf_keys keys;
+  tf_keylog_read(x->log, x->keys, &keys);
+  if (!keys.len[k])
     return -1;
-  if (tf_dec_init_tls13(&x->dec[dir], s, x->keys->secret[k], x->keys->len[k]) <
-      0)
+  if (tf_dec_init_tls13(&x->dec[dir], s, keys.secret[k], keys.len[k]) < 0)
     return -1;
   x->epoch[dir] = (uint8_t)epoch;
   return 0;
@@ -56,8 +57,8 @@ static int init_epoch(struct tf_tlsdec *x, const struct tf_suite *s, int dir,
 void tf_tlsdec_start(struct tf_tls *t) {
   if (!t->keylog || t->crypto || !t->server_hello)
     return;
-  const struct tf_keys *keys = tf_keylog_find(t->keylog, t->client_random);
-  if (!keys) {
+  const struct tf_keys *found = tf_keylog_find(t->keylog, t->client_random);
+  if (!found) {
     t->keys_status = TF_KEYS_MISSING;
     t->keylog_seen = tf_keylog_count(t->keylog);
     return;
@@ -70,7 +71,10 @@ void tf_tlsdec_start(struct tf_tls *t) {
   struct tf_tlsdec *x = calloc(1, sizeof *x);
   if (!x)
     return;
-  x->keys = keys;
+  x->keys = found;
+  x->log = t->keylog;
+  struct tf_keys keys;
+  tf_keylog_read(t->keylog, found, &keys);
   x->plain = malloc(MAX_RECORD);
   if (!x->plain) {
     free(x);
@@ -84,12 +88,12 @@ void tf_tlsdec_start(struct tf_tls *t) {
         return;
       }
   } else {
-    if (!keys->len[TF_SECRET_MASTER] ||
+    if (!keys.len[TF_SECRET_MASTER] ||
         tf_dec_init_tls12(&x->dec[0], &x->dec[1], s, t->version,
-                          keys->secret[TF_SECRET_MASTER], t->client_random,
+                          keys.secret[TF_SECRET_MASTER], t->client_random,
                           t->server_random) < 0) {
       t->keys_status =
-          keys->len[TF_SECRET_MASTER] ? TF_KEYS_UNSUPPORTED : TF_KEYS_MISSING;
+          keys.len[TF_SECRET_MASTER] ? TF_KEYS_UNSUPPORTED : TF_KEYS_MISSING;
       tf_tlsdec_free(x);
       return;
     }

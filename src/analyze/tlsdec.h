@@ -25,7 +25,9 @@ enum tf_keys_status {
 };
 
 struct tf_tlsdec {
-  const struct tf_keys *keys;
+  const struct tf_keys *keys; /* read through tf_keylog_read: the key log
+                                 may be adding to it meanwhile */
+  const struct tf_keylog *log;
   struct tf_dec dec[2];
   uint8_t epoch[2]; /* 0 none, 1 TLS 1.3 handshake keys, 2 application */
   uint8_t *rec[2];  /* the current record's body, MAX_RECORD bytes */
