@@ -76,6 +76,17 @@ int tlsfin_watch_set_summary(struct tlsfin_watch *w, FILE *err,
 /* Stop by itself after this many seconds (0: never). */
 int tlsfin_watch_set_duration(struct tlsfin_watch *w, double seconds);
 
+/* Capture threads (-j): 1 (the default) is one loop; N > 1 opens each
+ * interface N times in one Linux PACKET_FANOUT group (hash mode: both
+ * directions of a connection reach the same thread), each thread with its
+ * own connection table; 0 means one per online CPU.  At most
+ * TLSFIN_WATCH_MAX_THREADS.  Where the kernel refuses fanout, start()
+ * says so on stderr and captures with one thread (docs/watch.md). */
+#define TLSFIN_WATCH_MAX_THREADS 64
+int tlsfin_watch_set_threads(struct tlsfin_watch *w, int n);
+/* The threads in use after tlsfin_watch_start() (before it: as set). */
+int tlsfin_watch_threads(const struct tlsfin_watch *w);
+
 enum tlsfin_kernel_mode {
   TLSFIN_KERNEL_AUTO = 0, /* use eBPF when available, say why not */
   TLSFIN_KERNEL_OFF,

@@ -22,6 +22,9 @@ static void usage(FILE *f) {
       "  -i, --interface=IFACE        capture on IFACE (repeatable; default "
       "any)\n"
       "  -f, --filter=BPF             libpcap filter, e.g. 'port 443'\n"
+      "  -j, --jobs=N                 capture threads (Linux PACKET_FANOUT, "
+      "hash); 0 = one\n"
+      "                               per CPU, at most 64 (default 1)\n"
       "  -l                           accepted: rows are always flushed as "
       "written\n"
       "  -V, --version                print the version\n"
@@ -110,6 +113,8 @@ int tlsfin_cmd_watch(int argc, char **argv) {
   static const struct option opts[] = {
       {"interface", required_argument, NULL, 'i'},
       {"filter", required_argument, NULL, 'f'},
+      {"jobs", required_argument, NULL, 'j'},
+      {"threads", required_argument, NULL, 'j'}, /* the first name it had */
       {"format", required_argument, NULL, O_FORMAT},
       {"keylog", required_argument, NULL, O_KEYLOG},
       {"record", required_argument, NULL, O_RECORD},
@@ -145,7 +150,7 @@ int tlsfin_cmd_watch(int argc, char **argv) {
   int o;
   optind = 1;
   opterr = 0;
-  while ((o = getopt_long(argc, argv, ":i:f:hlV", opts, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, ":i:f:j:hlV", opts, NULL)) != -1) {
     int rc = 0;
     switch (o) {
     case 'i':
@@ -154,6 +159,25 @@ int tlsfin_cmd_watch(int argc, char **argv) {
     case 'f':
       rc = tlsfin_watch_set_filter(w, optarg);
       break;
+    case 'j': {
+      char *end;
+      errno = 0;
+      long n = strtol(optarg, &end, 10);
+      if (!*optarg || *end || errno == EINVAL || n < 0) {
+        fprintf(stderr,
+                "tlsfin watch: -j: '%s' is not a number of threads (0 = one "
+                "per CPU, at most %d)\n",
+                optarg, TLSFIN_WATCH_MAX_THREADS);
+        goto usage_error;
+      }
+      if (errno == ERANGE || n > TLSFIN_WATCH_MAX_THREADS) {
+        fprintf(stderr, "tlsfin watch: warning: -j %s: capped at %d threads\n",
+                optarg, TLSFIN_WATCH_MAX_THREADS);
+        n = TLSFIN_WATCH_MAX_THREADS;
+      }
+      rc = tlsfin_watch_set_threads(w, (int)n);
+      break;
+    }
     case O_FORMAT:
       if (!strcmp(optarg, "table"))
         rc = tlsfin_watch_set_format(w, TLSFIN_FORMAT_TABLE);
@@ -301,6 +325,9 @@ int tlsfin_cmd_watch(int argc, char **argv) {
     tlsfin_watch_free(w);
     return TLSFIN_EXIT_USAGE;
   }
+  if (tlsfin_watch_threads(w) > 1)
+    fprintf(stderr, "tlsfin watch: %d capture threads (PACKET_FANOUT, hash)\n",
+            tlsfin_watch_threads(w));
   /* The "ready" line scripts wait for, like tcpdump's "listening on". */
   fprintf(stderr, "tlsfin watch: listening (kernel evidence %s)\n",
           *tlsfin_watch_kernel_status(w) ? "off" : "on");

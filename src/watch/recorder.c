@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,20 @@ struct ofile {
   uint64_t size;
 };
 
+/* The packet rings of one capture thread (recorder.h): everything a
+ * packet touches, so threads never share a lock per packet. */
+struct tf_recorder_shard {
+  struct tf_recorder *r;
+  size_t mem_max;
+  struct conn **bucket;
+  size_t nbucket, nconn;
+  struct conn *oldest, *newest; /* held list */
+  /* packets_held, bytes_held, packets_dropped, packets_overwritten */
+  struct tf_recorder_stats st;
+  uint64_t bytes_index;
+  char err[PATH_MAX + 128];
+};
+
 struct tf_recorder {
   char *dir;
   unsigned ring;
@@ -78,9 +93,12 @@ struct tf_recorder {
   unsigned rotate;
   time_t (*now)(void);
 
-  struct conn **bucket;
-  size_t nbucket, nconn;
-  struct conn *oldest, *newest; /* held list */
+  /* the rings of tf_recorder_packet() / tf_recorder_end() */
+  struct tf_recorder_shard base;
+  /* Files: one writer at a time (shards of watch -j end connections from
+   * their own threads).  Interfaces are registered before any shard runs
+   * and not changed after. */
+  pthread_mutex_t lock;
 
   struct iface *ifs;
   uint32_t nif, capif;
@@ -103,14 +121,14 @@ struct tf_recorder {
   uint64_t old_bytes;
 
   struct tf_pcapng_buf out;
+  /* conns_written, files_written, files_removed */
   struct tf_recorder_stats st;
-  uint64_t bytes_index;
   char err[PATH_MAX + 128]; /* a whole path and its strerror fit */
 };
 
 /* ---- connection table ---- */
 
-static size_t hash_slot(const struct tf_recorder *r, uint64_t id) {
+static size_t hash_slot(const struct tf_recorder_shard *r, uint64_t id) {
   /* splitmix64 finaliser: callers' ids may be sequential or share low
    * bits. */
   id ^= id >> 30;
@@ -121,7 +139,7 @@ static size_t hash_slot(const struct tf_recorder *r, uint64_t id) {
   return (size_t)(id & (r->nbucket - 1));
 }
 
-static void table_resize(struct tf_recorder *r, size_t n) {
+static void table_resize(struct tf_recorder_shard *r, size_t n) {
   struct conn **nb = calloc(n, sizeof *nb);
   if (!nb)
     return; /* keep the old table: longer chains, still correct */
@@ -144,14 +162,14 @@ static void table_resize(struct tf_recorder *r, size_t n) {
   r->bytes_index += n * sizeof *nb;
 }
 
-static struct conn *conn_find(const struct tf_recorder *r, uint64_t id) {
+static struct conn *conn_find(const struct tf_recorder_shard *r, uint64_t id) {
   for (struct conn *c = r->bucket[hash_slot(r, id)]; c; c = c->hnext)
     if (c->id == id)
       return c;
   return NULL;
 }
 
-static struct conn *conn_get(struct tf_recorder *r, uint64_t id) {
+static struct conn *conn_get(struct tf_recorder_shard *r, uint64_t id) {
   struct conn *c = conn_find(r, id);
   if (c)
     return c;
@@ -169,7 +187,7 @@ static struct conn *conn_get(struct tf_recorder *r, uint64_t id) {
   return c;
 }
 
-static void held_unlink(struct tf_recorder *r, struct conn *c) {
+static void held_unlink(struct tf_recorder_shard *r, struct conn *c) {
   if (!c->listed)
     return;
   if (c->older)
@@ -184,7 +202,7 @@ static void held_unlink(struct tf_recorder *r, struct conn *c) {
   c->listed = false;
 }
 
-static void held_touch(struct tf_recorder *r, struct conn *c) {
+static void held_touch(struct tf_recorder_shard *r, struct conn *c) {
   held_unlink(r, c);
   c->older = r->newest;
   c->newer = NULL;
@@ -196,7 +214,7 @@ static void held_touch(struct tf_recorder *r, struct conn *c) {
   c->listed = true;
 }
 
-static void ring_free_slots(struct tf_recorder *r, struct conn *c) {
+static void ring_free_slots(struct tf_recorder_shard *r, struct conn *c) {
   free(c->slot);
   r->bytes_index -= (uint64_t)c->cap * sizeof *c->slot;
   c->slot = NULL;
@@ -206,7 +224,8 @@ static void ring_free_slots(struct tf_recorder *r, struct conn *c) {
 /* Frees the oldest packet of c.  An emptied ring leaves the held list, and
  * gives back its slots when release is set (trimmed by memory pressure:
  * the connection may stay idle for long). */
-static void ring_pop(struct tf_recorder *r, struct conn *c, bool release) {
+static void ring_pop(struct tf_recorder_shard *r, struct conn *c,
+                     bool release) {
   struct pkt *p = c->slot[c->head];
   c->slot[c->head] = NULL;
   c->head = (c->head + 1) % c->cap;
@@ -221,10 +240,10 @@ static void ring_pop(struct tf_recorder *r, struct conn *c, bool release) {
   }
 }
 
-static int ring_grow(struct tf_recorder *r, struct conn *c) {
+static int ring_grow(struct tf_recorder_shard *r, struct conn *c) {
   uint32_t cap = c->cap ? c->cap * 2 : RING_MIN;
-  if (cap > r->ring || cap < c->cap)
-    cap = r->ring;
+  if (cap > r->r->ring || cap < c->cap)
+    cap = r->r->ring;
   struct pkt **s = malloc((size_t)cap * sizeof *s);
   if (!s)
     return -1;
@@ -238,7 +257,7 @@ static int ring_grow(struct tf_recorder *r, struct conn *c) {
   return 0;
 }
 
-static void conn_drop(struct tf_recorder *r, struct conn *c) {
+static void conn_drop(struct tf_recorder_shard *r, struct conn *c) {
   struct conn **pp = &r->bucket[hash_slot(r, c->id)];
   while (*pp != c)
     pp = &(*pp)->hnext;
@@ -363,6 +382,34 @@ static int mkdir_p(const char *dir) {
   return 0;
 }
 
+static int shard_init(struct tf_recorder_shard *s, struct tf_recorder *r,
+                      size_t mem_max) {
+  memset(s, 0, sizeof *s);
+  if (!(s->bucket = calloc(BUCKETS_MIN, sizeof *s->bucket)))
+    return -1;
+  s->r = r;
+  s->mem_max = mem_max;
+  s->nbucket = BUCKETS_MIN;
+  s->bytes_index = BUCKETS_MIN * sizeof *s->bucket;
+  return 0;
+}
+
+static void shard_release(struct tf_recorder_shard *s) {
+  for (size_t i = 0; i < s->nbucket; i++) {
+    struct conn *c = s->bucket[i];
+    while (c) {
+      struct conn *next = c->hnext;
+      for (uint32_t k = 0; k < c->count; k++)
+        free(c->slot[(c->head + k) % c->cap]);
+      free(c->slot);
+      free(c);
+      c = next;
+    }
+  }
+  free(s->bucket);
+  s->bucket = NULL;
+}
+
 struct tf_recorder *tf_recorder_new(const struct tf_recorder_opts *o, char *err,
                                     size_t errlen) {
   if (err && errlen)
@@ -410,8 +457,7 @@ struct tf_recorder *tf_recorder_new(const struct tf_recorder_opts *o, char *err,
   unlink(probe);
 
   struct tf_recorder *r = calloc(1, sizeof *r);
-  if (!r || !(r->dir = strdup(dir)) ||
-      !(r->bucket = calloc(BUCKETS_MIN, sizeof *r->bucket))) {
+  if (!r || !(r->dir = strdup(dir)) || shard_init(&r->base, r, 0) != 0) {
     if (r)
       free(r->dir);
     free(r);
@@ -419,13 +465,13 @@ struct tf_recorder *tf_recorder_new(const struct tf_recorder_opts *o, char *err,
       snprintf(err, errlen, "--record %s: %s", dir, strerror(ENOMEM));
     return NULL;
   }
-  r->nbucket = BUCKETS_MIN;
-  r->bytes_index = BUCKETS_MIN * sizeof *r->bucket;
+  pthread_mutex_init(&r->lock, NULL);
   r->ring =
       o->ring_packets ? o->ring_packets : TF_RECORDER_DEFAULT_RING_PACKETS;
   if (r->ring > RING_MAX)
     r->ring = RING_MAX;
   r->mem_max = o->mem_max ? o->mem_max : TF_RECORDER_DEFAULT_MEM_MAX;
+  r->base.mem_max = r->mem_max;
   r->snaplen = o->snaplen ? o->snaplen : TF_RECORDER_DEFAULT_SNAPLEN;
   /* libpcap's largest: an IDB claiming more is "adjusted" by libpcap, and
    * it then rejects the next IDB as having a different one. */
@@ -483,16 +529,14 @@ static uint64_t ts_to_usec(double ts) {
   return (uint64_t)us;
 }
 
-void tf_recorder_packet(struct tf_recorder *r, uint64_t conn, int iface,
-                        double ts, const uint8_t *data, uint32_t caplen,
-                        uint32_t origlen) {
-  if (!r)
-    return;
-  if (iface < 0 || (uint32_t)iface >= r->nif || (caplen && !data)) {
+static void shard_packet(struct tf_recorder_shard *r, uint64_t conn, int iface,
+                         double ts, const uint8_t *data, uint32_t caplen,
+                         uint32_t origlen) {
+  if (iface < 0 || (uint32_t)iface >= r->r->nif || (caplen && !data)) {
     r->st.packets_dropped++;
     return;
   }
-  uint32_t keep = caplen < r->snaplen ? caplen : r->snaplen;
+  uint32_t keep = caplen < r->r->snaplen ? caplen : r->r->snaplen;
   size_t need = sizeof(struct pkt) + keep;
   if (need > r->mem_max) {
     r->st.packets_dropped++;
@@ -503,7 +547,7 @@ void tf_recorder_packet(struct tf_recorder *r, uint64_t conn, int iface,
     r->st.packets_dropped++;
     return;
   }
-  if (c->count == r->ring) {
+  if (c->count == r->r->ring) {
     ring_pop(r, c, false);
     r->st.packets_overwritten++;
   }
@@ -536,6 +580,20 @@ void tf_recorder_packet(struct tf_recorder *r, uint64_t conn, int iface,
   r->st.packets_held++;
   r->st.bytes_held += need;
   held_touch(r, c);
+}
+
+void tf_recorder_packet(struct tf_recorder *r, uint64_t conn, int iface,
+                        double ts, const uint8_t *data, uint32_t caplen,
+                        uint32_t origlen) {
+  if (r)
+    shard_packet(&r->base, conn, iface, ts, data, caplen, origlen);
+}
+
+void tf_recorder_shard_packet(struct tf_recorder_shard *s, uint64_t conn,
+                              int iface, double ts, const uint8_t *data,
+                              uint32_t caplen, uint32_t origlen) {
+  if (s)
+    shard_packet(s, conn, iface, ts, data, caplen, origlen);
 }
 
 /* ---- files ---- */
@@ -735,39 +793,102 @@ static int write_conn(struct tf_recorder *r, const struct conn *c,
   return 0;
 }
 
+static int shard_end(struct tf_recorder_shard *s, uint64_t conn, bool keep,
+                     const char *comment, const char *keylog,
+                     size_t keylog_len) {
+  struct conn *c = conn_find(s, conn);
+  if (!c)
+    return 0;
+  int rc = 0;
+  if (keep && c->count > 0) {
+    struct tf_recorder *r = s->r;
+    pthread_mutex_lock(&r->lock);
+    rc = write_conn(r, c, comment, keylog, keylog_len);
+    if (rc < 0)
+      snprintf(s->err, sizeof s->err, "%s", r->err);
+    if (r->out.cap > OUTBUF_KEEP)
+      tf_pcapng_buf_free(&r->out);
+    pthread_mutex_unlock(&r->lock);
+  }
+  conn_drop(s, c);
+  return rc;
+}
+
 int tf_recorder_end(struct tf_recorder *r, uint64_t conn, bool keep,
                     const char *comment, const char *keylog,
                     size_t keylog_len) {
   if (!r)
     return -1;
-  struct conn *c = conn_find(r, conn);
-  if (!c)
-    return 0;
-  int rc = 0;
-  if (keep && c->count > 0)
-    rc = write_conn(r, c, comment, keylog, keylog_len);
-  conn_drop(r, c);
-  if (r->out.cap > OUTBUF_KEEP)
-    tf_pcapng_buf_free(&r->out);
-  return rc;
+  return shard_end(&r->base, conn, keep, comment, keylog, keylog_len);
+}
+
+int tf_recorder_shard_end(struct tf_recorder_shard *s, uint64_t conn, bool keep,
+                          const char *comment, const char *keylog,
+                          size_t keylog_len) {
+  if (!s)
+    return -1;
+  return shard_end(s, conn, keep, comment, keylog, keylog_len);
 }
 
 const char *tf_recorder_error(const struct tf_recorder *r) {
   return r ? r->err : "";
 }
 
+const char *tf_recorder_shard_error(const struct tf_recorder_shard *s) {
+  return s ? s->err : "";
+}
+
+struct tf_recorder_shard *tf_recorder_shard_new(struct tf_recorder *r,
+                                                size_t mem_max) {
+  struct tf_recorder_shard *s = malloc(sizeof *s);
+  if (!s || !r || shard_init(s, r, mem_max ? mem_max : r->mem_max) != 0) {
+    free(s);
+    return NULL;
+  }
+  return s;
+}
+
+static void shard_stats(const struct tf_recorder_shard *s,
+                        struct tf_recorder_stats *st) {
+  st->conns_open += s->nconn;
+  st->packets_held += s->st.packets_held;
+  st->bytes_held += s->st.bytes_held;
+  st->packets_dropped += s->st.packets_dropped;
+  st->packets_overwritten += s->st.packets_overwritten;
+  st->bytes_index += s->bytes_index;
+}
+
+void tf_recorder_shard_stats(const struct tf_recorder_shard *s,
+                             struct tf_recorder_stats *st) {
+  if (!st)
+    return;
+  memset(st, 0, sizeof *st);
+  if (s)
+    shard_stats(s, st);
+}
+
+void tf_recorder_shard_free(struct tf_recorder_shard *s) {
+  if (!s)
+    return;
+  shard_release(s);
+  free(s);
+}
+
 void tf_recorder_stats(const struct tf_recorder *r,
                        struct tf_recorder_stats *s) {
   if (!s)
     return;
-  if (!r) {
-    memset(s, 0, sizeof *s);
+  memset(s, 0, sizeof *s);
+  if (!r)
     return;
-  }
-  *s = r->st;
-  s->conns_open = r->nconn;
+  struct tf_recorder *w = (struct tf_recorder *)r; /* the lock only */
+  pthread_mutex_lock(&w->lock);
+  s->conns_written = r->st.conns_written;
+  s->files_written = r->st.files_written;
+  s->files_removed = r->st.files_removed;
   s->bytes_on_disk = r->old_bytes + r->cur_size;
-  s->bytes_index = r->bytes_index;
+  pthread_mutex_unlock(&w->lock);
+  shard_stats(&r->base, s);
 }
 
 const char *tf_recorder_current_file(const struct tf_recorder *r) {
@@ -781,18 +902,8 @@ void tf_recorder_free(struct tf_recorder *r) {
     fflush(r->f);
     fclose(r->f);
   }
-  for (size_t i = 0; i < r->nbucket; i++) {
-    struct conn *c = r->bucket[i];
-    while (c) {
-      struct conn *next = c->hnext;
-      for (uint32_t k = 0; k < c->count; k++)
-        free(c->slot[(c->head + k) % c->cap]);
-      free(c->slot);
-      free(c);
-      c = next;
-    }
-  }
-  free(r->bucket);
+  shard_release(&r->base);
+  pthread_mutex_destroy(&r->lock);
   for (uint32_t i = 0; i < r->nif; i++)
     free(r->ifs[i].name);
   free(r->ifs);

@@ -6,7 +6,12 @@
  * first packet's comment, the connection's key log lines as a Decryption
  * Secrets Block before its packets so the file alone decrypts in
  * Wireshark).  Files rotate by size and by wall-clock period; DIR is bounded
- * by removing the oldest of our own files.  Not thread-safe: one caller.
+ * by removing the oldest of our own files.
+ *
+ * Threads: tf_recorder_packet()/tf_recorder_end() have one caller.  watch -j
+ * gives each capture thread a shard (its own rings, no lock per packet);
+ * writing a connection's packets to the file takes the recorder's lock, once
+ * per recorded connection.  Interfaces are added before any shard is used.
  */
 #ifndef TLSFIN_WATCH_RECORDER_H
 #define TLSFIN_WATCH_RECORDER_H
@@ -103,6 +108,30 @@ struct tf_recorder_stats {
 };
 void tf_recorder_stats(const struct tf_recorder *r,
                        struct tf_recorder_stats *s);
+
+/* The packet rings of one capture thread.  mem_max is this shard's share
+ * of the bound (0: the recorder's whole mem_max).  Shards are freed before
+ * their recorder. */
+struct tf_recorder_shard;
+struct tf_recorder_shard *tf_recorder_shard_new(struct tf_recorder *r,
+                                                size_t mem_max);
+/* As tf_recorder_packet() and tf_recorder_end(), on the shard's rings;
+ * safe with other shards of the same recorder in other threads. */
+void tf_recorder_shard_packet(struct tf_recorder_shard *s, uint64_t conn,
+                              int iface, double ts, const uint8_t *data,
+                              uint32_t caplen, uint32_t origlen);
+int tf_recorder_shard_end(struct tf_recorder_shard *s, uint64_t conn, bool keep,
+                          const char *comment, const char *keylog,
+                          size_t keylog_len);
+/* The last error of this shard's writes ("" when none). */
+const char *tf_recorder_shard_error(const struct tf_recorder_shard *s);
+/* The ring fields of the stats (conns_open, packets_held, bytes_held,
+ * packets_dropped, packets_overwritten, bytes_index) for this shard only:
+ * call from the shard's thread.  tf_recorder_stats() gives the file fields
+ * (and those of the recorder's own rings) from any thread. */
+void tf_recorder_shard_stats(const struct tf_recorder_shard *s,
+                             struct tf_recorder_stats *st);
+void tf_recorder_shard_free(struct tf_recorder_shard *s);
 
 /* Path of the file currently being written ("" when none): the lead prints
  * it. */

@@ -10,16 +10,31 @@
  * Capture uses libpcap's TPACKET_V3 ring (not immediate mode, which makes
  * libpcap fall back to TPACKET_V2): packets reach the engine within the
  * 100 ms block timeout, well inside the 2 s linger before a row is written.
+ *
+ * -j N (N > 1): each interface is opened N times and the N sockets join one
+ * PACKET_FANOUT group (hash mode: the kernel's symmetric flow hash, so both
+ * directions of a connection reach the same socket).  Worker k reads socket
+ * k of every interface into an engine of its own (its connections, its
+ * timeouts; connection ids from one shared counter) and its own recorder
+ * shard (the per-packet sink: no lock per packet).  The sinks called once
+ * per finished connection (rows, summary, metrics, --fail-on) are shared
+ * under one mutex; the main thread serves the metrics, tails the key log,
+ * drains the kernel collector and writes the summaries from totals the
+ * workers publish.  -j 1 is the single loop it always was (docs/watch.md).
  */
 #include "tlsfin/watch.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <linux/if_packet.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,12 +65,48 @@
 #define DEF_BUFFER_MB 64u
 #define DEF_SNAPLEN 65535u
 
+/* An interface, whatever the number of threads reading it. */
 struct iface {
   char *name;
+  int rec_iface;            /* the recorder's index for it */
+  uint64_t drops, if_drops; /* from pcap_stats (all its sockets), last read */
+  uint64_t drops_warned;
+};
+
+/* One capture socket: the interface's only one, or a member of its fanout
+ * group.  Read and queried (pcap_stats) only by its worker. */
+struct handle {
   pcap_t *pc;
   struct tf_source src;
   uint64_t drops, if_drops; /* from pcap_stats, as last read */
-  uint64_t drops_warned;
+};
+
+/* What a running worker last published for the main thread. */
+struct worker_snap {
+  struct tf_engine_stats st;
+  uint64_t packets, bytes, rec_dropped;
+  uint64_t drops[MAX_IFACES], if_drops[MAX_IFACES];
+};
+
+/* A capture thread (with -j 1 the main thread runs worker 0 itself): a
+ * socket per interface, an engine, a recorder shard. */
+struct worker {
+  struct tlsfin_watch *w;
+  int idx;
+  struct handle h[MAX_IFACES]; /* h[i] reads w->ifs[i] */
+  int nh;
+  struct tf_engine *engine;
+  struct tf_recorder_shard *rec; /* NULL: the recorder's own rings */
+  struct tf_sink rec_sink, shared_sink;
+  uint64_t packets, bytes; /* captured */
+  double skip_before;      /* fanout: packets older than the group */
+  double last_rec_warn, last_stats, last_publish;
+  pthread_t thread;
+  bool thread_started;
+  int rc;
+  char err[512];
+  pthread_mutex_t snap_lock;
+  struct worker_snap snap;
 };
 
 struct tlsfin_watch {
@@ -72,6 +123,7 @@ struct tlsfin_watch {
   bool color;
   bool fail_on[TLSFIN_VERDICT_COUNT];
   unsigned buffer_mb, snaplen, summary_every;
+  int threads_wanted; /* -j: 0 = one per online CPU */
   double duration;
   struct tf_engine_opts eo;
   char *record_dir;
@@ -85,11 +137,25 @@ struct tlsfin_watch {
   char *keylog_path;
   /* running */
   bool started;
-  volatile sig_atomic_t stop;
-  bool failed;
+  atomic_int stop;
+  atomic_bool failed;
   struct iface ifs[MAX_IFACES];
   int nifs;
-  struct tf_engine *engine;
+  struct worker *workers; /* nworkers of them */
+  int nworkers;
+  bool threaded;        /* nworkers > 1: workers run in threads */
+  bool threads_running; /* between spawning and joining them */
+  _Atomic uint64_t next_id;
+  /* -j > 1: the sinks of finished connections (records, summary, metrics,
+   * fail) and the main thread's reads of them */
+  pthread_mutex_t shared_lock;
+  /* the kernel join: events from the main thread, lookups from workers */
+  pthread_mutex_t kjoin_lock;
+  /* the key log file's reader (keylog_f, keylog_off): every thread reads
+   * what was appended before it reads packets */
+  pthread_mutex_t keylog_lock;
+  bool tunnel_warned; /* under shared_lock */
+  double t_joined;    /* fanout groups complete */
   struct tf_records *records;
   struct tf_summary *summary;
   struct tf_metrics *metrics;
@@ -125,6 +191,10 @@ struct tlsfin_watch *tlsfin_watch_new(void) {
     return NULL;
   w->out = stdout;
   w->summary_out = stderr;
+  w->threads_wanted = 1;
+  pthread_mutex_init(&w->shared_lock, NULL);
+  pthread_mutex_init(&w->kjoin_lock, NULL);
+  pthread_mutex_init(&w->keylog_lock, NULL);
   w->buffer_mb = DEF_BUFFER_MB;
   w->snaplen = DEF_SNAPLEN;
   tf_engine_opts_default(&w->eo);
@@ -293,6 +363,17 @@ int tlsfin_watch_set_duration(struct tlsfin_watch *w, double seconds) {
   w->duration = seconds;
   return 0;
 }
+int tlsfin_watch_set_threads(struct tlsfin_watch *w, int n) {
+  if (n < 0 || n > TLSFIN_WATCH_MAX_THREADS) {
+    seterr(w, "-j: %d is not between 0 and %d", n, TLSFIN_WATCH_MAX_THREADS);
+    return -1;
+  }
+  w->threads_wanted = n;
+  return 0;
+}
+int tlsfin_watch_threads(const struct tlsfin_watch *w) {
+  return w->nworkers ? w->nworkers : w->threads_wanted;
+}
 int tlsfin_watch_set_kernel(struct tlsfin_watch *w, enum tlsfin_kernel_mode m) {
   w->kernel_mode = m;
   return 0;
@@ -304,8 +385,10 @@ int tlsfin_watch_set_libssl(struct tlsfin_watch *w, bool on) {
 const char *tlsfin_watch_kernel_status(const struct tlsfin_watch *w) {
   return w->kernel_status;
 }
-bool tlsfin_watch_failed(const struct tlsfin_watch *w) { return w->failed; }
-void tlsfin_watch_stop(struct tlsfin_watch *w) { w->stop = 1; }
+bool tlsfin_watch_failed(const struct tlsfin_watch *w) {
+  return atomic_load(&w->failed);
+}
+void tlsfin_watch_stop(struct tlsfin_watch *w) { atomic_store(&w->stop, 1); }
 
 /* ---- sinks of watch ---- */
 
@@ -314,21 +397,27 @@ static void fail_conn(void *ctx, const struct tf_conn *c,
   struct tlsfin_watch *w = ctx;
   (void)c;
   if (w->fail_on[r->verdict])
-    w->failed = true;
+    atomic_store(&w->failed, true);
 }
 
 static void rec_packet(void *ctx, const struct tf_conn *c, int dir,
                        const struct tf_pkt *p, const struct tf_raw *raw) {
-  struct tlsfin_watch *w = ctx;
+  struct worker *k = ctx;
   (void)dir;
-  if (raw)
-    tf_recorder_packet(w->recorder, c->id, raw->iface, p->ts, raw->data,
+  if (!raw)
+    return;
+  if (k->rec)
+    tf_recorder_shard_packet(k->rec, c->id, raw->iface, p->ts, raw->data,
+                             raw->caplen, raw->len);
+  else
+    tf_recorder_packet(k->w->recorder, c->id, raw->iface, p->ts, raw->data,
                        raw->caplen, raw->len);
 }
 
 static void rec_conn(void *ctx, const struct tf_conn *c,
                      const struct tf_result *r) {
-  struct tlsfin_watch *w = ctx;
+  struct worker *wk = ctx;
+  struct tlsfin_watch *w = wk->w;
   bool keep = w->record_set[r->verdict];
   char comment[1024] = "";
   char keys[2048] = "";
@@ -350,39 +439,123 @@ static void rec_conn(void *ctx, const struct tf_conn *c,
         w->keylog && c->tls.client_hello
             ? tf_keylog_find(w->keylog, c->tls.client_random)
             : NULL;
-    if (k)
-      klen = tf_keylog_format(k, c->tls.client_random, keys, sizeof keys);
+    if (k) { /* a copy: the main loop may be adding to the key log */
+      struct tf_keys copy;
+      tf_keylog_read(w->keylog, k, &copy);
+      klen = tf_keylog_format(&copy, c->tls.client_random, keys, sizeof keys);
+    }
   }
-  if (tf_recorder_end(w->recorder, c->id, keep, comment, klen ? keys : NULL,
-                      klen) < 0) {
+  int rc = wk->rec ? tf_recorder_shard_end(wk->rec, c->id, keep, comment,
+                                           klen ? keys : NULL, klen)
+                   : tf_recorder_end(w->recorder, c->id, keep, comment,
+                                     klen ? keys : NULL, klen);
+  if (rc < 0) {
     double t = now_real();
-    if (t - w->last_drop_warn > DROP_WARN_EVERY) {
+    if (t - wk->last_rec_warn > DROP_WARN_EVERY) {
       fprintf(stderr, "tlsfin watch: warning: --record: %s\n",
-              tf_recorder_error(w->recorder));
-      w->last_drop_warn = t;
+              wk->rec ? tf_recorder_shard_error(wk->rec)
+                      : tf_recorder_error(w->recorder));
+      wk->last_rec_warn = t;
     }
   }
 }
 
-static void enrich(void *ctx, struct tf_conn *c) { tf_kjoin_apply(ctx, c); }
+/* The kernel's flow hash reads these tunnels' outer headers only (UDP
+ * ports, MPLS labels): the two directions of a connection inside may be
+ * given to two threads (docs/watch.md, "Threads"). */
+static bool tunnel_splits(const struct tf_conn *c) {
+  if (!c->tunnel)
+    return false;
+  for (unsigned i = 0; i < c->tunnel->n; i++) {
+    unsigned t = c->tunnel->l[i].type;
+    if (t != TF_TUN_IPIP && t != TF_TUN_GRE && t != TF_TUN_ERSPAN &&
+        t != TF_TUN_PPPOE)
+      return true;
+  }
+  return false;
+}
+
+/* -j > 1: every sink of finished connections that the workers share, in
+ * the order -j 1 adds them, under one lock (once per connection). */
+static void shared_conn(void *ctx, const struct tf_conn *c,
+                        const struct tf_result *r) {
+  struct worker *k = ctx;
+  struct tlsfin_watch *w = k->w;
+  pthread_mutex_lock(&w->shared_lock);
+  if (!w->tunnel_warned && tunnel_splits(c)) {
+    w->tunnel_warned = true;
+    fprintf(stderr,
+            "tlsfin watch: warning: -j %d: tunneled traffic (UDP tunnels or "
+            "MPLS): the kernel spreads it by its outer headers, so the two "
+            "directions of a connection inside may go to different threads "
+            "and be reported as two one-sided connections; use -j 1 for "
+            "such traffic\n",
+            w->nworkers);
+  }
+  fail_conn(w, c, r);
+  if (w->metrics)
+    tf_metrics_sink(w->metrics)->conn(w->metrics, c, r);
+  struct tf_sink *rs = tf_records_sink(w->records);
+  struct tf_sink *ss = tf_summary_sink(w->summary);
+  if (rs->conn)
+    rs->conn(rs->ctx, c, r);
+  if (ss->conn)
+    ss->conn(ss->ctx, c, r);
+  pthread_mutex_unlock(&w->shared_lock);
+}
+
+static void shared_open(void *ctx, const struct tf_conn *c) {
+  struct worker *k = ctx;
+  struct tlsfin_watch *w = k->w;
+  struct tf_sink *rs = tf_records_sink(w->records);
+  struct tf_sink *ss = tf_summary_sink(w->summary);
+  if (!rs->open && !ss->open)
+    return;
+  pthread_mutex_lock(&w->shared_lock);
+  if (rs->open)
+    rs->open(rs->ctx, c);
+  if (ss->open)
+    ss->open(ss->ctx, c);
+  pthread_mutex_unlock(&w->shared_lock);
+}
+
+static void enrich(void *ctx, struct tf_conn *c) {
+  struct tlsfin_watch *w = ctx;
+  pthread_mutex_lock(&w->kjoin_lock);
+  tf_kjoin_apply(w->kjoin, c);
+  pthread_mutex_unlock(&w->kjoin_lock);
+}
 
 static void on_kevent(void *ctx, const struct tf_kevent *e) {
   struct tlsfin_watch *w = ctx;
   w->live.kernel_events++;
+  pthread_mutex_lock(&w->kjoin_lock);
   tf_kjoin_event(w->kjoin, e);
+  pthread_mutex_unlock(&w->kjoin_lock);
 }
 
 /* ---- start / stop ---- */
 
+static void join_workers(struct tlsfin_watch *w);
+
 static void close_all(struct tlsfin_watch *w) {
-  for (int i = 0; i < w->nifs; i++) {
-    if (w->ifs[i].pc)
-      pcap_close(w->ifs[i].pc);
-    free(w->ifs[i].name);
+  join_workers(w);
+  for (int k = 0; k < w->nworkers; k++) {
+    struct worker *wk = &w->workers[k];
+    for (int i = 0; i < wk->nh; i++)
+      if (wk->h[i].pc)
+        pcap_close(wk->h[i].pc);
+    tf_engine_free(wk->engine);
+    tf_recorder_shard_free(wk->rec);
+    pthread_mutex_destroy(&wk->snap_lock);
   }
+  free(w->workers);
+  w->workers = NULL;
+  w->nworkers = 0;
+  w->threaded = false;
+  for (int i = 0; i < w->nifs; i++)
+    free(w->ifs[i].name);
   w->nifs = 0;
-  tf_engine_free(w->engine);
-  w->engine = NULL;
   tf_records_free(w->records);
   w->records = NULL;
   tf_summary_free(w->summary);
@@ -405,10 +578,16 @@ static void close_all(struct tlsfin_watch *w) {
 
 /* Reads what was appended to the key log since the last call: programs
  * write SSLKEYLOGFILE lines as their connections start, after watch did.
- * Only whole lines are taken. */
+ * Only whole lines are taken.  Any thread (keylog_lock). */
+static void keylog_tail_locked(struct tlsfin_watch *w);
 static void keylog_tail(struct tlsfin_watch *w) {
   if (!w->keylog_path)
     return;
+  pthread_mutex_lock(&w->keylog_lock);
+  keylog_tail_locked(w);
+  pthread_mutex_unlock(&w->keylog_lock);
+}
+static void keylog_tail_locked(struct tlsfin_watch *w) {
   if (!w->keylog_f && !(w->keylog_f = fopen(w->keylog_path, "r")))
     return; /* not created yet */
   struct stat st;
@@ -438,19 +617,23 @@ static void keylog_tail(struct tlsfin_watch *w) {
   free(buf);
 }
 
-static int open_iface(struct tlsfin_watch *w, const char *name) {
+/* ---- opening ---- */
+
+/* libpcap's handle on one interface, activated; NULL with the message set. */
+static pcap_t *open_pcap(struct tlsfin_watch *w, const char *name,
+                         unsigned buffer_mb) {
   char eb[PCAP_ERRBUF_SIZE] = "";
-  struct iface *f = &w->ifs[w->nifs];
-  memset(f, 0, sizeof *f);
   pcap_t *pc = pcap_create(name, eb);
   if (!pc) {
     seterr(w, "-i %s: %s", name, eb);
-    return -1;
+    return NULL;
   }
   pcap_set_snaplen(pc, (int)w->snaplen);
   pcap_set_promisc(pc, 1);
   pcap_set_timeout(pc, POLL_MS);
-  pcap_set_buffer_size(pc, (int)(w->buffer_mb << 20));
+  /* --buffer-mb 2048 and more are past an int's bytes: libpcap's most. */
+  uint64_t bytes = (uint64_t)buffer_mb << 20;
+  pcap_set_buffer_size(pc, bytes > INT_MAX ? INT_MAX : (int)bytes);
   int rc = pcap_activate(pc);
   if (rc < 0) {
     const char *msg = pcap_geterr(pc);
@@ -466,7 +649,7 @@ static int open_iface(struct tlsfin_watch *w, const char *name) {
     else
       seterr(w, "-i %s: %s", name, *msg ? msg : pcap_statustostr(rc));
     pcap_close(pc);
-    return -1;
+    return NULL;
   }
   if (rc > 0)
     fprintf(stderr, "tlsfin watch: warning: -i %s: %s\n", name,
@@ -474,28 +657,135 @@ static int open_iface(struct tlsfin_watch *w, const char *name) {
   /* "any" gives Linux cooked headers; SLL2 also names the interface. */
   if (!strcmp(name, "any"))
     pcap_set_datalink(pc, DLT_LINUX_SLL2);
-  f->name = strdup(name);
-  f->pc = pc;
-  w->nifs++; /* owned from here: close_all releases it */
-  if (!f->name) {
+  return pc;
+}
+
+/* Joins packet socket fd to an interface's fanout group in hash mode.  The
+ * first socket creates the group (*id < 0) under an id the kernel picks
+ * unused (PACKET_FANOUT_FLAG_UNIQUEID, Linux 4.6), so that we never join
+ * another program's group; a kernel without it gets an id made of our pid
+ * and the interface's slot.  -1 with errno. */
+static int fanout_join(int fd, int *id, int slot) {
+  if (*id < 0) {
+    int arg = (PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_UNIQUEID) << 16;
+    if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) == 0) {
+      int got = 0;
+      socklen_t len = sizeof got;
+      if (getsockopt(fd, SOL_PACKET, PACKET_FANOUT, &got, &len) < 0)
+        return -1;
+      *id = got & 0xffff;
+      return 0;
+    }
+    if (errno != EINVAL)
+      return -1;
+    *id = (int)((((unsigned)getpid() << 4) | (unsigned)slot) & 0xffff);
+  }
+  int arg = *id | (PACKET_FANOUT_HASH << 16);
+  return setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg);
+}
+
+/* Opens interface `name` once per worker; with -j > 1 the sockets form one
+ * fanout group.  When the very first socket cannot join a group (a kernel
+ * or sandbox without PACKET_FANOUT), watch says so and goes on with one
+ * thread; a later failure is an error. */
+static int open_iface(struct tlsfin_watch *w, const char *name) {
+  char eb[PCAP_ERRBUF_SIZE] = "";
+  int i = w->nifs;
+  struct iface *f = &w->ifs[i];
+  memset(f, 0, sizeof *f);
+  if (!(f->name = strdup(name))) {
     seterr(w, "out of memory");
     return -1;
   }
-  f->src.iface = w->nifs - 1;
-  w->compiled.expr = w->filter;
-  f->src.tunnel_ports = &w->tunnel_ports;
-  if (tf_source_init(&f->src, pc, f->name, &w->compiled, w->err,
-                     sizeof w->err) < 0)
-    return -1;
-  if (pcap_setnonblock(pc, 1, eb) < 0) {
-    seterr(w, "-i %s: %s", name, eb);
-    return -1;
-  }
-  if (pcap_get_selectable_fd(pc) < 0) {
-    seterr(w, "-i %s: cannot be polled", name);
-    return -1;
+  w->nifs++; /* owned from here: close_all releases it */
+  f->rec_iface = i;
+  int group = -1;
+  for (int k = 0; k < w->nworkers; k++) {
+    struct worker *wk = &w->workers[k];
+    struct handle *h = &wk->h[i];
+    memset(h, 0, sizeof *h);
+    /* --buffer-mb is the interface's: its sockets share it (at least
+     * 8 MiB each, a burst on one flow still fits). */
+    unsigned mb = w->buffer_mb / (unsigned)w->nworkers;
+    unsigned floor_mb = w->buffer_mb < 8 ? w->buffer_mb : 8;
+    if (mb < floor_mb)
+      mb = floor_mb;
+    if (!(h->pc = open_pcap(w, f->name, mb)))
+      return -1;
+    wk->nh = i + 1; /* owned: close_all closes it */
+    if (w->threaded && fanout_join(pcap_fileno(h->pc), &group, i) < 0) {
+      int e = errno;
+      if (i != 0 || k != 0) {
+        seterr(w, "-i %s: -j %d: joining the PACKET_FANOUT group: %s", name,
+               w->nworkers, strerror(e));
+        return -1;
+      }
+      fprintf(stderr,
+              "tlsfin watch: warning: -j %d: PACKET_FANOUT is not available "
+              "(-i %s: %s): capturing with one thread\n",
+              w->nworkers, name, strerror(e));
+      for (int x = 1; x < w->nworkers; x++)
+        pthread_mutex_destroy(&w->workers[x].snap_lock);
+      w->nworkers = 1;
+      w->threaded = false;
+      pcap_close(h->pc);
+      wk->nh = 0;
+      if (!(h->pc = open_pcap(w, f->name, w->buffer_mb)))
+        return -1;
+      wk->nh = i + 1;
+    }
+    h->src.iface = f->rec_iface;
+    w->compiled.expr = w->filter;
+    h->src.tunnel_ports = &w->tunnel_ports;
+    if (tf_source_init(&h->src, h->pc, f->name, &w->compiled, w->err,
+                       sizeof w->err) < 0)
+      return -1;
+    if (pcap_setnonblock(h->pc, 1, eb) < 0) {
+      seterr(w, "-i %s: %s", name, eb);
+      return -1;
+    }
+    if (pcap_get_selectable_fd(h->pc) < 0) {
+      seterr(w, "-i %s: cannot be polled", name);
+      return -1;
+    }
   }
   return 0;
+}
+
+static int thread_count(const struct tlsfin_watch *w) {
+  if (w->threads_wanted > 0)
+    return w->threads_wanted;
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  if (n < 1)
+    return 1;
+  return n > TLSFIN_WATCH_MAX_THREADS ? TLSFIN_WATCH_MAX_THREADS : (int)n;
+}
+
+/* The sinks of each worker's engine: with -j 1 those of the engine as
+ * always (in this order: fail, metrics, recorder, rows, summary); with
+ * -j > 1 the recorder shard and the shared sinks under their lock. */
+static void attach_sinks(struct tlsfin_watch *w, struct worker *wk) {
+  if (w->kjoin)
+    tf_engine_set_enrich(wk->engine,
+                         &(struct tf_enrich){.ctx = w, .fn = enrich});
+  wk->rec_sink =
+      (struct tf_sink){.ctx = wk, .packet = rec_packet, .conn = rec_conn};
+  if (!w->threaded) {
+    w->fail_sink = (struct tf_sink){.ctx = w, .conn = fail_conn};
+    tf_engine_add_sink(wk->engine, &w->fail_sink);
+    if (w->metrics)
+      tf_engine_add_sink(wk->engine, tf_metrics_sink(w->metrics));
+    if (w->recorder)
+      tf_engine_add_sink(wk->engine, &wk->rec_sink);
+    tf_engine_add_sink(wk->engine, tf_records_sink(w->records));
+    tf_engine_add_sink(wk->engine, tf_summary_sink(w->summary));
+    return;
+  }
+  if (w->recorder)
+    tf_engine_add_sink(wk->engine, &wk->rec_sink);
+  wk->shared_sink =
+      (struct tf_sink){.ctx = wk, .conn = shared_conn, .open = shared_open};
+  tf_engine_add_sink(wk->engine, &wk->shared_sink);
 }
 
 int tlsfin_watch_start(struct tlsfin_watch *w) {
@@ -521,11 +811,17 @@ int tlsfin_watch_start(struct tlsfin_watch *w) {
     }
     keylog_tail(w);
   }
-  if (!(w->engine = tf_engine_new(&w->eo)))
+  int n = thread_count(w);
+  if (!(w->workers = calloc((size_t)n, sizeof *w->workers)))
     goto oom;
-  tf_engine_set_keylog(w->engine, w->keylog);
-  w->fail_sink = (struct tf_sink){.ctx = w, .conn = fail_conn};
-  tf_engine_add_sink(w->engine, &w->fail_sink);
+  w->nworkers = n;
+  w->threaded = n > 1;
+  for (int k = 0; k < n; k++) {
+    w->workers[k].w = w;
+    w->workers[k].idx = k;
+    pthread_mutex_init(&w->workers[k].snap_lock, NULL);
+  }
+  atomic_store(&w->next_id, 1);
   /* In the order of what fails most often, and the record directory
    * last: a failed start leaves nothing behind, not even an empty DIR. */
   if (!w->nnames && tlsfin_watch_add_interface(w, "any") < 0)
@@ -533,6 +829,21 @@ int tlsfin_watch_start(struct tlsfin_watch *w) {
   for (int i = 0; i < w->nnames; i++)
     if (open_iface(w, w->names[i]) < 0)
       goto fail;
+  if (w->threaded) {
+    /* A socket sees every packet until it joins its group: what came
+     * before the last one joined may be in two sockets, and is skipped. */
+    w->t_joined = now_real();
+    for (int k = 0; k < w->nworkers; k++)
+      w->workers[k].skip_before = w->t_joined;
+  }
+  for (int k = 0; k < w->nworkers; k++) {
+    struct worker *wk = &w->workers[k];
+    if (!(wk->engine = tf_engine_new(&w->eo)))
+      goto oom;
+    tf_engine_set_keylog(wk->engine, w->keylog);
+    if (w->threaded)
+      tf_engine_set_id_counter(wk->engine, &w->next_id);
+  }
   if (w->kernel_mode == TLSFIN_KERNEL_OFF) {
     snprintf(w->kernel_status, sizeof w->kernel_status, "--kernel=off");
   } else {
@@ -550,9 +861,6 @@ int tlsfin_watch_start(struct tlsfin_watch *w) {
       }
     } else if (!(w->kjoin = tf_kjoin_new())) {
       goto oom;
-    } else {
-      tf_engine_set_enrich(w->engine,
-                           &(struct tf_enrich){.ctx = w->kjoin, .fn = enrich});
     }
   }
   if (w->metrics_addr) {
@@ -561,7 +869,6 @@ int tlsfin_watch_start(struct tlsfin_watch *w) {
       seterr(w, "%s", merr);
       goto fail;
     }
-    tf_engine_add_sink(w->engine, tf_metrics_sink(w->metrics));
   }
   if (w->record_dir) {
     struct tf_recorder_opts ro;
@@ -578,12 +885,19 @@ int tlsfin_watch_start(struct tlsfin_watch *w) {
       seterr(w, "%s", rerr);
       goto fail;
     }
-    w->rec_sink =
-        (struct tf_sink){.ctx = w, .packet = rec_packet, .conn = rec_conn};
-    tf_engine_add_sink(w->engine, &w->rec_sink);
-    for (int i = 0; i < w->nifs; i++)
-      w->ifs[i].src.iface = tf_recorder_add_interface(
-          w->recorder, w->ifs[i].src.linktype, w->snaplen, w->ifs[i].name);
+    for (int i = 0; i < w->nifs; i++) {
+      int ri = tf_recorder_add_interface(w->recorder,
+                                         w->workers[0].h[i].src.linktype,
+                                         w->snaplen, w->ifs[i].name);
+      w->ifs[i].rec_iface = ri;
+      for (int k = 0; k < w->nworkers; k++)
+        w->workers[k].h[i].src.iface = ri;
+    }
+    /* Threads: each its own rings, sharing the memory bound. */
+    for (int k = 0; w->threaded && k < w->nworkers; k++)
+      if (!(w->workers[k].rec = tf_recorder_shard_new(
+                w->recorder, ro.mem_max / (size_t)w->nworkers)))
+        goto oom;
   }
   w->records = tf_records_new(
       w->out, w->format == TLSFIN_FORMAT_JSONL ? TF_REC_JSONL : TF_REC_TABLE,
@@ -592,8 +906,8 @@ int tlsfin_watch_start(struct tlsfin_watch *w) {
     goto oom;
   tf_records_set_flush(w->records, true);
   tf_records_set_process(w->records, w->kernel != NULL);
-  tf_engine_add_sink(w->engine, tf_records_sink(w->records));
-  tf_engine_add_sink(w->engine, tf_summary_sink(w->summary));
+  for (int k = 0; k < w->nworkers; k++)
+    attach_sinks(w, &w->workers[k]);
   tf_records_header(w->records);
   fflush(w->out);
   return 0;
@@ -604,29 +918,34 @@ fail:
   return -1;
 }
 
-/* ---- the loop ---- */
+/* ---- the workers ---- */
 
 struct dispatch_ctx {
-  struct tlsfin_watch *w;
-  struct iface *f;
+  struct worker *k;
+  struct handle *h;
 };
 
 static void on_packet(u_char *user, const struct pcap_pkthdr *h,
                       const u_char *data) {
   struct dispatch_ctx *d = (struct dispatch_ctx *)(void *)user;
-  d->w->live.packets++;
-  d->w->live.bytes += h->len;
-  tf_source_packet(&d->f->src, d->w->engine, h, data);
+  struct worker *k = d->k;
+  if (k->skip_before > 0 && tf_source_ts(h) < k->skip_before)
+    return;
+  k->packets++;
+  k->bytes += h->len;
+  tf_source_packet(&d->h->src, k->engine, h, data);
 }
 
-/* Reads what each interface has; -1 when one failed (went away). */
-static int dispatch(struct tlsfin_watch *w) {
-  for (int i = 0; i < w->nifs; i++) {
-    struct dispatch_ctx d = {w, &w->ifs[i]};
+/* Reads what each of the worker's sockets has; -1 when one failed (its
+ * interface went away), with k->err set. */
+static int worker_dispatch(struct worker *k) {
+  for (int i = 0; i < k->nh; i++) {
+    struct dispatch_ctx d = {k, &k->h[i]};
     for (int round = 0; round < DISPATCH_ROUNDS; round++) {
-      int n = pcap_dispatch(w->ifs[i].pc, -1, on_packet, (u_char *)&d);
+      int n = pcap_dispatch(k->h[i].pc, -1, on_packet, (u_char *)&d);
       if (n < 0) {
-        seterr(w, "-i %s: %s", w->ifs[i].name, pcap_geterr(w->ifs[i].pc));
+        snprintf(k->err, sizeof k->err, "-i %s: %s", k->w->ifs[i].name,
+                 pcap_geterr(k->h[i].pc));
         return -1;
       }
       if (n == 0)
@@ -636,16 +955,168 @@ static int dispatch(struct tlsfin_watch *w) {
   return 0;
 }
 
+static void read_pcap_stats(struct worker *k) {
+  for (int i = 0; i < k->nh; i++) {
+    struct pcap_stat ps;
+    if (pcap_stats(k->h[i].pc, &ps) < 0)
+      continue;
+    k->h[i].drops = ps.ps_drop;
+    k->h[i].if_drops = ps.ps_ifdrop;
+  }
+}
+
+/* The worker's counters as they are now; from its own thread, or from any
+ * thread when the worker does not run. */
+static void worker_snap(struct worker *k, struct worker_snap *s) {
+  memset(s, 0, sizeof *s);
+  s->st = *tf_engine_stats(k->engine);
+  s->packets = k->packets;
+  s->bytes = k->bytes;
+  if (k->rec) {
+    struct tf_recorder_stats rs;
+    tf_recorder_shard_stats(k->rec, &rs);
+    s->rec_dropped = rs.packets_dropped;
+  }
+  for (int i = 0; i < k->nh; i++) {
+    s->drops[i] = k->h[i].drops;
+    s->if_drops[i] = k->h[i].if_drops;
+  }
+}
+
+#define PUBLISH_EVERY 0.05
+
+static void publish(struct worker *k) {
+  struct worker_snap s;
+  worker_snap(k, &s);
+  pthread_mutex_lock(&k->snap_lock);
+  k->snap = s;
+  pthread_mutex_unlock(&k->snap_lock);
+}
+
+static void *worker_main(void *arg) {
+  struct worker *k = arg;
+  struct tlsfin_watch *w = k->w;
+  struct pollfd fds[MAX_IFACES];
+  while (!atomic_load(&w->stop)) {
+    for (int i = 0; i < k->nh; i++)
+      fds[i] = (struct pollfd){.fd = pcap_get_selectable_fd(k->h[i].pc),
+                               .events = POLLIN};
+    if (poll(fds, (nfds_t)k->nh, POLL_MS) < 0 && errno != EINTR) {
+      snprintf(k->err, sizeof k->err, "poll: %s", strerror(errno));
+      k->rc = -1;
+      break;
+    }
+    /* Keys first, as with -j 1: the packets about to be read may need
+     * them, and the main thread's next look may come too late for a short
+     * connection. */
+    keylog_tail(w);
+    if (worker_dispatch(k) < 0) {
+      k->rc = -1;
+      break;
+    }
+    double now = now_real();
+    tf_engine_advance(k->engine, now);
+    if (now - k->last_stats >= 1.0) {
+      k->last_stats = now;
+      read_pcap_stats(k);
+    }
+    if (now - k->last_publish >= PUBLISH_EVERY) {
+      k->last_publish = now;
+      publish(k);
+    }
+  }
+  if (k->rc < 0)
+    atomic_store(&w->stop, 1); /* one thread's capture error stops all */
+  publish(k);
+  return NULL;
+}
+
+static int spawn_workers(struct tlsfin_watch *w) {
+  /* Signals go to the main thread: the workers block them all. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  int rc = 0;
+  w->threads_running = true;
+  for (int k = 0; k < w->nworkers; k++) {
+    struct worker *wk = &w->workers[k];
+    wk->last_stats = wk->last_publish = now_real();
+    publish(wk);
+    int e = pthread_create(&wk->thread, NULL, worker_main, wk);
+    if (e) {
+      seterr(w, "-j %d: starting a capture thread: %s", w->nworkers,
+             strerror(e));
+      rc = -1;
+      break;
+    }
+    wk->thread_started = true;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc < 0)
+    join_workers(w);
+  return rc;
+}
+
+static void join_workers(struct tlsfin_watch *w) {
+  if (!w->threads_running)
+    return;
+  atomic_store(&w->stop, 1);
+  for (int k = 0; k < w->nworkers; k++)
+    if (w->workers[k].thread_started) {
+      pthread_join(w->workers[k].thread, NULL);
+      w->workers[k].thread_started = false;
+    }
+  w->threads_running = false;
+}
+
+/* ---- totals, the main thread's ---- */
+
+/* Every worker's counters added up: what they published while they run,
+ * else read from them. */
+static void collect(struct tlsfin_watch *w, struct worker_snap *t) {
+  memset(t, 0, sizeof *t);
+  for (int k = 0; k < w->nworkers; k++) {
+    struct worker *wk = &w->workers[k];
+    struct worker_snap s;
+    if (w->threads_running) {
+      pthread_mutex_lock(&wk->snap_lock);
+      s = wk->snap;
+      pthread_mutex_unlock(&wk->snap_lock);
+    } else {
+      worker_snap(wk, &s);
+    }
+    t->st.packets += s.st.packets;
+    t->st.connections += s.st.connections;
+    t->st.open += s.st.open;
+    t->st.expired += s.st.expired;
+    t->st.evicted += s.st.evicted;
+    t->st.unfollowed += s.st.unfollowed;
+    for (int v = 0; v < TLSFIN_VERDICT_COUNT; v++)
+      t->st.verdicts[v] += s.st.verdicts[v];
+    for (int c = 0; c < TLSFIN_CAUSE_COUNT; c++)
+      t->st.causes[c] += s.st.causes[c];
+    t->packets += s.packets;
+    t->bytes += s.bytes;
+    t->rec_dropped += s.rec_dropped;
+    for (int i = 0; i < w->nifs; i++) {
+      t->drops[i] += s.drops[i];
+      t->if_drops[i] += s.if_drops[i];
+    }
+  }
+}
+
 static void check_drops(struct tlsfin_watch *w, double now) {
+  if (!w->threads_running)
+    for (int k = 0; k < w->nworkers; k++)
+      read_pcap_stats(&w->workers[k]);
+  struct worker_snap t;
+  collect(w, &t);
   uint64_t drops = 0, if_drops = 0;
   for (int i = 0; i < w->nifs; i++) {
-    struct pcap_stat ps;
-    if (pcap_stats(w->ifs[i].pc, &ps) < 0)
-      continue;
-    w->ifs[i].drops = ps.ps_drop;
-    w->ifs[i].if_drops = ps.ps_ifdrop;
-    drops += ps.ps_drop;
-    if_drops += ps.ps_ifdrop;
+    w->ifs[i].drops = t.drops[i];
+    w->ifs[i].if_drops = t.if_drops[i];
+    drops += t.drops[i];
+    if_drops += t.if_drops[i];
   }
   w->live.drops = drops;
   w->live.if_drops = if_drops;
@@ -668,22 +1139,58 @@ static void check_drops(struct tlsfin_watch *w, double now) {
   }
 }
 
+static void update_live(struct tlsfin_watch *w) {
+  struct worker_snap t;
+  collect(w, &t);
+  w->live.open = t.st.open;
+  w->live.packets = t.packets;
+  w->live.bytes = t.bytes;
+  if (w->kernel)
+    w->live.kernel_lost = tf_kernel_lost(w->kernel);
+  if (w->recorder) {
+    struct tf_recorder_stats rs;
+    tf_recorder_stats(w->recorder, &rs);
+    w->live.record_written = rs.conns_written;
+    w->live.record_dropped = rs.packets_dropped + t.rec_dropped;
+  }
+}
+
 static void write_summary(struct tlsfin_watch *w, double now) {
   FILE *o = w->summary_out;
   if (!o)
     return;
-  const struct tf_engine_stats *st = tf_engine_stats(w->engine);
+  struct worker_snap t;
+  collect(w, &t);
   fprintf(o,
           "\n== tlsfin watch: %.0f s, %llu packets, %llu open connections "
           "==\n",
-          now - w->t_start, (unsigned long long)w->live.packets,
-          (unsigned long long)st->open);
-  tf_summary_write(w->summary, st, o);
+          now - w->t_start, (unsigned long long)t.packets,
+          (unsigned long long)t.st.open);
+  pthread_mutex_lock(&w->shared_lock);
+  tf_summary_write(w->summary, &t.st, o);
+  pthread_mutex_unlock(&w->shared_lock);
   fprintf(o, "\ncapture");
   for (int i = 0; i < w->nifs; i++)
     fprintf(o, "%s %s: %llu dropped by the kernel, %llu by the interface",
             i ? ";" : "", w->ifs[i].name, (unsigned long long)w->ifs[i].drops,
             (unsigned long long)w->ifs[i].if_drops);
+  if (w->threaded) {
+    /* How evenly the kernel's hash spread the packets. */
+    fprintf(o, " (%d threads, PACKET_FANOUT; packets per thread:", w->nworkers);
+    for (int k = 0; k < w->nworkers; k++) {
+      struct worker *wk = &w->workers[k];
+      uint64_t p;
+      if (w->threads_running) {
+        pthread_mutex_lock(&wk->snap_lock);
+        p = wk->snap.packets;
+        pthread_mutex_unlock(&wk->snap_lock);
+      } else {
+        p = wk->packets;
+      }
+      fprintf(o, " %llu", (unsigned long long)p);
+    }
+    fprintf(o, ")");
+  }
   fprintf(o, "\n");
   if (w->kernel)
     fprintf(o, "kernel: %llu events, %llu lost\n",
@@ -702,28 +1209,23 @@ static void write_summary(struct tlsfin_watch *w, double now) {
   fflush(o);
 }
 
-static void update_live(struct tlsfin_watch *w) {
-  w->live.open = tf_engine_stats(w->engine)->open;
-  if (w->kernel)
-    w->live.kernel_lost = tf_kernel_lost(w->kernel);
-  if (w->recorder) {
-    struct tf_recorder_stats rs;
-    tf_recorder_stats(w->recorder, &rs);
-    w->live.record_written = rs.conns_written;
-    w->live.record_dropped = rs.packets_dropped;
-  }
-}
+/* ---- the loop ---- */
 
 int tlsfin_watch_run(struct tlsfin_watch *w) {
   if (!w->started) {
     seterr(w, "not started");
     return -1;
   }
+  if (w->threaded && spawn_workers(w) < 0)
+    return -1;
+  /* -j 1: the main thread is worker 0 and polls its sockets too. */
+  struct worker *w0 = w->threaded ? NULL : &w->workers[0];
   struct pollfd fds[MAX_IFACES + 1 + TF_METRICS_MAX_CLIENTS + 1];
-  while (!w->stop) {
+  int rc = 0;
+  while (!atomic_load(&w->stop)) {
     int n = 0;
-    for (int i = 0; i < w->nifs; i++)
-      fds[n++] = (struct pollfd){.fd = pcap_get_selectable_fd(w->ifs[i].pc),
+    for (int i = 0; w0 && i < w0->nh; i++)
+      fds[n++] = (struct pollfd){.fd = pcap_get_selectable_fd(w0->h[i].pc),
                                  .events = POLLIN};
     /* The collector's ring buffer is not polled: it would wake the loop
      * for every event.  Events are needed only when a connection is
@@ -734,31 +1236,45 @@ int tlsfin_watch_run(struct tlsfin_watch *w) {
     if (w->metrics)
       n += tf_metrics_pollfds(w->metrics, fds + n,
                               (int)(sizeof fds / sizeof fds[0]) - n);
-    int rc = poll(fds, (nfds_t)n, POLL_MS);
-    if (rc < 0 && errno != EINTR) {
+    int prc = poll(fds, (nfds_t)n, POLL_MS);
+    if (prc < 0 && errno != EINTR) {
       seterr(w, "poll: %s", strerror(errno));
-      return -1;
+      rc = -1;
+      break;
     }
     /* Keys first: the packets about to be read may need them. */
     keylog_tail(w);
-    if (dispatch(w) < 0)
-      return -1;
+    if (w0 && worker_dispatch(w0) < 0) {
+      seterr(w, "%s", w0->err);
+      rc = -1;
+      break;
+    }
     if (w->kernel)
       tf_kernel_poll(w->kernel, 0, on_kevent, w);
     double now = now_real();
-    tf_engine_advance(w->engine, now);
+    if (w0)
+      tf_engine_advance(w0->engine, now);
     if (w->metrics) {
       update_live(w);
+      pthread_mutex_lock(&w->shared_lock);
       tf_metrics_serve(w->metrics, fds + mfirst, n - mfirst, &w->live, now);
+      pthread_mutex_unlock(&w->shared_lock);
     }
     if (now - w->last_second >= 1.0) {
       w->last_second = now;
       check_drops(w, now);
-      if (w->kjoin)
+      if (w->kjoin) {
+        pthread_mutex_lock(&w->kjoin_lock);
         tf_kjoin_expire(w->kjoin, now);
-      if (w->records && tf_records_status(w->records) < 0) {
+        pthread_mutex_unlock(&w->kjoin_lock);
+      }
+      pthread_mutex_lock(&w->shared_lock);
+      int st = w->records ? tf_records_status(w->records) : 0;
+      pthread_mutex_unlock(&w->shared_lock);
+      if (st < 0) {
         seterr(w, "writing the rows: %s", strerror(errno ? errno : EIO));
-        return -1;
+        rc = -1;
+        break;
       }
     }
     if (w->summary_every && now - w->last_summary >= w->summary_every) {
@@ -769,18 +1285,27 @@ int tlsfin_watch_run(struct tlsfin_watch *w) {
     if (w->duration > 0 && now - w->t_start >= w->duration)
       break;
   }
-  return 0;
+  join_workers(w);
+  for (int k = 0; rc == 0 && w->threaded && k < w->nworkers; k++)
+    if (w->workers[k].rc < 0) {
+      seterr(w, "%s", w->workers[k].err);
+      rc = -1;
+    }
+  return rc;
 }
 
 int tlsfin_watch_finish(struct tlsfin_watch *w) {
   if (!w->started)
     return 0;
+  join_workers(w);
   /* What is already captured and reported still counts. */
-  dispatch(w);
+  for (int k = 0; k < w->nworkers; k++)
+    worker_dispatch(&w->workers[k]);
   if (w->kernel)
     tf_kernel_poll(w->kernel, 0, on_kevent, w);
   check_drops(w, now_real());
-  tf_engine_flush(w->engine);
+  for (int k = 0; k < w->nworkers; k++)
+    tf_engine_flush(w->workers[k].engine);
   update_live(w);
   write_summary(w, now_real());
   int rc = 0;
@@ -803,5 +1328,8 @@ void tlsfin_watch_free(struct tlsfin_watch *w) {
   free(w->metrics_addr);
   free(w->keylog_path);
   tf_keylog_free(w->keylog);
+  pthread_mutex_destroy(&w->shared_lock);
+  pthread_mutex_destroy(&w->kjoin_lock);
+  pthread_mutex_destroy(&w->keylog_lock);
   free(w);
 }

@@ -53,7 +53,9 @@ check "unwritable record dir: exit 2" '[[ $rc == 2 && $out == *"--record"* ]]'
 python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(5)' \
   "$P_METRICS" & busy=$!
 sleep 0.3
-out=$("$T" watch -i lo --kernel=off --metrics "127.0.0.1:$P_METRICS" --record "$tmp/never2" 2>&1); rc=$?
+# --duration: should the port not be busy after all (another program took
+# it between freeport and the bind), watch ends instead of running forever.
+out=$("$T" watch -i lo --kernel=off --metrics "127.0.0.1:$P_METRICS" --record "$tmp/never2" --duration 5 2>&1); rc=$?
 check "metrics port in use: exit 2, no record dir made" \
   '[[ $rc == 2 && $out == *"Address already in use"* && ! -e $tmp/never2 ]]'
 kill $busy 2>/dev/null; wait $busy 2>/dev/null
