@@ -549,7 +549,7 @@ static void source_packet(struct tlsfin_analyze *a, struct tf_source *src,
     struct tf_pkt p;
     int d = tf_source_decode(src, h, data, &p);
     if (d == TF_DECODE_TCP)
-      tf_par_packet(a->par, &p, src->mm != NULL);
+      tf_par_packet(a->par, &p);
     else if (d == TF_DECODE_UNFOLLOWED)
       tf_par_note_unfollowed(a->par);
     return;
@@ -585,14 +585,6 @@ static int input_ended(struct tlsfin_analyze *a, const struct tf_source *src,
   return 0;
 }
 
-/* -j: the shards read a mapped file's packets in place, behind the
- * reader: its pages stay mapped a while longer. */
-#define SHARD_KEEP ((uint64_t)64 << 20)
-static void keep_for_shards(struct tlsfin_analyze *a, struct tf_source *src) {
-  if (a->par && src->mm)
-    tf_pcapfile_keep_behind(src->mm, SHARD_KEEP);
-}
-
 /* Reads pc to its end and closes it. */
 static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc, const char *path,
                         long long fsize) {
@@ -607,7 +599,6 @@ static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc, const char *path,
   if (a->annot)
     tf_annot_input_opened(a->annot, 0, src.linktype,
                           (uint32_t)pcap_snapshot(pc));
-  keep_for_shards(a, &src);
   use_keylog(a);
   if (a->records) /* the table's header once an input is open, not before */
     tf_records_header(a->records);
@@ -638,8 +629,7 @@ static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc, const char *path,
     fprintf(a->progress, "\r\033[K");
   ret = input_ended(a, &src, rc);
   /* Connections do not span files: each capture is finished on its own,
-   * with its own clock (before the file goes: the shards may still be
-   * reading its bytes). */
+   * with its own clock. */
   flush_engine(a);
   tf_capture_close(pc);
   return ret;
@@ -763,8 +753,6 @@ static int read_merged(struct tlsfin_analyze *a, const char *const *paths,
     if (!replay && a->annot)
       tf_annot_input_opened(a->annot, i, in->src.linktype,
                             (uint32_t)pcap_snapshot(in->pc));
-    if (!replay)
-      keep_for_shards(a, &in->src);
     if (!replay && a->records)
       tf_records_header(a->records);
     if (!replay && a->html)
@@ -797,7 +785,7 @@ static int read_merged(struct tlsfin_analyze *a, const char *const *paths,
       heap[0] = heap[--nheap];
     heap_down(heap, nheap, 0);
   }
-  if (!replay) /* before the inputs go: the shards may read their bytes */
+  if (!replay)
     flush_engine(a);
   for (size_t i = 0; i < n; i++)
     if (ins[i].pc)

@@ -50,9 +50,11 @@ void tf_par_free(struct tf_par *p);
 
 /* The key log every shard decrypts with (the shards are idle meanwhile). */
 void tf_par_set_keylog(struct tf_par *p, struct tf_keylog *k);
-/* A decoded TCP packet, copied; its payload too unless stable (the bytes
- * stay where they are until the next tf_par_flush: a mapped file). */
-void tf_par_packet(struct tf_par *p, const struct tf_pkt *pkt, bool stable);
+/* A decoded TCP packet, copied with its payload: the bytes may go after
+ * the call.  (Shards reading a mapped file in place, behind the reader,
+ * made it keep the pages mapped or fault them in again: twice the memory
+ * for no speed, measured.) */
+void tf_par_packet(struct tf_par *p, const struct tf_pkt *pkt);
 /* As tf_engine_note_unfollowed. */
 void tf_par_note_unfollowed(struct tf_par *p);
 /* As tf_engine_flush then tf_engine_reset_clock on every shard: returns

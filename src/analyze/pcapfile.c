@@ -160,7 +160,6 @@ struct tf_pcapfile {
   const uint8_t *base;
   uint64_t size, pos;
   uint64_t drop_at, dropped; /* the mapping before `dropped` is given back */
-  uint64_t keep;             /* bytes behind pos kept mapped (keep_behind) */
   uint64_t prefetched;       /* lines before it are on their way */
   size_t map_len;            /* 0: not ours to unmap */
   bool ng, swapped, failed, ended;
@@ -239,11 +238,10 @@ static inline struct tf_cur rest(const struct tf_pcapfile *r) {
  * them): the resident set stays a few MB on a file of any size.  The
  * packet handed out last is no longer needed (pcap_next_ex's contract). */
 static void drop_behind(struct tf_pcapfile *r) {
-  uint64_t step = r->keep > DROP_STEP ? r->keep : DROP_STEP;
-  r->drop_at = r->pos + step;
-  if (!r->map_len || r->pos < r->keep)
+  r->drop_at = r->pos + DROP_STEP;
+  if (!r->map_len)
     return;
-  uint64_t upto = (r->pos - r->keep) & ~(DROP_STEP - 1);
+  uint64_t upto = r->pos & ~(DROP_STEP - 1);
   if (upto > r->dropped) {
     madvise((void *)(r->base + r->dropped), (size_t)(upto - r->dropped),
             MADV_DONTNEED);
@@ -991,10 +989,6 @@ int tf_pcapfile_next(struct tf_pcapfile *r, struct pcap_pkthdr **h,
       return 1;
     }
   }
-}
-
-void tf_pcapfile_keep_behind(struct tf_pcapfile *r, uint64_t bytes) {
-  r->keep = bytes;
 }
 
 const char *tf_pcapfile_error(const struct tf_pcapfile *r) { return r->err; }

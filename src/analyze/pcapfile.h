@@ -63,12 +63,6 @@ void tf_pcapfile_close(struct tf_pcapfile *r);
 int tf_pcapfile_next(struct tf_pcapfile *r, struct pcap_pkthdr **h,
                      const u_char **data);
 const char *tf_pcapfile_error(const struct tf_pcapfile *r);
-/* Keep this many bytes behind the last packet mapped (default: give pages
- * back every MB): analyze -j's shards read packets after the reader has
- * moved on.  Pages given back too early are only read again (the mapping
- * is private and never written), so this is about speed, not safety; the
- * pages are given back in steps of this size. */
-void tf_pcapfile_keep_behind(struct tf_pcapfile *r, uint64_t bytes);
 /* What pcap_datalink() and pcap_snapshot() would say, and the FCS bits
  * of a classic file's link type field (pcap_datalink_ext()). */
 int tf_pcapfile_linktype(const struct tf_pcapfile *r);
