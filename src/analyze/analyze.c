@@ -30,6 +30,8 @@
 #include "source.h"
 
 #define PROGRESS_MIN_BYTES (100ull * 1024 * 1024)
+#define HOLDS 1024
+#define HOLD_EVERY 512
 
 struct tlsfin_analyze {
   char err[512];
@@ -59,6 +61,16 @@ struct tlsfin_analyze {
   unsigned jobs;          /* -j: shards of the engine on threads */
   struct tf_par *par;     /* instead of engine when jobs > 1 */
   struct tf_keylog *par_keylog; /* what the shards have */
+  /* -j on a mapped file: the shards read packets in place, so the pages
+   * go back only once every shard is past them (tf_pcapfile_hold): a
+   * packet every HOLD_EVERY, with its file, in order */
+  struct hold {
+    uint64_t gpkt;
+    struct tf_pcapfile *mm;
+    const u_char *data;
+  } holds[HOLDS];
+  size_t hold_head, hold_n;
+  uint64_t hold_next; /* the next packet number to note */
 };
 
 /* The engine's counts, or the shards' added up. */
@@ -254,6 +266,31 @@ static enum tf_rec_format rec_format(enum tlsfin_format f) {
                                    : TF_REC_TABLE;
 }
 
+/* The shards are done with every packet up to gpkt: give back the pages
+ * before the noted packets up to there. */
+static void shards_done(void *ctx, uint64_t gpkt) {
+  struct tlsfin_analyze *a = ctx;
+  while (a->hold_n && a->holds[a->hold_head].gpkt <= gpkt) {
+    struct hold *h = &a->holds[a->hold_head];
+    tf_pcapfile_release(h->mm, h->data);
+    a->hold_head = (a->hold_head + 1) % HOLDS;
+    a->hold_n--;
+  }
+}
+
+/* Notes where a packet of a held file is, now and then. */
+static void hold_packet(struct tlsfin_analyze *a, struct tf_source *src,
+                        const u_char *data) {
+  uint64_t g = tf_par_next(a->par);
+  bool other = a->hold_n &&
+               a->holds[(a->hold_head + a->hold_n - 1) % HOLDS].mm != src->mm;
+  if ((g < a->hold_next && !other) || a->hold_n == HOLDS)
+    return;
+  a->holds[(a->hold_head + a->hold_n++) % HOLDS] =
+      (struct hold){g, src->mm, data};
+  a->hold_next = g + HOLD_EVERY;
+}
+
 /* -j N: the records or the summary fed by the shards (par.h). */
 static int ensure_par(struct tlsfin_analyze *a) {
   if (a->format == TLSFIN_FORMAT_SUMMARY) {
@@ -270,6 +307,7 @@ static int ensure_par(struct tlsfin_analyze *a) {
                             a->err, sizeof a->err)))
     return -1;
   tf_par_set_keylog(a->par, a->par_keylog = a->keylog);
+  tf_par_on_done(a->par, shards_done, a);
   return 0;
 oom:
   seterr(a, "out of memory");
@@ -289,6 +327,7 @@ static void use_keylog(struct tlsfin_analyze *a) {
 static void flush_engine(struct tlsfin_analyze *a) {
   if (a->par) {
     tf_par_flush(a->par);
+    a->hold_n = 0; /* the inputs are closed next */
     return;
   }
   tf_engine_flush(a->engine);
@@ -548,8 +587,10 @@ static void source_packet(struct tlsfin_analyze *a, struct tf_source *src,
   if (a->par) {
     struct tf_pkt p;
     int d = tf_source_decode(src, h, data, &p);
+    if (d == TF_DECODE_TCP && src->mm)
+      hold_packet(a, src, data);
     if (d == TF_DECODE_TCP)
-      tf_par_packet(a->par, &p);
+      tf_par_packet(a->par, &p, src->mm != NULL);
     else if (d == TF_DECODE_UNFOLLOWED)
       tf_par_note_unfollowed(a->par);
     return;
@@ -599,6 +640,8 @@ static int analyze_pcap(struct tlsfin_analyze *a, pcap_t *pc, const char *path,
   if (a->annot)
     tf_annot_input_opened(a->annot, 0, src.linktype,
                           (uint32_t)pcap_snapshot(pc));
+  if (a->par && src.mm)
+    tf_pcapfile_hold(src.mm);
   use_keylog(a);
   if (a->records) /* the table's header once an input is open, not before */
     tf_records_header(a->records);
@@ -753,6 +796,8 @@ static int read_merged(struct tlsfin_analyze *a, const char *const *paths,
     if (!replay && a->annot)
       tf_annot_input_opened(a->annot, i, in->src.linktype,
                             (uint32_t)pcap_snapshot(in->pc));
+    if (!replay && a->par && in->src.mm)
+      tf_pcapfile_hold(in->src.mm);
     if (!replay && a->records)
       tf_records_header(a->records);
     if (!replay && a->html)

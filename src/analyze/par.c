@@ -16,13 +16,14 @@
  * (a mutex and a condition per batch and shard) costs nothing next to the
  * packets, small enough that the shards start early and the reader's
  * copies stay in cache. */
-#define BATCH_PKTS 2048
+#define BATCH_PKTS 1024
 #define ARENA_BYTES (1u << 20) /* payloads read from a pipe, tunnels */
 /* Batches in flight: the shards' work per batch varies (a batch that ends
  * many connections costs more), and a deeper ring lets the threads even
- * it out instead of waiting for each other (measured: 8 -> 32 took the
- * benchmark's -j 2 JSONL run from 1.3x to 1.5x of -j 1). */
-#define RING 32
+ * it out instead of waiting for each other; a shallower one keeps the
+ * batches in cache until the shards read them.  1024 x 16 and 2048 x 8 or
+ * 32 measured the same within this machine's noise. */
+#define RING 16
 /* A waiting thread polls only briefly before it sleeps: a core that
  * polls slows the other one down (measured: the reader's thread took 30 %
  * longer beside a polling shard than beside a sleeping one), and a futex
@@ -114,6 +115,8 @@ struct tf_par {
   bool *failed;
   uint64_t unfollowed;
   struct tf_engine_stats st;
+  void (*done_fn)(void *ctx, uint64_t gpkt);
+  void *done_ctx;
 };
 
 /* ---- the shards ---- */
@@ -356,6 +359,8 @@ static void merge(struct tf_par *p, struct batch *b) {
     q->n = 0;
     q->oom = false;
   }
+  if (b->cmd == CMD_PKTS && b->n && p->done_fn)
+    p->done_fn(p->done_ctx, b->gpkt0 + b->n - 1);
   b->n = 0;
   b->alen = 0;
 }
@@ -414,12 +419,20 @@ static struct batch *filling(struct tf_par *p) {
 
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
 
-void tf_par_packet(struct tf_par *p, const struct tf_pkt *pkt) {
+uint64_t tf_par_next(const struct tf_par *p) { return p->next_gpkt + 1; }
+
+void tf_par_on_done(struct tf_par *p, void (*fn)(void *ctx, uint64_t gpkt),
+                    void *ctx) {
+  p->done_fn = fn;
+  p->done_ctx = ctx;
+}
+
+void tf_par_packet(struct tf_par *p, const struct tf_pkt *pkt, bool stable) {
   size_t caplen = pkt->payload ? pkt->caplen : 0;
   if (caplen > ARENA_BYTES / 2) /* no capture has such segments */
     caplen = ARENA_BYTES / 2;
-  size_t need =
-      align8(caplen) + (pkt->tunnel ? align8(sizeof *pkt->tunnel) : 0);
+  size_t need = (stable ? 0 : align8(caplen)) +
+                (pkt->tunnel ? align8(sizeof *pkt->tunnel) : 0);
   struct batch *b = filling(p);
   if (b->n == BATCH_PKTS || b->alen + need > ARENA_BYTES) {
     submit(p, CMD_PKTS);
@@ -433,7 +446,7 @@ void tf_par_packet(struct tf_par *p, const struct tf_pkt *pkt) {
   *q = *pkt;
   q->dc = NULL;
   q->caplen = (uint32_t)caplen;
-  if (caplen) {
+  if (caplen && !stable) {
     memcpy(b->arena + b->alen, pkt->payload, caplen);
     q->payload = b->arena + b->alen;
     b->alen += align8(caplen);

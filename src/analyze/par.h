@@ -50,11 +50,16 @@ void tf_par_free(struct tf_par *p);
 
 /* The key log every shard decrypts with (the shards are idle meanwhile). */
 void tf_par_set_keylog(struct tf_par *p, struct tf_keylog *k);
-/* A decoded TCP packet, copied with its payload: the bytes may go after
- * the call.  (Shards reading a mapped file in place, behind the reader,
- * made it keep the pages mapped or fault them in again: twice the memory
- * for no speed, measured.) */
-void tf_par_packet(struct tf_par *p, const struct tf_pkt *pkt);
+/* A decoded TCP packet, copied; its payload too unless stable (the bytes
+ * stay where they are until tf_par_done says the packet is done: a mapped
+ * file, whose pages the caller gives back then). */
+void tf_par_packet(struct tf_par *p, const struct tf_pkt *pkt, bool stable);
+/* The number the next packet will get (from 1). */
+uint64_t tf_par_next(const struct tf_par *p);
+/* fn(ctx, gpkt) once every shard is done with the packets numbered up to
+ * gpkt (called on the caller's thread, from the calls above). */
+void tf_par_on_done(struct tf_par *p, void (*fn)(void *ctx, uint64_t gpkt),
+                    void *ctx);
 /* As tf_engine_note_unfollowed. */
 void tf_par_note_unfollowed(struct tf_par *p);
 /* As tf_engine_flush then tf_engine_reset_clock on every shard: returns

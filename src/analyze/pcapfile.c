@@ -160,6 +160,7 @@ struct tf_pcapfile {
   const uint8_t *base;
   uint64_t size, pos;
   uint64_t drop_at, dropped; /* the mapping before `dropped` is given back */
+  bool held;                 /* tf_pcapfile_hold: the caller gives back */
   uint64_t prefetched;       /* lines before it are on their way */
   size_t map_len;            /* 0: not ours to unmap */
   bool ng, swapped, failed, ended;
@@ -237,16 +238,26 @@ static inline struct tf_cur rest(const struct tf_pcapfile *r) {
 /* Pages behind the reader go back to the kernel (the page cache keeps
  * them): the resident set stays a few MB on a file of any size.  The
  * packet handed out last is no longer needed (pcap_next_ex's contract). */
-static void drop_behind(struct tf_pcapfile *r) {
-  r->drop_at = r->pos + DROP_STEP;
-  if (!r->map_len)
-    return;
-  uint64_t upto = r->pos & ~(DROP_STEP - 1);
-  if (upto > r->dropped) {
+static void drop_until(struct tf_pcapfile *r, uint64_t pos) {
+  uint64_t upto = pos & ~(DROP_STEP - 1);
+  if (r->map_len && upto > r->dropped) {
     madvise((void *)(r->base + r->dropped), (size_t)(upto - r->dropped),
             MADV_DONTNEED);
     r->dropped = upto;
   }
+}
+
+static void drop_behind(struct tf_pcapfile *r) {
+  r->drop_at = r->pos + DROP_STEP;
+  if (!r->held)
+    drop_until(r, r->pos);
+}
+
+void tf_pcapfile_hold(struct tf_pcapfile *r) { r->held = true; }
+
+void tf_pcapfile_release(struct tf_pcapfile *r, const u_char *upto) {
+  if (upto >= r->base && upto <= r->base + r->size)
+    drop_until(r, (uint64_t)(upto - r->base));
 }
 
 /* Every line ahead of the reader is prefetched, as far as PREFETCH_AHEAD:

@@ -63,6 +63,12 @@ void tf_pcapfile_close(struct tf_pcapfile *r);
 int tf_pcapfile_next(struct tf_pcapfile *r, struct pcap_pkthdr **h,
                      const u_char **data);
 const char *tf_pcapfile_error(const struct tf_pcapfile *r);
+/* The reader gives the pages behind it back to the kernel as it goes.
+ * analyze -j's shards read packets in place after the reader has moved
+ * on: hold makes the caller give pages back instead, with release, once
+ * nothing before upto (a packet's bytes) is read any more. */
+void tf_pcapfile_hold(struct tf_pcapfile *r);
+void tf_pcapfile_release(struct tf_pcapfile *r, const u_char *upto);
 /* What pcap_datalink() and pcap_snapshot() would say, and the FCS bits
  * of a classic file's link type field (pcap_datalink_ext()). */
 int tf_pcapfile_linktype(const struct tf_pcapfile *r);
