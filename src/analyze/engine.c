@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "seq.h"
 #include "siphash.h"
 
 /* Each connection is on exactly one list, ordered by its last packet, so
@@ -22,6 +23,9 @@ enum tf_list {
   L_ACTIVE,  /* anything else still open */
   L_HALF,    /* one side sent FIN, the other nothing since */
   L_ENDED,   /* RST, or FIN both ways: lingering for trailing packets */
+  /* FIN both ways, one not acknowledged: its sender retransmits it with
+   * backoff, so these linger as long as Zeek's tcp_close_delay */
+  L_ENDED_UNACKED,
   L_COUNT
 };
 
@@ -415,10 +419,19 @@ static bool conn_done(const struct tf_conn *c) {
   return c->s[0].rst || c->s[1].rst || (c->s[0].fin && c->s[1].fin);
 }
 
+/* A FIN the other side has not acknowledged (yet). */
+static bool fin_unacked(const struct tf_conn *c, int i) {
+  const struct tf_side *s = &c->s[i], *o = &c->s[!i];
+  return s->fin && !(o->ack_known && SEQ_GEQ(o->ack, s->fin_seq + 1));
+}
+
 /* The list a connection belongs on after its latest packet. */
 static enum tf_list list_for(const struct tf_conn *c) {
   if (conn_done(c))
-    return L_ENDED;
+    return !c->s[0].rst && !c->s[1].rst &&
+                   (fin_unacked(c, 0) || fin_unacked(c, 1))
+               ? L_ENDED_UNACKED
+               : L_ENDED;
   if (c->s[0].fin != c->s[1].fin)
     return L_HALF;
   if (c->client_syn_seen && !c->server_any && !c->s[0].has_data)
@@ -435,6 +448,10 @@ static double timeout_of(const struct tf_engine *e, enum tf_list l) {
   case L_HALF:
     return e->o.half_closed_timeout ? e->o.half_closed_timeout
                                     : e->o.idle_timeout;
+  case L_ENDED_UNACKED: {
+    double l = e->o.linger > 0 ? e->o.linger : TF_ENGINE_LINGER_DEFAULT;
+    return l > TF_ENGINE_LINGER_UNACKED ? l : TF_ENGINE_LINGER_UNACKED;
+  }
   case L_ENDED:
   case L_COUNT:
     break;
@@ -450,7 +467,7 @@ static void expire(struct tf_engine *e, double now) {
       continue;
     struct tf_conn *c;
     while ((c = e->lists[l].head) && c->last_ts + t < now) {
-      c->expired = l != L_ENDED;
+      c->expired = l != L_ENDED && l != L_ENDED_UNACKED;
       conn_finalize(e, c);
     }
   }
@@ -463,7 +480,8 @@ static void expire(struct tf_engine *e, double now) {
 static void enforce_ceiling(struct tf_engine *e) {
   if (!e->o.max_memory)
     return;
-  static const enum tf_list order[] = {L_ENDED, L_ATTEMPT, L_HALF, L_ACTIVE};
+  static const enum tf_list order[] = {L_ENDED, L_ENDED_UNACKED, L_ATTEMPT,
+                                       L_HALF, L_ACTIVE};
   while (tf_engine_memory(e) > e->o.max_memory) {
     struct tf_conn *c = NULL;
     for (size_t i = 0; i < sizeof order / sizeof order[0] && !c; i++)
@@ -472,7 +490,7 @@ static void enforce_ceiling(struct tf_engine *e) {
       return;
     /* An ended connection loses only its linger; one still open may lose
      * its end: only that is worth a warning. */
-    c->expired = c->list != L_ENDED;
+    c->expired = c->list != L_ENDED && c->list != L_ENDED_UNACKED;
     if (c->expired)
       e->st.evicted++;
     conn_finalize(e, c);

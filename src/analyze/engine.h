@@ -64,6 +64,11 @@ struct tf_engine_opts {
   size_t max_memory;
 };
 #define TF_ENGINE_LINGER_DEFAULT 2.0
+/* ... and one whose FIN is not acknowledged waits at least this long: its
+ * sender retransmits the FIN with backoff (0.2, 0.4, 0.8, 1.6 s ...), and
+ * Zeek keeps a closed connection for tcp_close_delay, 5 s, before a later
+ * packet makes a new one. */
+#define TF_ENGINE_LINGER_UNACKED 5.0
 /* Defaults (docs/analyze.md; watch sets its own idle timeouts): Linux
  * retries a SYN for about 127 s (tcp_syn_retries = 6), so an attempt is
  * over after 130 s.  Idle connections are not expired by default: a

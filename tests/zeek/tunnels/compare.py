@@ -27,10 +27,6 @@ ZEEK_TYPES = {"Tunnel::IP": {"ipip"}, "Tunnel::GRE": {"gre", "erspan"},
 # (docs/analyze.md, "Roles and connections"), the pair is still found but
 # not as often.  trace -> (why, {pair: how many records tlsfin writes}).
 KNOWN = {
-    "pppoe-over-qinq.pcap": (
-        "the trace's last packet comes long after the FINs: tlsfin's linger is "
-        "over, so it starts a late midstream record",
-        {frozenset([("1.1.1.1", 20394), ("2.2.2.2", 443)]): 2}),
     "Teredo.pcap": (
         "plain IPv4 beside the Teredo traffic: where Zeek ends a connection after "
         "its first packets and logs the FIN or lone RST that follows as one of its "
