@@ -30,12 +30,13 @@
  * wake per batch of BATCH_PKTS packets costs next to nothing. */
 #define SPINS 64
 /* What the reader's thread does besides its shard, next to the engines'
- * work: reading and decoding every packet (perf on the benchmark capture:
- * about a fifth of the total), and with records also renumbering, holding
- * and writing them in order.  The reader's thread runs shard 0 too, so
- * shard 0 gets the share of the slots that leaves every thread the same
- * work (shard_slots). */
-#define READ_SHARE 0.25
+ * work: reading, decoding and handing out every packet, and with records
+ * also renumbering, holding and writing them in order.  The reader's
+ * thread runs shard 0 too, so shard 0 gets the share of the slots that
+ * leaves every thread the same work (shard_slots).  Measured as CPU
+ * samples per thread (perf) on bench/analyze/jobs' capture with -j 2:
+ * summary R = 0.44 E, JSONL 0.5 E (shard 0's share then 28 % and 25 %). */
+#define READ_SHARE 0.44
 #define READ_SHARE_RECORDS 0.5
 
 /* A finished connection as its shard formatted it. */

@@ -255,9 +255,16 @@ static void drop_behind(struct tf_pcapfile *r) {
 
 void tf_pcapfile_hold(struct tf_pcapfile *r) { r->held = true; }
 
+/* Held pages go back in bigger steps: with several threads, each madvise
+ * stops every core running the process to flush its TLB. */
+#define RELEASE_STEP ((uint64_t)16 << 20)
+
 void tf_pcapfile_release(struct tf_pcapfile *r, const u_char *upto) {
-  if (upto >= r->base && upto <= r->base + r->size)
-    drop_until(r, (uint64_t)(upto - r->base));
+  if (upto < r->base || upto > r->base + r->size)
+    return;
+  uint64_t pos = (uint64_t)(upto - r->base);
+  if (pos >= r->dropped + RELEASE_STEP)
+    drop_until(r, pos);
 }
 
 /* Every line ahead of the reader is prefetched, as far as PREFETCH_AHEAD:
