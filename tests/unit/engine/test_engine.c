@@ -212,6 +212,56 @@ static void no_timeouts_no_expiry(void **state) {
 
 /* A scan larger than the ceiling: memory stays under it, the oldest
  * attempts are written early (and counted), nothing is lost. */
+/* A FIN the peer never acknowledged is retransmitted with backoff: its
+ * connection lingers 5 s (Zeek's tcp_close_delay), an acknowledged one 2 s,
+ * so the retransmission 3 s later stays with it in the first case only. */
+static void unacked_fin_lingers_longer(void **state) {
+  (void)state;
+  struct seen s;
+  struct tf_sink k;
+  struct tf_engine *e = mk(&s, &k);
+  handshake(e, 1000, 40010); /* client seq 111, server seq 521 */
+  pkt(e, 1000.01, 40010, 0, FIN | ACK, 111, 521, 0);
+  pkt(e, 1000.02, 40010, 1, FIN | ACK, 521, 112, 0); /* never acknowledged */
+  pkt(e, 1003.02, 40010, 1, FIN | ACK, 521, 112, 0); /* its retransmission */
+  assert_int_equal(s.n, 0);
+  tf_engine_advance(e, 1007.0);
+  assert_int_equal(s.n, 0); /* 5 s from the retransmission */
+  tf_engine_advance(e, 1008.1);
+  assert_int_equal(s.n, 1);
+  assert_false(s.expired[0]);
+
+  handshake(e, 2000, 40011);
+  pkt(e, 2000.01, 40011, 0, FIN | ACK, 111, 521, 0);
+  pkt(e, 2000.02, 40011, 1, FIN | ACK, 521, 112, 0);
+  pkt(e, 2000.03, 40011, 0, ACK, 112, 522, 0);       /* acknowledged */
+  pkt(e, 2003.03, 40011, 1, FIN | ACK, 521, 112, 0); /* after 2 s: late */
+  assert_int_equal(s.n, 2); /* the first is over; the late FIN is a record */
+  tf_engine_flush(e);
+  assert_int_equal(s.n, 3);
+  tf_engine_free(e);
+}
+
+/* Time that goes backwards: each connection still ends when its own
+ * linger is over, not when one that looks older ahead of it in the list
+ * does (analyze -j relies on it: a shard's list holds fewer of them). */
+static void own_deadline_when_time_goes_back(void **state) {
+  (void)state;
+  struct seen s;
+  struct tf_sink k;
+  struct tf_engine *e = mk(&s, &k);
+  pkt(e, 1000, 40020, 0, SYN, 1, 0, 0);
+  pkt(e, 1000, 40020, 1, RST | ACK, 0, 2, 0); /* A ends at 1000 */
+  pkt(e, 999, 40021, 0, SYN, 1, 0, 0);        /* B is stamped earlier */
+  pkt(e, 999, 40021, 1, RST | ACK, 0, 2, 0);  /* and ends at 999 */
+  tf_engine_advance(e, 1001.5);
+  assert_int_equal(s.n, 1); /* B's linger is over, A's is not */
+  assert_int_equal(s.ids[0], 2);
+  tf_engine_advance(e, 1002.5);
+  assert_int_equal(s.n, 2);
+  tf_engine_free(e);
+}
+
 static void memory_ceiling(void **state) {
   (void)state;
   struct seen s;
@@ -245,6 +295,8 @@ int main(void) {
       cmocka_unit_test(flush_in_first_packet_order),
       cmocka_unit_test(no_timeouts_no_expiry),
       cmocka_unit_test(memory_ceiling),
+      cmocka_unit_test(unacked_fin_lingers_longer),
+      cmocka_unit_test(own_deadline_when_time_goes_back),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
