@@ -216,7 +216,10 @@ void tf_buf_free(struct tf_buf *b) {
 /* The connection id, with where it went (struct tf_buf). */
 static void put_id(struct tf_buf *b, uint64_t id, int width) {
   size_t at = b->len;
-  tf_buf_printf(b, "%*llu", width, (unsigned long long)id);
+  if (width)
+    tf_buf_printf(b, "%*llu", width, (unsigned long long)id);
+  else
+    buf_u64(b, id);
   b->id_at = at;
   b->id_len = b->len - at;
   b->id_width = width;
