@@ -155,20 +155,7 @@ static void shard_conn(void *ctx, const struct tf_conn *c,
   memcpy(it.addr, c->s[1].addr, sizeof it.addr);
   if (p->records) {
     struct tf_buf b = {0};
-    switch (p->fmt) {
-    case TF_REC_JSONL:
-      tf_report_jsonl(&b, c, r);
-      break;
-    case TF_REC_ZEEK:
-      tf_report_zeek_row(&b, c, r);
-      break;
-    case TF_REC_CSV:
-      tf_report_csv_row(&b, c, r);
-      break;
-    case TF_REC_TABLE:
-      tf_report_table_row(&b, c, r, p->color, false);
-      break;
-    }
+    tf_records_format(&b, p->fmt, c, r, p->color, false);
     if (b.p && !b.oom && b.id_at + b.id_len <= b.len) {
       it.text = b.p;
       it.len = b.len;

@@ -191,25 +191,31 @@ void tf_records_header(struct tf_records *r) {
     tf_report_csv_header(r->out);
 }
 
+void tf_records_format(struct tf_buf *b, enum tf_rec_format f,
+                       const struct tf_conn *c, const struct tf_result *r,
+                       bool color, bool process) {
+  switch (f) {
+  case TF_REC_JSONL:
+    tf_report_jsonl(b, c, r);
+    break;
+  case TF_REC_ZEEK:
+    tf_report_zeek_row(b, c, r);
+    break;
+  case TF_REC_CSV:
+    tf_report_csv_row(b, c, r);
+    break;
+  case TF_REC_TABLE:
+    tf_report_table_row(b, c, r, color, process);
+    break;
+  }
+}
+
 static void records_conn(void *ctx, const struct tf_conn *c,
                          const struct tf_result *res) {
   struct tf_records *r = ctx;
   struct tf_buf b = {0};
   tf_records_header(r);
-  switch (r->format) {
-  case TF_REC_JSONL:
-    tf_report_jsonl(&b, c, res);
-    break;
-  case TF_REC_ZEEK:
-    tf_report_zeek_row(&b, c, res);
-    break;
-  case TF_REC_CSV:
-    tf_report_csv_row(&b, c, res);
-    break;
-  case TF_REC_TABLE:
-    tf_report_table_row(&b, c, res, r->color, r->process);
-    break;
-  }
+  tf_records_format(&b, r->format, c, res, r->color, r->process);
   if (!b.p)
     return; /* out of memory: this record is lost, not the others */
   queue_record(r, c->id, b.p, b.len);

@@ -23,6 +23,12 @@ struct tf_records;
 struct tf_records *tf_records_new(FILE *out, enum tf_rec_format f, bool color,
                                   bool ordered);
 struct tf_sink *tf_records_sink(struct tf_records *r);
+struct tf_buf;
+/* One connection's record in format f, appended to b (what the records
+ * sink writes; analyze -j's shards format with it too). */
+void tf_records_format(struct tf_buf *b, enum tf_rec_format f,
+                       const struct tf_conn *c, const struct tf_result *r,
+                       bool color, bool process);
 /* A record formatted elsewhere (analyze -j), malloc'd: the records own
  * it.  ids count from 1 without gaps, as the engine numbers them. */
 void tf_records_put(struct tf_records *r, uint64_t id, char *s, size_t len);
