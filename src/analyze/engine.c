@@ -198,6 +198,14 @@ static inline size_t bucket_of(unsigned shift, uint32_t h) {
   return (uint32_t)(h * 0x9E3779B1u) >> shift;
 }
 
+void tf_engine_prefetch(const struct tf_engine *e, uint32_t hash) {
+  struct tf_conn *const *slot = &e->buckets[bucket_of(e->shift, hash)];
+  __builtin_prefetch(slot);
+  /* the slot itself may still be on its way: its connection only if not */
+  if (*slot)
+    __builtin_prefetch(*slot);
+}
+
 static void table_grow(struct tf_engine *e) {
   size_t nb = e->nbuckets * 2;
   struct tf_conn **b = calloc(nb, sizeof *b);

@@ -122,6 +122,9 @@ void tf_engine_packet(struct tf_engine *e, const struct tf_pkt *p,
  * its own packets (gpkt strictly increasing). */
 void tf_engine_packet_at(struct tf_engine *e, const struct tf_pkt *p,
                          const struct tf_raw *raw, uint64_t gpkt);
+/* A packet of this hash comes soon: start loading its connection (the
+ * table's cache miss is most of a packet's cost). */
+void tf_engine_prefetch(const struct tf_engine *e, uint32_t hash);
 /* The same with the hash already taken (tf_engine_hash). */
 void tf_engine_packet_hashed(struct tf_engine *e, const struct tf_pkt *p,
                              const struct tf_raw *raw, uint64_t gpkt,

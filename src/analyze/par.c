@@ -170,15 +170,36 @@ static void shard_conn(void *ctx, const struct tf_conn *c,
   outq_push(&w->b->out[w->idx], &it);
 }
 
+/* How many of its own packets ahead a shard starts loading connections
+ * and packets: enough to cover a miss to memory behind a packet's work. */
+#define PREFETCH_AHEAD 4
+
+/* The next packet of shard idx at or after i, loading what it will need. */
+static size_t prefetch_next(const struct worker *w, const struct batch *b,
+                            size_t i) {
+  while (i < b->n && b->shard[i] != w->idx)
+    i++;
+  if (i < b->n) {
+    tf_engine_prefetch(w->e, b->hash[i]);
+    __builtin_prefetch(&b->pkt[i]);
+  }
+  return i;
+}
+
 static void walk(struct worker *w, struct batch *b) {
   w->b = b;
   switch (b->cmd) {
-  case CMD_PKTS:
+  case CMD_PKTS: {
+    size_t ahead = 0;
+    for (int k = 0; k < PREFETCH_AHEAD; k++)
+      ahead = prefetch_next(w, b, ahead) + 1;
     for (size_t i = 0; i < b->n;) {
       if (b->shard[i] == w->idx) {
         tf_engine_packet_hashed(w->e, &b->pkt[i], NULL, b->gpkt0 + i,
                                 b->hash[i]);
         i++;
+        if (ahead < b->n)
+          ahead = prefetch_next(w, b, ahead) + 1;
         continue;
       }
       size_t j = i + 1; /* other shards' packets: their times only */
@@ -188,6 +209,7 @@ static void walk(struct worker *w, struct batch *b) {
       i = j;
     }
     break;
+  }
   case CMD_FLUSH:
     tf_engine_flush(w->e);
     tf_engine_reset_clock(w->e);
