@@ -26,7 +26,6 @@ cleanup() {
   [[ -n ${KEEP:-} ]] && echo "kept $tmp" || rm -rf "$tmp"
 }
 trap cleanup EXIT
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 waitline() { for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
              echo "FAIL: no '$2' in $1:"; cat "$1"; return 1; }
 fail=0
@@ -35,9 +34,29 @@ check() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/k.pem" -out "$tmp/c.pem" \
   -days 2 -subj /CN=localhost 2>/dev/null
 cp "$tmp/k.pem" "$tmp/key.pem"; cp "$tmp/c.pem" "$tmp/cert.pem"
-P_SRV=$(freeport) P_CLOSED=$(freeport) P_DAC=$(freeport) P_UNREAD=$(freeport)
-P_ABORT=$(freeport) P_KILL=$(freeport) P_OPEN=$(freeport) P_HALF=$(freeport)
-P_METRICS=$(freeport) P_NGINX=$(freeport) P_APP=$(freeport)
+# Eleven distinct listening ports below the ephemeral range: the test's
+# client sockets (hundreds by the time the last listeners start) get their
+# ports from that range, and one of them once took a port picked here
+# before its listener bound it (EADDRINUSE).
+read -r P_SRV P_CLOSED P_DAC P_UNREAD P_ABORT P_KILL P_OPEN P_HALF P_METRICS P_NGINX P_APP \
+  < <(python3 - <<'PY'
+import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+got = []
+while len(got) < 11:
+    p = random.randrange(10000, lo)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    if p not in got:
+        got.append(p)
+print(*got)
+PY
+)
 ports=($P_SRV $P_CLOSED $P_DAC $P_UNREAD $P_ABORT $P_KILL $P_OPEN $P_HALF $P_NGINX $P_APP)
 filter="tcp and ($(printf 'port %s or ' "${ports[@]}" | sed 's/ or $//'))"
 
@@ -54,7 +73,7 @@ python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1",int(s
   "$P_METRICS" & busy=$!
 sleep 0.3
 # --duration: should the port not be busy after all (another program took
-# it between freeport and the bind), watch ends instead of running forever.
+# it between the pick and the bind), watch ends instead of running forever.
 out=$("$T" watch -i lo --kernel=off --metrics "127.0.0.1:$P_METRICS" --record "$tmp/never2" --duration 5 2>&1); rc=$?
 check "metrics port in use: exit 2, no record dir made" \
   '[[ $rc == 2 && $out == *"Address already in use"* && ! -e $tmp/never2 ]]'
