@@ -573,8 +573,6 @@ void tf_engine_set_id_counter(struct tf_engine *e, _Atomic uint64_t *next) {
   e->shared_id = next;
 }
 
-void tf_engine_clock(struct tf_engine *e, double ts) { packet_clock(e, ts); }
-
 void tf_engine_clock_run(struct tf_engine *e, const double *ts, size_t n) {
   for (size_t i = 0; i < n; i++)
     packet_clock(e, ts[i]);
@@ -582,12 +580,7 @@ void tf_engine_clock_run(struct tf_engine *e, const double *ts, size_t n) {
 
 void tf_engine_packet(struct tf_engine *e, const struct tf_pkt *p,
                       const struct tf_raw *raw) {
-  tf_engine_packet_at(e, p, raw, e->gpkt + 1);
-}
-
-void tf_engine_packet_at(struct tf_engine *e, const struct tf_pkt *p,
-                         const struct tf_raw *raw, uint64_t gpkt) {
-  tf_engine_packet_hashed(e, p, raw, gpkt, tuple_hash(p));
+  tf_engine_packet_hashed(e, p, raw, e->gpkt + 1, tuple_hash(p));
 }
 
 void tf_engine_packet_hashed(struct tf_engine *e, const struct tf_pkt *p,
@@ -613,14 +606,12 @@ void tf_engine_packet_hashed(struct tf_engine *e, const struct tf_pkt *p,
     dir = match(c, p);
   }
   if (p->bad_csum) {
-    /* --zeek-checksums: a bad TCP checksum is only Zeek's 'C'/'c'; the
-     * connection's time starts at its first packet, whatever it was */
+    /* --zeek-checksums: a bad TCP checksum is only Zeek's 'C'/'c' (the
+     * connection's time still starts at it: conn_new) */
     tf_zeek_bad_checksum(&c->zeek, p->ts, dir == (c->first_is_client ? 0 : 1),
                          p->flags, p->seq,
                          c->first_is_client ? c->s[0].port : c->s[1].port,
                          c->first_is_client ? c->s[1].port : c->s[0].port);
-    if (!c->last_ts)
-      c->last_ts = p->ts;
     return;
   }
   const bool syn = p->flags & TF_TH_SYN, ack = p->flags & TF_TH_ACK;

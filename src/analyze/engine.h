@@ -117,23 +117,19 @@ static inline unsigned tf_engine_slot(uint32_t hash) {
 /* One decoded TCP packet; raw may be NULL.  Times are p->ts. */
 void tf_engine_packet(struct tf_engine *e, const struct tf_pkt *p,
                       const struct tf_raw *raw);
-/* The same with the engine's packet number given: analyze -j numbers the
- * packets of all shards in the reader, and each shard's engine sees only
- * its own packets (gpkt strictly increasing). */
-void tf_engine_packet_at(struct tf_engine *e, const struct tf_pkt *p,
-                         const struct tf_raw *raw, uint64_t gpkt);
-/* A packet of this hash comes soon: start loading its connection (the
- * table's cache miss is most of a packet's cost). */
-void tf_engine_prefetch(const struct tf_engine *e, uint32_t hash);
-/* The same with the hash already taken (tf_engine_hash). */
+/* The same with the engine's packet number and the hash given: analyze -j
+ * numbers the packets of all shards and hashes them (tf_engine_hash) in
+ * the reader, and each shard's engine sees only its own packets (gpkt
+ * strictly increasing). */
 void tf_engine_packet_hashed(struct tf_engine *e, const struct tf_pkt *p,
                              const struct tf_raw *raw, uint64_t gpkt,
                              uint32_t hash);
-/* A packet at ts went to another shard: the clock moves exactly as if
- * this engine had seen it (timeouts fire at the same packets as with one
- * engine, so -j N writes what -j 1 writes). */
-void tf_engine_clock(struct tf_engine *e, double ts);
-/* The same for n packets in a row, times ts[0..n). */
+/* A packet of this hash comes soon: start loading its connection (the
+ * table's cache miss is most of a packet's cost). */
+void tf_engine_prefetch(const struct tf_engine *e, uint32_t hash);
+/* n packets in a row, times ts[0..n), went to other shards: the clock
+ * moves exactly as if this engine had seen them (timeouts fire at the same
+ * packets as with one engine, so -j N writes what -j 1 writes). */
 void tf_engine_clock_run(struct tf_engine *e, const double *ts, size_t n);
 /* Connection ids drawn from a counter shared by several engines (watch -j:
  * one engine per fanout socket, ids unique across them); NULL: the

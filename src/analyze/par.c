@@ -4,7 +4,6 @@
 #include "par.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,9 +94,9 @@ struct opened {
 
 struct tf_par {
   unsigned jobs;
-  unsigned first;   /* the first shard on a thread of its own: 1 when the
-                       reader's thread runs shard 0, else 0 */
-  struct worker *w; /* w[0] runs on the reader's thread */
+  /* w[0] runs on the reader's thread, between batches: n threads on n
+   * cores, none of them polling (SPINS) */
+  struct worker *w;
   uint8_t slot_shard[TF_ENGINE_SLOTS];
   struct batch ring[RING];
   _Atomic uint64_t published; /* batches handed over */
@@ -307,28 +306,19 @@ static uint64_t win_take(struct tf_par *p, uint64_t gpkt) {
   return id;
 }
 
-/* The record with its shard's id replaced by the global one. */
+/* The record with its shard's id replaced by the global one; a record
+ * lost to memory is written empty, so that the ones after it go out. */
 static void put_record(struct tf_par *p, uint64_t id, struct item *it) {
-  if (!p->records) {
+  if (!p->records)
     return;
-  }
-  if (!it->text) {
-    char *e = malloc(1);
-    if (e)
-      tf_records_put(p->records, id, e, 0);
-    return;
-  }
   char num[32];
   int nl =
       snprintf(num, sizeof num, "%*llu", it->id_width, (unsigned long long)id);
   size_t tail = it->len - it->id_at - it->id_len;
   size_t len = it->id_at + (size_t)nl + tail;
-  char *s = malloc(len + 1);
+  char *s = it->text ? malloc(len + 1) : NULL;
   if (!s) {
-    free(it->text);
-    it->text = NULL;
-    s = malloc(1);
-    if (s)
+    if ((s = malloc(1)))
       tf_records_put(p->records, id, s, 0);
     return;
   }
@@ -336,8 +326,6 @@ static void put_record(struct tf_par *p, uint64_t id, struct item *it) {
   memcpy(s + it->id_at, num, (size_t)nl);
   memcpy(s + it->id_at + nl, it->text + it->id_at + it->id_len, tail);
   s[len] = '\0';
-  free(it->text);
-  it->text = NULL;
   tf_records_put(p->records, id, s, len);
 }
 
@@ -411,10 +399,8 @@ static void submit(struct tf_par *p, enum cmd cmd) {
   atomic_store_explicit(&p->published, seq + 1, memory_order_release);
   pthread_cond_broadcast(&p->work);
   pthread_mutex_unlock(&p->mu);
-  if (p->first) {
-    walk(&p->w[0], b);
-    shard_done(p, b);
-  }
+  walk(&p->w[0], b);
+  shard_done(p, b);
   merge_ready(p, false);
   /* the next batch to fill must be written out first */
   if (atomic_load(&p->published) - p->merged == RING) {
@@ -522,11 +508,6 @@ const struct tf_engine_stats *tf_par_stats(struct tf_par *p) {
  * the rest evenly, slot by slot. */
 static void shard_slots(struct tf_par *p) {
   unsigned n = p->jobs;
-  if (!p->first) {
-    for (unsigned i = 0; i < TF_ENGINE_SLOTS; i++)
-      p->slot_shard[i] = (uint8_t)(i % n);
-    return;
-  }
   double r = p->records ? READ_SHARE_RECORDS : READ_SHARE;
   double x = (1.0 - (n - 1) * r) / n;
   if (x < 0.25 / n)
@@ -590,9 +571,6 @@ struct tf_par *tf_par_new(unsigned jobs, const struct tf_engine_opts *o,
   }
   if (!(p->w = calloc(jobs, sizeof *p->w)))
     goto oom;
-  /* The reader's thread runs shard 0 between batches: n threads on n
-   * cores, none of them polling (SPINS). */
-  p->first = 1;
   shard_slots(p);
   /* the ceiling is the process's: each shard gets its share */
   struct tf_engine_opts so = *o;
@@ -608,7 +586,7 @@ struct tf_par *tf_par_new(unsigned jobs, const struct tf_engine_opts *o,
         (struct tf_sink){.ctx = w, .conn = shard_conn, .open = shard_open};
     tf_engine_add_sink(w->e, &w->sink);
   }
-  for (unsigned i = p->first; i < jobs; i++) {
+  for (unsigned i = 1; i < jobs; i++) {
     int rc = pthread_create(&p->w[i].th, NULL, shard_main, &p->w[i]);
     if (rc) {
       snprintf(err, errlen, "-j %u: cannot start a thread: %s", jobs,
@@ -628,25 +606,22 @@ oom:
 void tf_par_free(struct tf_par *p) {
   if (!p)
     return;
-  bool any = false;
-  for (unsigned i = p->first; p->w && i < p->jobs; i++)
-    any |= p->w[i].started;
-  if (any) {
+  unsigned started = 0;
+  for (unsigned i = 1; p->w && i < p->jobs; i++)
+    started += p->w[i].started;
+  if (started) {
     quiesce(p);
     /* the threads that started stop at this batch; shard 0 is this
      * thread, and threads not started take no share */
     uint64_t seq = atomic_load(&p->published);
     struct batch *b = &p->ring[seq % RING];
     b->cmd = CMD_END;
-    unsigned started = 0;
-    for (unsigned i = p->first; i < p->jobs; i++)
-      started += p->w[i].started;
     atomic_store(&b->pending, started);
     pthread_mutex_lock(&p->mu);
     atomic_store(&p->published, seq + 1);
     pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->mu);
-    for (unsigned i = p->first; i < p->jobs; i++)
+    for (unsigned i = 1; i < p->jobs; i++)
       if (p->w[i].started)
         pthread_join(p->w[i].th, NULL);
     p->merged++;

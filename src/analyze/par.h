@@ -10,15 +10,15 @@
  *   reader: numbers connections, writes records in order, summary
  *
  * Why the output is the same as -j 1 (docs/scale.md):
- *  - every shard's engine sees the time of every packet (tf_engine_clock),
+ *  - every shard's engine sees the time of every packet (tf_engine_clock_run),
  *    so timeouts fire at the same packets; packets are numbered by the
- *    reader (tf_engine_packet_at), so evidence cites the same numbers;
+ *    reader (tf_engine_packet_hashed), so evidence cites the same numbers;
  *  - connection ids are the order of first packets across all shards: the
  *    shards say which packet opened a connection, the reader numbers them
  *    once every shard is past that packet, and renumbers the record text
  *    (struct tf_buf's id_at);
  *  - the roles a finished tuple leaves behind are sharded by the same bits
- *    that pick their slot (tf_engine_shard).
+ *    that pick their slot (tf_engine_slot).
  * What can differ: the memory ceiling is split evenly between shards, so a
  * capture that reaches it can have different connections evicted.
  */
