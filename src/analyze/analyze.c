@@ -291,17 +291,28 @@ static void hold_packet(struct tlsfin_analyze *a, struct tf_source *src,
   a->hold_next = g + HOLD_EVERY;
 }
 
+/* The formats written connection by connection, records or a summary:
+ * the ones -j can shard. */
+static bool by_connection(enum tlsfin_format f) {
+  return f == TLSFIN_FORMAT_TABLE || f == TLSFIN_FORMAT_JSONL ||
+         f == TLSFIN_FORMAT_ZEEK || f == TLSFIN_FORMAT_CSV ||
+         f == TLSFIN_FORMAT_SUMMARY;
+}
+/* Their sink: 0, or -1 out of memory. */
+static int make_records(struct tlsfin_analyze *a) {
+  if (a->format == TLSFIN_FORMAT_SUMMARY)
+    return (a->summary = tf_summary_new()) ? 0 : -1;
+  if (!(a->records = tf_records_new(a->out, rec_format(a->format), a->color,
+                                    !a->unordered)))
+    return -1;
+  tf_records_set_flush(a->records, a->flush);
+  return 0;
+}
+
 /* -j N: the records or the summary fed by the shards (par.h). */
 static int ensure_par(struct tlsfin_analyze *a) {
-  if (a->format == TLSFIN_FORMAT_SUMMARY) {
-    if (!(a->summary = tf_summary_new()))
-      goto oom;
-  } else {
-    if (!(a->records = tf_records_new(a->out, rec_format(a->format), a->color,
-                                      !a->unordered)))
-      goto oom;
-    tf_records_set_flush(a->records, a->flush);
-  }
+  if (make_records(a) < 0)
+    goto oom;
   if (!(a->par = tf_par_new(a->jobs, &a->eo, a->records, rec_format(a->format),
                             a->color, a->summary, a->fail_on, &a->failed,
                             a->err, sizeof a->err)))
@@ -342,12 +353,7 @@ static int ensure_engine(struct tlsfin_analyze *a) {
   /* -j shards the engine for the formats written record by record; the
    * HTML page, --annotate and the ladder need every connection in one
    * engine, and run on one thread (docs/scale.md). */
-  bool shard =
-      a->jobs > 1 && !a->annot &&
-      (a->format == TLSFIN_FORMAT_TABLE || a->format == TLSFIN_FORMAT_JSONL ||
-       a->format == TLSFIN_FORMAT_ZEEK || a->format == TLSFIN_FORMAT_CSV ||
-       a->format == TLSFIN_FORMAT_SUMMARY);
-  if (shard)
+  if (a->jobs > 1 && !a->annot && by_connection(a->format))
     return ensure_par(a);
   if (!(a->engine = tf_engine_new(&a->eo)))
     goto oom;
@@ -359,21 +365,11 @@ static int ensure_engine(struct tlsfin_analyze *a) {
   case TLSFIN_FORMAT_JSONL:
   case TLSFIN_FORMAT_ZEEK:
   case TLSFIN_FORMAT_CSV:
-    a->records = tf_records_new(a->out,
-                                a->format == TLSFIN_FORMAT_JSONL  ? TF_REC_JSONL
-                                : a->format == TLSFIN_FORMAT_ZEEK ? TF_REC_ZEEK
-                                : a->format == TLSFIN_FORMAT_CSV  ? TF_REC_CSV
-                                                                 : TF_REC_TABLE,
-                                a->color, !a->unordered);
-    if (!a->records)
-      goto oom;
-    tf_records_set_flush(a->records, a->flush);
-    tf_engine_add_sink(a->engine, tf_records_sink(a->records));
-    break;
   case TLSFIN_FORMAT_SUMMARY:
-    if (!(a->summary = tf_summary_new()))
+    if (make_records(a) < 0)
       goto oom;
-    tf_engine_add_sink(a->engine, tf_summary_sink(a->summary));
+    tf_engine_add_sink(a->engine, a->records ? tf_records_sink(a->records)
+                                             : tf_summary_sink(a->summary));
     break;
   case TLSFIN_FORMAT_LADDER:
     if (!(a->ladder = tf_ladder_sink_new(a->out)))
@@ -400,10 +396,7 @@ static int annotate_write(struct tlsfin_analyze *a);
 int tlsfin_analyze_finish(struct tlsfin_analyze *a) {
   if (ensure_engine(a) < 0)
     return -1;
-  if (a->par)
-    tf_par_flush(a->par);
-  else
-    tf_engine_flush(a->engine);
+  flush_engine(a);
   if (a->records)
     tf_records_footer(a->records);
   if (a->format == TLSFIN_FORMAT_SUMMARY)
