@@ -4,7 +4,15 @@
 #include "community_id.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <string.h>
+
+/* SHA-1 fetched once: EVP_Digest with EVP_sha1() fetches the algorithm
+ * from the provider on every call (OpenSSL 3), which was most of the cost
+ * of a record's community id.  Shared read-only by every thread. */
+static EVP_MD *sha1_md;
+static pthread_once_t sha1_once = PTHREAD_ONCE_INIT;
+static void sha1_fetch(void) { sha1_md = EVP_MD_fetch(NULL, "SHA1", NULL); }
 
 void tf_community_id(const struct tf_conn *c, char out[TF_COMMUNITY_ID_LEN]) {
   size_t n = c->af == 4 ? 4 : 16;
@@ -32,7 +40,9 @@ void tf_community_id(const struct tf_conn *c, char out[TF_COMMUNITY_ID_LEN]) {
   uint8_t md[EVP_MAX_MD_SIZE];
   unsigned mdlen = 0;
   memcpy(out, "1:", 2);
-  if (EVP_Digest(in, (size_t)(p - in), md, &mdlen, EVP_sha1(), NULL) != 1 ||
+  pthread_once(&sha1_once, sha1_fetch);
+  if (!sha1_md ||
+      EVP_Digest(in, (size_t)(p - in), md, &mdlen, sha1_md, NULL) != 1 ||
       mdlen != 20) {
     out[2] = 0;
     return;

@@ -225,7 +225,29 @@ static void put_id(struct tf_buf *b, uint64_t id, int width) {
   b->id_width = width;
 }
 
+/* Dotted quad by hand: glibc's inet_ntop formats IPv4 through sprintf,
+ * and every record prints two addresses. */
+static size_t ipv4_str(char *dst, const uint8_t *a) {
+  size_t l = 0;
+  for (int i = 0; i < 4; i++) {
+    unsigned v = a[i];
+    if (i)
+      dst[l++] = '.';
+    if (v >= 100)
+      dst[l++] = (char)('0' + v / 100);
+    if (v >= 10)
+      dst[l++] = (char)('0' + v / 10 % 10);
+    dst[l++] = (char)('0' + v % 10);
+  }
+  dst[l] = 0;
+  return l;
+}
+
 void tf_format_addr(char *dst, size_t n, uint8_t af, const uint8_t *addr) {
+  if (af == 4 && n >= INET_ADDRSTRLEN) {
+    ipv4_str(dst, addr);
+    return;
+  }
   if (!inet_ntop(af == 4 ? AF_INET : AF_INET6, addr, dst, (socklen_t)n))
     snprintf(dst, n, "?");
 }
@@ -305,19 +327,55 @@ static void json_tls(struct tf_buf *b, const struct tf_conn *c,
 
 /* docs/watch.md: the process that owned each local endpoint's socket, as
  * the kernel reported it; null when the kernel said nothing (analyze). */
+/* dst holds n bytes; appends s, truncating (the filter never nears n) */
+static size_t put_str(char *dst, size_t n, size_t l, const char *s) {
+  size_t k = strlen(s);
+  if (l + k >= n)
+    k = l < n ? n - 1 - l : 0;
+  memcpy(dst + l, s, k);
+  dst[l + k] = 0;
+  return l + k;
+}
+
+static size_t put_port(char *dst, size_t n, size_t l, unsigned v) {
+  char t[8];
+  int k = (int)sizeof t - 1;
+  t[k] = 0;
+  do {
+    t[--k] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v && k > 0);
+  return put_str(dst, n, l, t + k);
+}
+
 /* Wireshark's own conversation filter (Statistics > Conversations >
  * TCP, "Apply as Filter"), the form its users know: it selects this
  * connection's packets; a reused 4-tuple is told apart by first_packet and
  * last_packet. */
+/* The filter from addresses already formatted (a record has them). */
+static void wireshark_filter(const struct tf_conn *c, const char *a0,
+                             const char *a1, char *dst, size_t n) {
+  const char *ip = c->af == 6 ? "(ipv6.addr eq " : "(ip.addr eq ";
+  const char *ip2 = c->af == 6 ? " and ipv6.addr eq " : " and ip.addr eq ";
+  size_t l = 0;
+  if (!n)
+    return;
+  l = put_str(dst, n, l, ip);
+  l = put_str(dst, n, l, a0);
+  l = put_str(dst, n, l, ip2);
+  l = put_str(dst, n, l, a1);
+  l = put_str(dst, n, l, ") and (tcp.port eq ");
+  l = put_port(dst, n, l, c->s[0].port);
+  l = put_str(dst, n, l, " and tcp.port eq ");
+  l = put_port(dst, n, l, c->s[1].port);
+  put_str(dst, n, l, ")");
+}
+
 void tf_wireshark_filter(const struct tf_conn *c, char *dst, size_t n) {
   char a0[INET6_ADDRSTRLEN], a1[INET6_ADDRSTRLEN];
   tf_format_addr(a0, sizeof a0, c->af, c->s[0].addr);
   tf_format_addr(a1, sizeof a1, c->af, c->s[1].addr);
-  const char *ip = c->af == 6 ? "ipv6" : "ip";
-  snprintf(dst, n,
-           "(%s.addr eq %s and %s.addr eq %s) and (tcp.port eq %u and "
-           "tcp.port eq %u)",
-           ip, a0, ip, a1, c->s[0].port, c->s[1].port);
+  wireshark_filter(c, a0, a1, dst, n);
 }
 
 static void json_process(struct tf_buf *b, const struct tf_conn *c) {
@@ -495,7 +553,7 @@ void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
   jfmt(b, ",\"community_id\":%q,\"first_packet\":%U,\"last_packet\":%U", cid,
        c->first_no, c->last_no);
   char wf[TF_WIRESHARK_FILTER_LEN];
-  tf_wireshark_filter(c, wf, sizeof wf);
+  wireshark_filter(c, a0, a1, wf, sizeof wf);
   jfmt(b, ",\"wireshark_filter\":%q", wf);
   jfmt(b, ",\"process\":");
   json_process(b, c);
