@@ -266,13 +266,21 @@ static void list_unlink(struct tf_engine *e, struct tf_conn *c) {
  * stop at the first head that has not, and every connection ends when its
  * own time is up (not when an older-looking one ahead of it does), which
  * is also what makes analyze -j's shards end connections exactly when one
- * engine does.  Captures in time order never walk. */
+ * engine does.  Captures in time order never walk.
+ *
+ * A packet that leaves its connection on the same list does not move it
+ * (list_refresh): moving touched two other connections' memory per
+ * packet.  The list is ordered by lkey, the last_ts each connection had
+ * when placed, a lower bound of its last_ts; expire() and the ceiling
+ * place a head again when its last_ts moved on, so a head is finished
+ * only when its own last packet is the oldest. */
 static void list_push(struct tf_engine *e, struct tf_conn *c, enum tf_list l) {
   list_unlink(e, c);
   c->list = (uint8_t)l;
+  c->lkey = c->last_ts;
   struct tf_conn *after = e->lists[l].tail;
-  for (unsigned n = 0;
-       after && after->last_ts > c->last_ts && n < LIST_WALK_MAX; n++)
+  for (unsigned n = 0; after && after->lkey > c->lkey && n < LIST_WALK_MAX;
+       n++)
     after = after->lprev;
   c->lprev = after;
   c->lnext = after ? after->lnext : e->lists[l].head;
@@ -474,7 +482,11 @@ static void expire(struct tf_engine *e, double now) {
     if (t <= 0)
       continue;
     struct tf_conn *c;
-    while ((c = e->lists[l].head) && c->last_ts + t < now) {
+    while ((c = e->lists[l].head) && c->lkey + t < now) {
+      if (c->last_ts != c->lkey) { /* packets since it was placed */
+        list_push(e, c, (enum tf_list)l);
+        continue;
+      }
       c->expired = l != L_ENDED && l != L_ENDED_UNACKED;
       conn_finalize(e, c);
     }
@@ -496,6 +508,10 @@ static void enforce_ceiling(struct tf_engine *e) {
       c = e->lists[order[i]].head;
     if (!c)
       return;
+    if (c->last_ts != c->lkey) { /* not the oldest: see list_push */
+      list_push(e, c, (enum tf_list)c->list);
+      continue;
+    }
     /* An ended connection loses only its linger; one still open may lose
      * its end: only that is worth a warning. */
     c->expired = c->list != L_ENDED && c->list != L_ENDED_UNACKED;
@@ -516,8 +532,8 @@ void tf_engine_advance(struct tf_engine *e, double now) {
     for (int l = 0; l < L_COUNT; l++) {
       double t = timeout_of(e, (enum tf_list)l);
       if (t > 0 && e->lists[l].head &&
-          e->lists[l].head->last_ts + t < e->next_expiry)
-        e->next_expiry = e->lists[l].head->last_ts + t;
+          e->lists[l].head->lkey + t < e->next_expiry)
+        e->next_expiry = e->lists[l].head->lkey + t;
     }
   }
   /* expire() finishes a head when last_ts + timeout < now */
@@ -646,8 +662,11 @@ void tf_engine_packet_hashed(struct tf_engine *e, const struct tf_pkt *p,
   for (struct tf_sink *s = e->sinks; s; s = s->next)
     if (s->packet)
       s->packet(s->ctx, c, dir, p, raw);
-  /* refreshes its place: it ages from its last packet */
-  list_push(e, c, list_for(c));
+  /* it ages from its last packet: a new list places it now, its own list
+   * when its turn to expire comes (list_push) */
+  enum tf_list l = list_for(c);
+  if (l != c->list)
+    list_push(e, c, l);
 }
 
 static int cmp_conn_id(const void *x, const void *y) {

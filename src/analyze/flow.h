@@ -109,6 +109,9 @@ struct tf_conn {
   bool client_syn_seen, synack_seen, server_any;
   bool first_is_client; /* the first packet came from the client */
   double first_ts, last_ts;
+  /* last_ts when the engine last placed it in its age list: lists are
+   * ordered by this, refreshed lazily (engine.c, list_push) */
+  double lkey;
   uint64_t last_pkt;
   uint64_t first_no, last_no; /* packet numbers in their capture file */
   /* the engine's number of the packet that opened it (across inputs; with
