@@ -285,8 +285,13 @@ int tlsfin_cmd_analyze(int argc, char **argv) {
   /* A record at a time when someone reads as we go: a pipe (`| jq`), or
    * -l as in tcpdump. */
   struct stat st;
-  tlsfin_analyze_set_flush(a, flush_each ||
-                                  (fstat(1, &st) == 0 && S_ISFIFO(st.st_mode)));
+  bool flush = flush_each || (fstat(1, &st) == 0 && S_ISFIFO(st.st_mode));
+  tlsfin_analyze_set_flush(a, flush);
+  /* Otherwise the records go out in big writes: stdio's buffer is one
+   * block (4 KB), a write(2) per three records of a large capture. */
+  static char outbuf[1 << 20]; /* glibc sizes its own buffer by st_blksize */
+  if (!flush && !isatty(1))
+    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
   tlsfin_analyze_set_timeouts(a, attempt, idle, half);
   tlsfin_analyze_set_color(a, cli_use_color(color));
   if (isatty(2))
