@@ -279,8 +279,7 @@ static void list_push(struct tf_engine *e, struct tf_conn *c, enum tf_list l) {
   c->list = (uint8_t)l;
   c->lkey = c->last_ts;
   struct tf_conn *after = e->lists[l].tail;
-  for (unsigned n = 0; after && after->lkey > c->lkey && n < LIST_WALK_MAX;
-       n++)
+  for (unsigned n = 0; after && after->lkey > c->lkey && n < LIST_WALK_MAX; n++)
     after = after->lprev;
   c->lprev = after;
   c->lnext = after ? after->lnext : e->lists[l].head;

@@ -4,7 +4,8 @@
 # byte for byte (docs/scale.md), on every capture of the tests.
 #   - every capture, JSONL, -j 2 and -j 3 (with its key log when there is
 #     one: decryption runs in the shards);
-#   - every format (table, zeek, csv, summary) on the lab captures;
+#   - every format (table, zeek, csv, summary) on the lab captures (pcapng)
+#     and the crafted classic pcap files (the mmap reader's other format);
 #   - a generated capture of many interleaved connections, also with short
 #     timeouts, so that connections expire between other shards' packets;
 #   - all the captures of a directory as one merged input (several files);
@@ -55,6 +56,13 @@ for c in "$S"/tests/captures/*.pcapng "$S"/samples/demo.pcapng; do
   done
 done
 
+# classic pcap files, read in place by the shards
+for c in "$S"/tests/pcap/*.pcap; do
+  for f in table zeek csv summary; do
+    same "$(basename "$c") --format=$f" --format=$f "$c"
+  done
+done
+
 # a generated capture with hundreds of connections at once, with Zeek-like
 # short timeouts too: connections expire while the other shards' packets go
 # by, and the clock jumps
@@ -62,6 +70,18 @@ if [[ -n ${G:-} ]]; then
   "$G" -o "$tmp/gen.pcap" --size-mb 6 --conns 800 2>/dev/null
   same "generated" --format=jsonl "$tmp/gen.pcap"
   same "generated, summary" --format=summary "$tmp/gen.pcap"
+  # enough batches (1024 packets each) to go round the ring of batches
+  # many times
+  "$G" -o "$tmp/gen30.pcap" --size-mb 30 --conns 4000 2>/dev/null
+  same "generated 30 MB" --format=jsonl "$tmp/gen30.pcap"
+  same "generated 30 MB, summary" --format=summary "$tmp/gen30.pcap"
+  # a filter on the mmap reader (pcap_offline_filter)
+  same "generated, --filter" --format=jsonl --filter 'tcp port 443 and not net 10.0.2.0/24' \
+    "$tmp/gen.pcap"
+  # libpcap reads: the packets are copied for the shards
+  export TLSFIN_READER=libpcap
+  same "generated, libpcap reader" --format=jsonl "$tmp/gen.pcap"
+  unset TLSFIN_READER
   for t in 1 0.01; do
     same "generated, timeouts $t" --format=jsonl --attempt-timeout=$t \
       --idle-timeout=$t --half-closed-timeout=$t "$tmp/gen.pcap"
