@@ -73,6 +73,8 @@ struct tf_engine {
   struct tf_engine_stats st;
   struct tomb *tombs;  /* TOMB_SLOTS, allocated on the first finish */
   size_t tunnel_bytes; /* what the open connections' tunnels hold */
+  /* open connections per slot (tf_engine_track_slots), NULL: not kept */
+  uint32_t *slot_open;
 };
 
 void tf_engine_opts_default(struct tf_engine_opts *o) {
@@ -228,6 +230,8 @@ static void table_grow(struct tf_engine *e) {
 }
 
 static void table_remove(struct tf_engine *e, struct tf_conn *c) {
+  if (e->slot_open)
+    e->slot_open[tf_engine_slot(c->hash)]--;
   struct tf_conn **pp = &e->buckets[bucket_of(e->shift, c->hash)];
   while (*pp && *pp != c)
     pp = &(*pp)->hnext;
@@ -385,6 +389,8 @@ static struct tf_conn *conn_new(struct tf_engine *e, const struct tf_pkt *p,
   e->buckets[j] = c;
   c->list = L_COUNT;
   list_push(e, c, L_ACTIVE);
+  if (e->slot_open)
+    e->slot_open[tf_engine_slot(hash)]++;
   if (++e->st.open > e->nbuckets)
     table_grow(e);
   for (struct tf_sink *s = e->sinks; s; s = s->next)
@@ -697,6 +703,31 @@ void tf_engine_flush(struct tf_engine *e) {
 }
 
 void tf_engine_reset_clock(struct tf_engine *e) { e->now = 0; }
+
+int tf_engine_track_slots(struct tf_engine *e) {
+  if (!e->slot_open &&
+      !(e->slot_open = calloc(TF_ENGINE_SLOTS, sizeof(uint32_t))))
+    return -1;
+  return 0;
+}
+
+unsigned tf_engine_slot_open(const struct tf_engine *e, unsigned slot) {
+  return e->slot_open ? e->slot_open[slot % TF_ENGINE_SLOTS] : 0;
+}
+
+int tf_engine_move_slot(struct tf_engine *from, struct tf_engine *to,
+                        unsigned slot) {
+  slot %= TF_ENGINE_SLOTS;
+  if (tf_engine_slot_open(from, slot))
+    return -1;
+  if (!from->tombs)
+    return 0;
+  if (!to->tombs && !(to->tombs = calloc(TOMB_SLOTS, sizeof *to->tombs)))
+    return -1;
+  to->tombs[slot] = from->tombs[slot];
+  memset(&from->tombs[slot], 0, sizeof from->tombs[slot]);
+  return 0;
+}
 void tf_engine_note_unfollowed(struct tf_engine *e) { e->st.unfollowed++; }
 
 void tf_engine_free(struct tf_engine *e) {
@@ -715,5 +746,6 @@ void tf_engine_free(struct tf_engine *e) {
   }
   free(e->buckets);
   free(e->tombs);
+  free(e->slot_open);
   free(e);
 }

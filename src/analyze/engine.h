@@ -114,6 +114,18 @@ static inline unsigned tf_engine_slot(uint32_t hash) {
   return hash % TF_ENGINE_SLOTS;
 }
 
+/* analyze -j moves slots between shards as their load shifts: only a
+ * slot without open connections moves, with the roles its finished tuples
+ * left (the tomb at that slot), so that the engine it goes to decides as
+ * the one it leaves would have.  track_slots keeps the per-slot count of
+ * open connections (0, or -1 out of memory); move_slot is 0 when done,
+ * -1 when the slot still has open connections in from (or out of
+ * memory). */
+int tf_engine_track_slots(struct tf_engine *e);
+unsigned tf_engine_slot_open(const struct tf_engine *e, unsigned slot);
+int tf_engine_move_slot(struct tf_engine *from, struct tf_engine *to,
+                        unsigned slot);
+
 /* One decoded TCP packet; raw may be NULL.  Times are p->ts. */
 void tf_engine_packet(struct tf_engine *e, const struct tf_pkt *p,
                       const struct tf_raw *raw);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "report.h"
 
@@ -81,7 +82,8 @@ struct worker {
   bool started;
   struct tf_engine *e;
   struct tf_sink sink;
-  struct batch *b; /* the batch being walked */
+  struct batch *b;          /* the batch being walked */
+  _Atomic uint64_t wait_ns; /* asleep for want of a batch (rebalance) */
 };
 
 /* The ids of connections not yet written: ids are consecutive, so a
@@ -117,6 +119,16 @@ struct tf_par {
   struct tf_engine_stats st;
   void (*done_fn)(void *ctx, uint64_t gpkt);
   void *done_ctx;
+  /* rebalance: batches handed over, when to look next, and since when
+   * the reader's thread slept waiting for the shards */
+  bool rebalance;
+  uint64_t submitted, next_look;
+  uint64_t wait_ns, since_ns;
+  unsigned cursor; /* where the next search for movable slots starts */
+  /* TLSFIN_PAR_SHUFFLE in the environment (tests): slots move at every
+   * other batch, back and forth, so that golden.jobs sees moves whatever
+   * the machine's timing */
+  bool shuffle;
 };
 
 /* ---- the shards ---- */
@@ -224,17 +236,26 @@ static void cpu_relax(void) {
 #endif
 }
 
+static uint64_t mono_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 /* Waits until batch seq is handed over. */
-static void wait_published(struct tf_par *p, uint64_t seq) {
+static void wait_published(struct worker *w, uint64_t seq) {
+  struct tf_par *p = w->par;
   for (unsigned i = 0; i < SPINS; i++) {
     if (atomic_load_explicit(&p->published, memory_order_acquire) > seq)
       return;
     cpu_relax();
   }
+  uint64_t t0 = mono_ns();
   pthread_mutex_lock(&p->mu);
   while (atomic_load(&p->published) <= seq)
     pthread_cond_wait(&p->work, &p->mu);
   pthread_mutex_unlock(&p->mu);
+  atomic_fetch_add_explicit(&w->wait_ns, mono_ns() - t0, memory_order_relaxed);
 }
 
 /* One shard is done with b. */
@@ -253,7 +274,7 @@ static void *shard_main(void *arg) {
   snprintf(name, sizeof name, "tlsfin-shard%u", w->idx);
   pthread_setname_np(pthread_self(), name);
   for (uint64_t seq = 0;; seq++) {
-    wait_published(p, seq);
+    wait_published(w, seq);
     struct batch *b = &p->ring[seq % RING];
     enum cmd cmd = b->cmd;
     walk(w, b);
@@ -369,10 +390,98 @@ static void wait_done(struct tf_par *p, struct batch *b) {
       return;
     cpu_relax();
   }
+  uint64_t t0 = mono_ns();
   pthread_mutex_lock(&p->mu);
   while (atomic_load(&b->pending))
     pthread_cond_wait(&p->done, &p->mu);
   pthread_mutex_unlock(&p->mu);
+  p->wait_ns += mono_ns() - t0;
+}
+
+static void merge_ready(struct tf_par *p, bool all);
+
+/* ---- rebalance ----
+ * The reader's share of the work (READ_SHARE) depends on the capture (on
+ * small packets the reading weighs more) and on the machine, so the
+ * shares move as the run goes: every REBALANCE_EVERY batches (sooner at
+ * the start), with every shard idle, the thread that slept less gets
+ * fewer slots.  Only slots without open connections move, with their
+ * tombs (tf_engine_move_slot): what the output says does not depend on
+ * which shard ran a connection, so it stays the bytes of -j 1. */
+#define REBALANCE_EVERY 128
+/* Shares within this of balance are left alone: a move costs nothing,
+ * but chasing noise would move slots back and forth. */
+#define REBALANCE_DEADBAND 0.01
+#define REBALANCE_MAX_STEP 0.05
+
+/* Moves up to k slots without open connections from shard `from` (or,
+ * with from == -1, from any shard but 0) to shard `to` (or, with to ==
+ * -1, round robin over the shards but 0). */
+static void move_slots(struct tf_par *p, int from, int to, unsigned k) {
+  unsigned rr = 0, start = p->cursor;
+  for (unsigned i = 0; i < TF_ENGINE_SLOTS && k; i++) {
+    unsigned s = (start + i) % TF_ENGINE_SLOTS;
+    unsigned a = p->slot_shard[s];
+    if (from >= 0 ? a != (unsigned)from : a == 0)
+      continue;
+    unsigned b = to >= 0 ? (unsigned)to : 1 + rr % (p->jobs - 1);
+    if (tf_engine_move_slot(p->w[a].e, p->w[b].e, s) < 0)
+      continue;
+    p->slot_shard[s] = (uint8_t)b;
+    rr++;
+    k--;
+    p->cursor = (s + 1) % TF_ENGINE_SLOTS;
+  }
+}
+
+static void rebalance(struct tf_par *p) {
+  merge_ready(p, true); /* every shard idle: engines and map are ours */
+  uint64_t now = mono_ns(), win = now - p->since_ns;
+  double others = 0;
+  for (unsigned i = 1; i < p->jobs; i++)
+    others += (double)atomic_exchange(&p->w[i].wait_ns, 0);
+  others /= p->jobs - 1;
+  double mine = (double)p->wait_ns;
+  p->wait_ns = 0;
+  p->since_ns = now;
+  p->next_look = p->submitted < REBALANCE_EVERY
+                     ? p->submitted * 2
+                     : p->submitted + REBALANCE_EVERY;
+  if (p->shuffle) { /* tests: move slots at every look, whatever the load */
+    p->next_look = p->submitted + 2;
+    unsigned k = (unsigned)(REBALANCE_MAX_STEP * TF_ENGINE_SLOTS);
+    if (p->submitted % 4 < 2)
+      move_slots(p, 0, -1, k);
+    else
+      move_slots(p, -1, 0, k);
+    return;
+  }
+  /* busy time of shard 0's thread (reading too) and of another one: with
+   * a share x of the slots and engine work E, m = R + x E and
+   * o = (1 - x) E / (n - 1), so moving dx of the slots to the others
+   * changes m - o by -dx E n / (n - 1) */
+  double m = (double)win - mine, o = (double)win - others;
+  unsigned own = 0;
+  for (unsigned i = 0; i < TF_ENGINE_SLOTS; i++)
+    own += p->slot_shard[i] == 0;
+  double x = (double)own / TF_ENGINE_SLOTS;
+  if (win == 0 || o <= 0 || x >= 1)
+    return;
+  double n = p->jobs, e = o * (n - 1) / (1 - x);
+  /* half the step the estimate asks for: the waits are noisy, and a
+   * full step overshot back and forth */
+  double dx = 0.5 * (m - o) / (e * n / (n - 1));
+  if (dx > REBALANCE_MAX_STEP)
+    dx = REBALANCE_MAX_STEP;
+  if (dx < -REBALANCE_MAX_STEP)
+    dx = -REBALANCE_MAX_STEP;
+  if (dx > -REBALANCE_DEADBAND && dx < REBALANCE_DEADBAND)
+    return;
+  unsigned k = (unsigned)((dx > 0 ? dx : -dx) * TF_ENGINE_SLOTS);
+  if (dx > 0)
+    move_slots(p, 0, -1, k);
+  else
+    move_slots(p, -1, 0, k);
 }
 
 /* Writes every batch the shards are done with; with all, waits for them. */
@@ -402,6 +511,8 @@ static void submit(struct tf_par *p, enum cmd cmd) {
   walk(&p->w[0], b);
   shard_done(p, b);
   merge_ready(p, false);
+  if (p->rebalance && cmd == CMD_PKTS && ++p->submitted >= p->next_look)
+    rebalance(p);
   /* the next batch to fill must be written out first */
   if (atomic_load(&p->published) - p->merged == RING) {
     wait_done(p, &p->ring[p->merged % RING]);
@@ -586,6 +697,15 @@ struct tf_par *tf_par_new(unsigned jobs, const struct tf_engine_opts *o,
         (struct tf_sink){.ctx = w, .conn = shard_conn, .open = shard_open};
     tf_engine_add_sink(w->e, &w->sink);
   }
+  p->rebalance = true;
+  for (unsigned i = 0; i < jobs; i++)
+    if (tf_engine_track_slots(p->w[i].e) < 0)
+      p->rebalance = false; /* the first shares stay */
+  p->next_look = 16;
+  p->since_ns = mono_ns();
+  p->shuffle = getenv("TLSFIN_PAR_SHUFFLE") != NULL;
+  if (p->shuffle)
+    p->next_look = 2;
   for (unsigned i = 1; i < jobs; i++) {
     int rc = pthread_create(&p->w[i].th, NULL, shard_main, &p->w[i]);
     if (rc) {

@@ -9,6 +9,7 @@
 #   - a generated capture of many interleaved connections, also with short
 #     timeouts, so that connections expire between other shards' packets;
 #   - all the captures of a directory as one merged input (several files);
+#   - slots moving between shards (TLSFIN_PAR_SHUFFLE forces it);
 #   - the same capture from stdin (libpcap reads it: the shards get copies)
 #     and gzip-compressed;
 #   - --fail-on gives the same exit status;
@@ -75,6 +76,14 @@ if [[ -n ${G:-} ]]; then
   "$G" -o "$tmp/gen30.pcap" --size-mb 30 --conns 4000 2>/dev/null
   same "generated 30 MB" --format=jsonl "$tmp/gen30.pcap"
   same "generated 30 MB, summary" --format=summary "$tmp/gen30.pcap"
+  # slots moving between shards as the load shifts (par.c, rebalance):
+  # forced to move back and forth every other batch, short timeouts so
+  # that finished tuples' roles (tombs) move with them
+  export TLSFIN_PAR_SHUFFLE=1
+  same "generated 30 MB, slots moving" --format=jsonl "$tmp/gen30.pcap"
+  same "generated 30 MB, slots moving, timeouts 0.5" --format=jsonl --attempt-timeout=0.5 \
+    --idle-timeout=0.5 --half-closed-timeout=0.5 "$tmp/gen30.pcap"
+  unset TLSFIN_PAR_SHUFFLE
   # a filter on the mmap reader (pcap_offline_filter)
   same "generated, --filter" --format=jsonl --filter 'tcp port 443 and not net 10.0.2.0/24' \
     "$tmp/gen.pcap"
@@ -105,6 +114,8 @@ PY
     same "generated, jittered clock, timeouts $t" --format=jsonl --attempt-timeout=$t \
       --idle-timeout=$t --half-closed-timeout=$t "$tmp/jitter.pcap"
   done
+  TLSFIN_PAR_SHUFFLE=1 same "generated, jittered clock, slots moving" --format=jsonl \
+    --attempt-timeout=0.2 --idle-timeout=0.2 --half-closed-timeout=0.2 "$tmp/jitter.pcap"
 fi
 
 # several files as one capture, in time order

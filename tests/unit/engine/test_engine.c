@@ -285,8 +285,92 @@ static void memory_ceiling(void **state) {
   tf_engine_free(e);
 }
 
+/* A packet between 192.0.2.1:40000 and 192.0.2.2:50000 (no well-known
+ * port: without a remembered role, a mid-stream packet's sender is taken
+ * for the client); dir 1 is from the 50000 side. */
+static void pkt_hi(struct tf_engine *e, double ts, int dir, uint8_t flags,
+                   uint32_t seq, uint32_t ack) {
+  struct tf_pkt p;
+  memset(&p, 0, sizeof p);
+  p.ts = ts;
+  p.af = 4;
+  uint8_t a[4] = {192, 0, 2, 1}, b[4] = {192, 0, 2, 2};
+  memcpy(p.src, dir ? b : a, 4);
+  memcpy(p.dst, dir ? a : b, 4);
+  p.sport = dir ? 50000 : 40000;
+  p.dport = dir ? 40000 : 50000;
+  p.flags = flags;
+  p.seq = seq;
+  p.ack = ack;
+  p.win = 512;
+  tf_engine_packet(e, &p, NULL);
+}
+
+static uint16_t last_client_port;
+static void on_conn_port(void *ctx, const struct tf_conn *c,
+                         const struct tf_result *r) {
+  (void)ctx;
+  (void)r;
+  last_client_port = c->s[0].port;
+}
+
+/* analyze -j's rebalance moves a slot to another shard with the roles its
+ * finished tuples left: a late packet from the server then starts a record
+ * with the roles the tuple had, in the engine the slot went to, as in the
+ * engine it left.  A slot with an open connection does not move. */
+static void slot_moves_with_its_roles(void **state) {
+  (void)state;
+  struct tf_engine_opts o = {.linger = 2, .idle_timeout = 900};
+  struct tf_engine *a = tf_engine_new(&o), *b = tf_engine_new(&o),
+                   *c = tf_engine_new(&o);
+  struct tf_sink ka = {.conn = on_conn_port}, kb = ka, kc = ka;
+  tf_engine_add_sink(a, &ka);
+  tf_engine_add_sink(b, &kb);
+  tf_engine_add_sink(c, &kc);
+  assert_int_equal(tf_engine_track_slots(a), 0);
+  assert_int_equal(tf_engine_track_slots(b), 0);
+  struct tf_pkt key;
+  memset(&key, 0, sizeof key);
+  key.af = 4;
+  memcpy(key.src, (uint8_t[4]){192, 0, 2, 1}, 4);
+  memcpy(key.dst, (uint8_t[4]){192, 0, 2, 2}, 4);
+  key.sport = 40000;
+  key.dport = 50000;
+  unsigned slot = tf_engine_slot(tf_engine_hash(&key));
+
+  pkt_hi(a, 1000, 0, SYN, 100, 0);
+  pkt_hi(a, 1000.001, 1, SYN | ACK, 500, 101);
+  assert_int_equal(tf_engine_slot_open(a, slot), 1);
+  assert_int_equal(tf_engine_move_slot(a, b, slot), -1); /* still open */
+  pkt_hi(a, 1000.002, 0, RST | ACK, 101, 501);
+  tf_engine_advance(a, 1010); /* past the linger: finished, role kept */
+  assert_int_equal(last_client_port, 40000);
+  assert_int_equal(tf_engine_slot_open(a, slot), 0);
+  assert_int_equal(tf_engine_move_slot(a, b, slot), 0);
+
+  /* the server's late packet: the roles came along */
+  last_client_port = 0;
+  pkt_hi(b, 1020, 1, ACK, 501, 101);
+  tf_engine_flush(b);
+  assert_int_equal(last_client_port, 40000);
+  /* without the move, an engine takes the sender for the client */
+  last_client_port = 0;
+  pkt_hi(c, 1020, 1, ACK, 501, 101);
+  tf_engine_flush(c);
+  assert_int_equal(last_client_port, 50000);
+  /* and the engine the slot left has forgotten it */
+  last_client_port = 0;
+  pkt_hi(a, 1020, 1, ACK, 501, 101);
+  tf_engine_flush(a);
+  assert_int_equal(last_client_port, 50000);
+  tf_engine_free(a);
+  tf_engine_free(b);
+  tf_engine_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(slot_moves_with_its_roles),
       cmocka_unit_test(attempt_expires_as_no_answer),
       cmocka_unit_test(ended_connection_lingers),
       cmocka_unit_test(idle_and_half_closed),
