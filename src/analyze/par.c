@@ -435,15 +435,16 @@ static void move_slots(struct tf_par *p, int from, int to, unsigned k) {
 }
 
 static void rebalance(struct tf_par *p) {
-  merge_ready(p, true); /* every shard idle: engines and map are ours */
-  uint64_t now = mono_ns(), win = now - p->since_ns;
+  /* the window's waits first: the drain below is this look's own cost */
+  uint64_t win = mono_ns() - p->since_ns;
   double others = 0;
   for (unsigned i = 1; i < p->jobs; i++)
     others += (double)atomic_exchange(&p->w[i].wait_ns, 0);
   others /= p->jobs - 1;
   double mine = (double)p->wait_ns;
+  merge_ready(p, true); /* every shard idle: engines and map are ours */
   p->wait_ns = 0;
-  p->since_ns = now;
+  p->since_ns = mono_ns();
   p->next_look = p->submitted < REBALANCE_EVERY
                      ? p->submitted * 2
                      : p->submitted + REBALANCE_EVERY;
