@@ -273,8 +273,8 @@ static void list_unlink(struct tf_engine *e, struct tf_conn *c) {
  * engine does.  Captures in time order never walk.
  *
  * A packet that leaves its connection on the same list does not move it
- * (list_refresh): moving touched two other connections' memory per
- * packet.  The list is ordered by lkey, the last_ts each connection had
+ * (tf_engine_packet_hashed): moving touched two other connections' memory
+ * per packet.  The list is ordered by lkey, the last_ts each connection had
  * when placed, a lower bound of its last_ts; expire() and the ceiling
  * place a head again when its last_ts moved on, so a head is finished
  * only when its own last packet is the oldest. */
@@ -480,6 +480,16 @@ static double timeout_of(const struct tf_engine *e, enum tf_list l) {
   return e->o.linger > 0 ? e->o.linger : TF_ENGINE_LINGER_DEFAULT;
 }
 
+/* A head placed before its latest packets goes to its place by them
+ * (true): only a head whose own last packet is the oldest may be
+ * finished (list_push). */
+static bool head_moved_on(struct tf_engine *e, struct tf_conn *c) {
+  if (c->last_ts == c->lkey)
+    return false;
+  list_push(e, c, (enum tf_list)c->list);
+  return true;
+}
+
 /* Finishes every connection whose list timeout has passed at `now`. */
 static void expire(struct tf_engine *e, double now) {
   for (int l = 0; l < L_COUNT; l++) {
@@ -488,10 +498,8 @@ static void expire(struct tf_engine *e, double now) {
       continue;
     struct tf_conn *c;
     while ((c = e->lists[l].head) && c->lkey + t < now) {
-      if (c->last_ts != c->lkey) { /* packets since it was placed */
-        list_push(e, c, (enum tf_list)l);
+      if (head_moved_on(e, c))
         continue;
-      }
       c->expired = l != L_ENDED && l != L_ENDED_UNACKED;
       conn_finalize(e, c);
     }
@@ -513,10 +521,8 @@ static void enforce_ceiling(struct tf_engine *e) {
       c = e->lists[order[i]].head;
     if (!c)
       return;
-    if (c->last_ts != c->lkey) { /* not the oldest: see list_push */
-      list_push(e, c, (enum tf_list)c->list);
+    if (head_moved_on(e, c))
       continue;
-    }
     /* An ended connection loses only its linger; one still open may lose
      * its end: only that is worth a warning. */
     c->expired = c->list != L_ENDED && c->list != L_ENDED_UNACKED;
