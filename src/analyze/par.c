@@ -434,6 +434,35 @@ static void move_slots(struct tf_par *p, int from, int to, unsigned k) {
   }
 }
 
+/* The share of the slots to move from shard 0 to the others (negative:
+ * the other way) after a window of win ns in which shard 0's thread slept
+ * `mine` ns and the others `others` on average; 0 within the dead band. */
+static double balance_step(const struct tf_par *p, uint64_t win, double mine,
+                           double others) {
+  /* busy time of shard 0's thread (reading too) and of another one: with
+   * a share x of the slots and engine work E, m = R + x E and
+   * o = (1 - x) E / (n - 1), so moving dx of the slots to the others
+   * changes m - o by -dx E n / (n - 1) */
+  double m = (double)win - mine, o = (double)win - others;
+  unsigned own = 0;
+  for (unsigned i = 0; i < TF_ENGINE_SLOTS; i++)
+    own += p->slot_shard[i] == 0;
+  double x = (double)own / TF_ENGINE_SLOTS;
+  if (win == 0 || o <= 0 || x >= 1)
+    return 0;
+  double n = p->jobs, e = o * (n - 1) / (1 - x);
+  /* half the step the estimate asks for: the waits are noisy, and a
+   * full step overshot back and forth */
+  double dx = 0.5 * (m - o) / (e * n / (n - 1));
+  if (dx > REBALANCE_MAX_STEP)
+    dx = REBALANCE_MAX_STEP;
+  if (dx < -REBALANCE_MAX_STEP)
+    dx = -REBALANCE_MAX_STEP;
+  if (dx > -REBALANCE_DEADBAND && dx < REBALANCE_DEADBAND)
+    return 0;
+  return dx;
+}
+
 static void rebalance(struct tf_par *p) {
   /* the window's waits first: the drain below is this look's own cost */
   uint64_t win = mono_ns() - p->since_ns;
@@ -448,36 +477,14 @@ static void rebalance(struct tf_par *p) {
   p->next_look = p->submitted < REBALANCE_EVERY
                      ? p->submitted * 2
                      : p->submitted + REBALANCE_EVERY;
-  if (p->shuffle) { /* tests: move slots at every look, whatever the load */
+  double dx;
+  if (p->shuffle) { /* tests: a full step at every other look, whatever the
+                       load, one way then the other */
     p->next_look = p->submitted + 2;
-    unsigned k = (unsigned)(REBALANCE_MAX_STEP * TF_ENGINE_SLOTS);
-    if (p->submitted % 4 < 2)
-      move_slots(p, 0, -1, k);
-    else
-      move_slots(p, -1, 0, k);
+    dx = p->submitted % 4 < 2 ? REBALANCE_MAX_STEP : -REBALANCE_MAX_STEP;
+  } else if ((dx = balance_step(p, win, mine, others)) == 0) {
     return;
   }
-  /* busy time of shard 0's thread (reading too) and of another one: with
-   * a share x of the slots and engine work E, m = R + x E and
-   * o = (1 - x) E / (n - 1), so moving dx of the slots to the others
-   * changes m - o by -dx E n / (n - 1) */
-  double m = (double)win - mine, o = (double)win - others;
-  unsigned own = 0;
-  for (unsigned i = 0; i < TF_ENGINE_SLOTS; i++)
-    own += p->slot_shard[i] == 0;
-  double x = (double)own / TF_ENGINE_SLOTS;
-  if (win == 0 || o <= 0 || x >= 1)
-    return;
-  double n = p->jobs, e = o * (n - 1) / (1 - x);
-  /* half the step the estimate asks for: the waits are noisy, and a
-   * full step overshot back and forth */
-  double dx = 0.5 * (m - o) / (e * n / (n - 1));
-  if (dx > REBALANCE_MAX_STEP)
-    dx = REBALANCE_MAX_STEP;
-  if (dx < -REBALANCE_MAX_STEP)
-    dx = -REBALANCE_MAX_STEP;
-  if (dx > -REBALANCE_DEADBAND && dx < REBALANCE_DEADBAND)
-    return;
   unsigned k = (unsigned)((dx > 0 ? dx : -dx) * TF_ENGINE_SLOTS);
   if (dx > 0)
     move_slots(p, 0, -1, k);

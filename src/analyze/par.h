@@ -18,7 +18,9 @@
  *    once every shard is past that packet, and renumbers the record text
  *    (struct tf_buf's id_at);
  *  - the roles a finished tuple leaves behind are sharded by the same bits
- *    that pick their slot (tf_engine_slot).
+ *    that pick their slot (tf_engine_slot), and move with the slot when
+ *    the shares follow the load (tf_engine_move_slot: only a slot without
+ *    open connections moves).
  * What can differ: the memory ceiling is split evenly between shards, so a
  * capture that reaches it can have different connections evicted.
  */
@@ -51,8 +53,8 @@ void tf_par_free(struct tf_par *p);
 /* The key log every shard decrypts with (the shards are idle meanwhile). */
 void tf_par_set_keylog(struct tf_par *p, struct tf_keylog *k);
 /* A decoded TCP packet, copied; its payload too unless stable (the bytes
- * stay where they are until tf_par_done says the packet is done: a mapped
- * file, whose pages the caller gives back then). */
+ * stay where they are until the tf_par_on_done callback says the packet is
+ * done: a mapped file, whose pages the caller gives back then). */
 void tf_par_packet(struct tf_par *p, const struct tf_pkt *pkt, bool stable);
 /* The number the next packet will get (from 1). */
 uint64_t tf_par_next(const struct tf_par *p);
