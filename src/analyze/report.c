@@ -126,14 +126,21 @@ void tf_buf_json_str(struct tf_buf *b, const char *s) {
   buf_put(b, "\"", 1);
 }
 
-static void buf_u64(struct tf_buf *b, uint64_t v) {
-  char t[24];
-  int n = 0;
+/* v in decimal, at the end of t (NUL-terminated); returns where it
+ * starts. */
+static char *u64_str(char t[24], uint64_t v) {
+  char *p = t + 23;
+  *p = 0;
   do {
-    t[sizeof t - 1 - n++] = (char)('0' + v % 10);
+    *--p = (char)('0' + v % 10);
     v /= 10;
   } while (v);
-  buf_put(b, t + sizeof t - n, (size_t)n);
+  return p;
+}
+
+static void buf_u64(struct tf_buf *b, uint64_t v) {
+  char t[24], *s = u64_str(t, v);
+  buf_put(b, s, (size_t)(t + 23 - s));
 }
 
 /* A small printf for the hot JSON path (vsnprintf per field was most of
@@ -325,8 +332,6 @@ static void json_tls(struct tf_buf *b, const struct tf_conn *c,
     jfmt(b, "null}");
 }
 
-/* docs/watch.md: the process that owned each local endpoint's socket, as
- * the kernel reported it; null when the kernel said nothing (analyze). */
 /* dst holds n bytes; appends s, truncating (the filter never nears n) */
 static size_t put_str(char *dst, size_t n, size_t l, const char *s) {
   size_t k = strlen(s);
@@ -337,22 +342,10 @@ static size_t put_str(char *dst, size_t n, size_t l, const char *s) {
   return l + k;
 }
 
-static size_t put_port(char *dst, size_t n, size_t l, unsigned v) {
-  char t[8];
-  int k = (int)sizeof t - 1;
-  t[k] = 0;
-  do {
-    t[--k] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v && k > 0);
-  return put_str(dst, n, l, t + k);
-}
-
 /* Wireshark's own conversation filter (Statistics > Conversations >
  * TCP, "Apply as Filter"), the form its users know: it selects this
  * connection's packets; a reused 4-tuple is told apart by first_packet and
- * last_packet. */
-/* The filter from addresses already formatted (a record has them). */
+ * last_packet.  From addresses already formatted (a record has them). */
 static void wireshark_filter(const struct tf_conn *c, const char *a0,
                              const char *a1, char *dst, size_t n) {
   const char *ip = c->af == 6 ? "(ipv6.addr eq " : "(ip.addr eq ";
@@ -365,9 +358,10 @@ static void wireshark_filter(const struct tf_conn *c, const char *a0,
   l = put_str(dst, n, l, ip2);
   l = put_str(dst, n, l, a1);
   l = put_str(dst, n, l, ") and (tcp.port eq ");
-  l = put_port(dst, n, l, c->s[0].port);
+  char t[24];
+  l = put_str(dst, n, l, u64_str(t, c->s[0].port));
   l = put_str(dst, n, l, " and tcp.port eq ");
-  l = put_port(dst, n, l, c->s[1].port);
+  l = put_str(dst, n, l, u64_str(t, c->s[1].port));
   put_str(dst, n, l, ")");
 }
 
@@ -378,6 +372,8 @@ void tf_wireshark_filter(const struct tf_conn *c, char *dst, size_t n) {
   wireshark_filter(c, a0, a1, dst, n);
 }
 
+/* docs/watch.md: the process that owned each local endpoint's socket, as
+ * the kernel reported it; null when the kernel said nothing (analyze). */
 static void json_process(struct tf_buf *b, const struct tf_conn *c) {
   if (!c->kern[0].has_proc && !c->kern[1].has_proc) {
     jfmt(b, "null");
