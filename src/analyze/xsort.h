@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * An external sort of (key, bytes) records in bounded memory: records are
+ * kept in memory up to a budget, then each full batch is sorted and written
+ * to an unlinked temporary file as a run; reading merges the runs.  Records
+ * with equal keys come back in the order they were added.
+ *
+ * Used where something must be written in an order other than the one it
+ * was made in, for as many connections as a capture holds: --annotate's
+ * notes are made when a connection ends and written at their packet.
+ */
+#ifndef TLSFIN_ANALYZE_XSORT_H
+#define TLSFIN_ANALYZE_XSORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tf_xsort;
+
+/* mem: the budget in bytes for records kept in memory (and, when
+ * reading, for the runs' read buffers); runs go to $TMPDIR (or /tmp).
+ * NULL when out of memory. */
+struct tf_xsort *tf_xsort_new(size_t mem);
+void tf_xsort_free(struct tf_xsort *x);
+/* The last error, one line ("" when none). */
+const char *tf_xsort_error(const struct tf_xsort *x);
+
+/* Adds a record (len < 2^31): 0, or -1 (out of memory, the temporary
+ * file cannot be written). */
+int tf_xsort_add(struct tf_xsort *x, uint64_t key, const void *p, size_t len);
+/* No more records: reading may start.  0 or -1. */
+int tf_xsort_finish(struct tf_xsort *x);
+/* The next record in (key, order added): 1 with *p valid until the next
+ * call, 0 at the end, -1 on a read error. */
+int tf_xsort_next(struct tf_xsort *x, uint64_t *key, const void **p,
+                  size_t *len);
+/* The next record's key without taking it: 1, 0 at the end, -1. */
+int tf_xsort_peek(struct tf_xsort *x, uint64_t *key);
+
+/* Records added, and runs written to the temporary file (tests). */
+uint64_t tf_xsort_count(const struct tf_xsort *x);
+size_t tf_xsort_runs(const struct tf_xsort *x);
+
+#endif
