@@ -15,17 +15,18 @@
 #include "pcapng_write.h"
 #include "tlsfin/taxonomy.h"
 #include "tlsfin/tlsfin.h"
+#include "xsort.h"
 
 /* A packet belongs to one connection, which makes at most 15 notes at
  * one packet (verdict, 8 alerts, 2 close_notify, 2 FIN, 2 RST). */
 #define NOTES_PER_PACKET 32
-
-/* A note is one decision made at one packet: "tlsfin: conn N: ...". */
-struct note {
-  uint64_t gpkt; /* the engine's packet number */
-  uint64_t seq;  /* order of making: notes of one packet keep it */
-  char *text;
-};
+#define NOTE_MAX 640 /* "tlsfin: conn N: " and the body, cut there */
+/* The notes are made as connections end and written at their packets: an
+ * external sort by packet number (xsort.h) holds them, in memory up to
+ * this many bytes and past it in sorted runs on disk, so that memory does
+ * not follow the number of connections.  TLSFIN_SORT_MEM (bytes) sets it
+ * in tests, to make them go through the runs on small captures. */
+#define NOTES_MEM (4u << 20)
 
 struct input {
   char *name; /* as given, for messages and the interface name */
@@ -53,9 +54,8 @@ struct tf_annot {
   struct tf_sink sink;
   struct tf_keylog *const *keylog_ref;
 
-  struct note *notes;
-  size_t nnotes, capnotes, next;
-  char *keys; /* key log lines of the connections with keys */
+  struct tf_xsort *notes; /* the text of each note, keyed by its packet */
+  char *keys;             /* key log lines of the connections with keys */
   size_t keys_len, keys_cap;
   bool oom;
 
@@ -73,6 +73,7 @@ struct tf_annot {
   uint64_t gpkt, packets, commented;
   struct tf_pcapng_buf buf;
   const char *comments[NOTES_PER_PACKET];
+  char ctext[NOTES_PER_PACKET][NOTE_MAX]; /* what comments point to */
   bool began, committed;
   char err[PATH_MAX + 160];
 };
@@ -153,7 +154,12 @@ struct tf_annot *tf_annot_new(const char *out, char *err, size_t errlen) {
     return NULL;
   }
   struct tf_annot *an = calloc(1, sizeof *an);
-  if (!an || !(an->out = strdup(out))) {
+  const char *sm = getenv("TLSFIN_SORT_MEM");
+  if (an)
+    an->notes = tf_xsort_new(sm && *sm ? strtoull(sm, NULL, 10) : NOTES_MEM);
+  if (!an || !an->notes || !(an->out = strdup(out))) {
+    if (an)
+      tf_xsort_free(an->notes);
     free(an);
     snprintf(err, errlen, "out of memory");
     return NULL;
@@ -188,9 +194,7 @@ void tf_annot_free(struct tf_annot *an) {
     unlink(an->tmp);
   free(an->tmp);
   free(an->out);
-  for (size_t i = 0; i < an->nnotes; i++)
-    free(an->notes[i].text);
-  free(an->notes);
+  tf_xsort_free(an->notes);
   free(an->keys);
   free(an->marks);
   for (size_t i = 0; i < an->ninputs; i++) {
@@ -218,31 +222,20 @@ static void add_note(struct tf_annot *an, const struct tf_conn *c,
                      uint64_t gpkt, const char *fmt, ...) {
   if (an->oom || !gpkt)
     return;
-  if (an->nnotes == an->capnotes) {
-    size_t cap = an->capnotes ? an->capnotes * 2 : 256;
-    struct note *n = realloc(an->notes, cap * sizeof *n);
-    if (!n) {
-      an->oom = true;
-      return;
-    }
-    an->notes = n;
-    an->capnotes = cap;
-  }
   char body[600];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(body, sizeof body, fmt, ap);
   va_end(ap);
-  char text[640];
-  snprintf(text, sizeof text, "tlsfin: conn %llu: %s",
-           (unsigned long long)c->id, body);
-  char *t = strdup(text);
-  if (!t) {
+  char text[NOTE_MAX];
+  int n = snprintf(text, sizeof text, "tlsfin: conn %llu: %s",
+                   (unsigned long long)c->id, body);
+  size_t len = n < 0                     ? 0
+               : (size_t)n < sizeof text ? (size_t)n
+                                         : sizeof text - 1;
+  /* notes of one packet come back in the order they were made */
+  if (tf_xsort_add(an->notes, gpkt, text, len) < 0)
     an->oom = true;
-    return;
-  }
-  an->notes[an->nnotes] = (struct note){gpkt, an->nnotes, t};
-  an->nnotes++;
 }
 
 static const char *side(int d) { return d == 0 ? "client" : "server"; }
@@ -604,13 +597,6 @@ int tf_annot_iface(const struct tf_annot *an, size_t r, size_t i) {
   return an->inputs[an->runs[r].first + i].iface;
 }
 
-static int note_cmp(const void *x, const void *y) {
-  const struct note *a = x, *b = y;
-  if (a->gpkt != b->gpkt)
-    return a->gpkt < b->gpkt ? -1 : 1;
-  return a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-
 static int write_buf(struct tf_annot *an) {
   errno = 0;
   if (tf_pcapng_buf_write(&an->buf, an->f) < 0) {
@@ -631,12 +617,15 @@ int tf_annot_begin(struct tf_annot *an) {
            an->out);
     return -1;
   }
+  if (*tf_xsort_error(an->notes) || tf_xsort_finish(an->notes) < 0) {
+    seterr(an, "--annotate %s: keeping the notes: %s", an->out,
+           tf_xsort_error(an->notes));
+    return -1;
+  }
   if (an->oom) {
     seterr(an, "--annotate %s: out of memory collecting the notes", an->out);
     return -1;
   }
-  if (an->nnotes)
-    qsort(an->notes, an->nnotes, sizeof *an->notes, note_cmp);
   /* One snapshot length for every interface: libpcap refuses a file whose
    * interfaces differ in it, and a larger one only describes. */
   uint32_t snap = 0;
@@ -674,15 +663,27 @@ int tf_annot_begin(struct tf_annot *an) {
 }
 
 /* The notes of the packet the engine numbered gpkt, in the order they
- * were made: one comment each.  Returns how many. */
-static size_t comments_for(struct tf_annot *an, uint64_t gpkt) {
-  while (an->next < an->nnotes && an->notes[an->next].gpkt < gpkt)
-    an->next++; /* numbers the replay never reached: none expected */
-  size_t n = 0;
-  for (; an->next < an->nnotes && an->notes[an->next].gpkt == gpkt; an->next++)
-    if (n < NOTES_PER_PACKET)
-      an->comments[n++] = an->notes[an->next].text;
-  return n;
+ * were made: one comment each, *n of them.  0, or -1 when they cannot be
+ * read back. */
+static int comments_for(struct tf_annot *an, uint64_t gpkt, size_t *n) {
+  uint64_t k;
+  const void *p;
+  size_t len;
+  int rc;
+  *n = 0;
+  while ((rc = tf_xsort_peek(an->notes, &k)) == 1 && k <= gpkt) {
+    if (tf_xsort_next(an->notes, &k, &p, &len) < 0)
+      return -1;
+    if (k < gpkt || *n == NOTES_PER_PACKET)
+      continue; /* numbers the replay never reached: none expected */
+    if (len >= NOTE_MAX)
+      len = NOTE_MAX - 1;
+    memcpy(an->ctext[*n], p, len);
+    an->ctext[*n][len] = '\0';
+    an->comments[*n] = an->ctext[*n];
+    (*n)++;
+  }
+  return rc < 0 ? -1 : 0;
 }
 
 /* Nanoseconds since the epoch; pcap's 32-bit seconds after 2038 come out
@@ -708,8 +709,12 @@ int tf_annot_packet(struct tf_annot *an, int iface, const struct pcap_pkthdr *h,
   }
   size_t nc = 0;
   uint64_t k = an->replayed++;
-  if (k < an->nmarks && (an->marks[k / 64] >> (k % 64) & 1))
-    nc = comments_for(an, ++an->gpkt);
+  if (k < an->nmarks && (an->marks[k / 64] >> (k % 64) & 1) &&
+      comments_for(an, ++an->gpkt, &nc) < 0) {
+    seterr(an, "--annotate %s: reading the notes back: %s", an->out,
+           tf_xsort_error(an->notes));
+    return -1;
+  }
   if (tf_pcapng_epb(&an->buf, (uint32_t)iface, ts_nsec(h), data, h->caplen,
                     h->len, an->comments, nc) < 0) {
     seterr(an,

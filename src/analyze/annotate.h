@@ -7,11 +7,11 @@
  * RST (cause, confidence, evidence), first FIN, close_notify and alerts.
  *
  * Two passes.  The first is the analysis: a sink collects (packet, note)
- * pairs from every finished connection (a few per connection, so memory
- * follows the number of connections) and the keys of the connections it
- * has keys for; and one bit per packet read says whether the engine
- * numbered it (a TCP packet it followed).  The second (analyze.c replays
- * the same inputs in the same merged order) hands every packet to
+ * pairs from every finished connection (a few per connection, kept in an
+ * external sort by packet, xsort.h, so memory stays bounded) and the keys
+ * of the connections it has keys for; and one bit per packet read says whether
+ * the engine numbered it (a TCP packet it followed).  The second (analyze.c
+ * replays the same inputs in the same merged order) hands every packet to
  * tf_annot_packet, which counts the marked packets: the engine's global
  * packet numbers find their packets again, whatever the decoders did.
  *

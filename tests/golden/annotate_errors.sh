@@ -64,6 +64,15 @@ expect_error "garbage" "not a pcap" --annotate="$work/g.pcapng" \
 [[ ! -e $work/g.pcapng ]] || fail "garbage: an output was written"
 no_leftovers "$work" "garbage"
 
+# the notes past their memory budget go to $TMPDIR: when it cannot take
+# them, the message says so and an existing OUT survives
+echo old >"$work/keep.pcapng"
+TLSFIN_SORT_MEM=256 TMPDIR="$work/no/such/tmp" expect_error "notes' TMPDIR" \
+  "keeping the notes: cannot create a temporary file in $work/no/such/tmp" \
+  --annotate="$work/keep.pcapng" "$cap"
+[[ $(cat "$work/keep.pcapng") == old ]] || fail "notes' TMPDIR: OUT was changed"
+no_leftovers "$work" "notes' TMPDIR"
+
 # disk full: a device that says so, and a file size limit (SIGXFSZ
 # ignored, so the write fails with EFBIG as on a full disk); an existing
 # OUT survives
