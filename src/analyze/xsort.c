@@ -102,23 +102,35 @@ const char *tf_xsort_error(const struct tf_xsort *x) { return x->err; }
 uint64_t tf_xsort_count(const struct tf_xsort *x) { return x->count; }
 size_t tf_xsort_runs(const struct tf_xsort *x) { return x->nruns; }
 
-static const char *tmpdir(void) {
+const char *tf_tmp_dir(void) {
   const char *d = getenv("TMPDIR");
   return d && *d ? d : "/tmp";
 }
 
-/* The temporary file: unlinked at once, so nothing is left behind. */
-static int open_file(struct tf_xsort *x) {
+int tf_tmp_fd(char *err, size_t errlen) {
   char path[PATH_MAX];
-  if (snprintf(path, sizeof path, "%s/tlsfin-sort-XXXXXX", tmpdir()) >=
-      (int)sizeof path)
-    return fail(x, "TMPDIR is too long");
+  if (snprintf(path, sizeof path, "%s/tlsfin-tmp-XXXXXX", tf_tmp_dir()) >=
+      (int)sizeof path) {
+    snprintf(err, errlen, "TMPDIR is too long");
+    return -1;
+  }
   int fd = mkstemp(path);
-  if (fd < 0)
-    return fail(x, "cannot create a temporary file in %s: %s", tmpdir(),
-                strerror(errno));
-  unlink(path);
-  x->fd = fd;
+  if (fd < 0) {
+    snprintf(err, errlen, "cannot create a temporary file in %s: %s",
+             tf_tmp_dir(), strerror(errno));
+    return -1;
+  }
+  unlink(path); /* nothing is left behind, even after a crash */
+  return fd;
+}
+
+static const char *tmpdir(void) { return tf_tmp_dir(); }
+
+static int open_file(struct tf_xsort *x) {
+  if ((x->fd = tf_tmp_fd(x->err, sizeof x->err)) < 0) {
+    x->failed = true;
+    return -1;
+  }
   return 0;
 }
 

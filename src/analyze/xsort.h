@@ -37,6 +37,11 @@ int tf_xsort_next(struct tf_xsort *x, uint64_t *key, const void **p,
 /* The next record's key without taking it: 1, 0 at the end, -1. */
 int tf_xsort_peek(struct tf_xsort *x, uint64_t *key);
 
+/* An unlinked temporary file in $TMPDIR (or /tmp), read and written:
+ * its descriptor, or -1 with a one-line message in err. */
+int tf_tmp_fd(char *err, size_t errlen);
+const char *tf_tmp_dir(void); /* $TMPDIR, or /tmp */
+
 /* Records added, and runs written to the temporary file (tests). */
 uint64_t tf_xsort_count(const struct tf_xsort *x);
 size_t tf_xsort_runs(const struct tf_xsort *x);
