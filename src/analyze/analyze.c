@@ -402,8 +402,8 @@ int tlsfin_analyze_finish(struct tlsfin_analyze *a) {
   if (a->format == TLSFIN_FORMAT_SUMMARY)
     tf_summary_write(a->summary, stats_of(a), a->out);
   if (a->html && tf_html_write(a->html, tf_engine_stats(a->engine)) < 0) {
-    seterr(a, "the HTML report could not be written (out of memory, or the "
-              "output failed)");
+    seterr(a, "the HTML report could not be written: %s",
+           tf_html_error(a->html));
     return -1;
   }
   if (a->format == TLSFIN_FORMAT_LADDER && !tf_ladder_sink_done(a->ladder)) {

@@ -2,21 +2,25 @@
 /*
  * tlsfin analyze --format=html.  Each finished connection is serialised at
  * once into a compact JSON array (docs/html.md: positions, not keys, and
- * every repeated string interned), so memory follows the page's size, not
- * the table's; the page is written at the end, connections in id order.
+ * every repeated string interned); the page is written at the end,
+ * connections in id order.  Rows and strings past their budgets wait in
+ * temporary files (docs/html.md, "Memory"), so memory stays bounded.
  */
 #include "html.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "report.h"
 #include "tlsdec.h"
 #include "tlsfin/taxonomy.h"
+#include "xsort.h"
 
 #ifndef TLSFIN_VERSION
 #define TLSFIN_VERSION "0"
@@ -28,26 +32,53 @@
 
 #define DATA_MARKER "<!--@DATA@-->"
 
-struct ent {
-  uint64_t id;
-  double first_ts, last_ts;
-  size_t off; /* the array's tail (fields 3..) in buf */
-  size_t len;
+/* The connections finish in one order and are written in id order: they
+ * wait in an external sort by id (xsort.h), in memory up to this many
+ * bytes and past it in sorted runs in $TMPDIR, so that the report's
+ * memory does not follow the number of connections; TLSFIN_SORT_MEM
+ * (bytes) sets it in tests.  Each record is the connection's first and
+ * last timestamps, then its array's tail (fields 3..). */
+#define ROWS_MEM (4u << 20)
+#define ROW_TS (2 * sizeof(double))
+
+/* Strings (addresses, explanations, and one Wireshark filter per
+ * connection) are interned in a table written before the connections.
+ * Past STRS_MEM bytes of them in memory, new ones go to an unlinked file
+ * in $TMPDIR and the table keeps only where each is (16 bytes): the
+ * strings seen first are the common ones, and a later one is mostly a
+ * connection's own filter, never looked up again. */
+#define STRS_MEM (4u << 20)
+#define STR_DISK 0x80000000u /* in len: the string is in the file */
+#define STAGE (1u << 16)     /* the file is written in blocks this big */
+
+struct str {
+  union {
+    char *s;      /* in memory, NUL-terminated */
+    uint64_t off; /* in the file */
+  } u;
+  uint32_t hash, len; /* len | STR_DISK */
 };
 
 struct tf_html {
   FILE *out;
   struct tf_sink sink;
-  struct tf_buf b; /* each connection's array tail (fields 3..) */
-  struct ent *ents;
-  size_t n, ecap;
-  char **strs;
+  struct tf_xsort *rows;
+  struct tf_buf b; /* the connection being added */
+  uint64_t n;
+  size_t bytes; /* the tails' bytes, for data_estimate */
+  double t0;    /* the earliest first_ts */
+  struct str *strs;
   size_t nstrs, scap;
-  uint32_t *slots; /* open addressing: string index + 1, 0 empty */
+  size_t strs_mem, strs_bytes; /* budget; all strings' bytes */
+  uint32_t *slots;             /* open addressing: string index + 1, 0 empty */
   size_t nslots;
+  int sfd;              /* the strings' file, -1 until needed */
+  uint64_t sdisk, send; /* bytes in the file; and in the stage after them */
+  char *stage;
   char **inputs;
   size_t ninputs;
   bool oom;
+  char err[300];
 };
 
 static uint32_t fnv1a(const char *s) {
@@ -63,7 +94,7 @@ static bool rehash(struct tf_html *h) {
   if (!s)
     return false;
   for (size_t i = 0; i < h->nstrs; i++) {
-    size_t j = fnv1a(h->strs[i]) & (n - 1);
+    size_t j = h->strs[i].hash & (n - 1);
     while (s[j])
       j = (j + 1) & (n - 1);
     s[j] = (uint32_t)i + 1;
@@ -74,28 +105,133 @@ static bool rehash(struct tf_html *h) {
   return true;
 }
 
-/* The index of s in the string table, adding it: -1 when out of memory. */
+static bool disk_fail(struct tf_html *h, const char *what, int e) {
+  if (!h->err[0])
+    snprintf(h->err, sizeof h->err, "%s a temporary file in %s: %s", what,
+             tf_tmp_dir(), strerror(e));
+  h->oom = true;
+  return false;
+}
+
+static bool put_all(struct tf_html *h, const char *p, size_t n) {
+  while (n) {
+    ssize_t w = pwrite(h->sfd, p, n, (off_t)h->sdisk);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return disk_fail(h, "writing", w < 0 ? errno : ENOSPC);
+    p += w;
+    n -= (size_t)w;
+    h->sdisk += (uint64_t)w;
+  }
+  return true;
+}
+
+static bool stage_flush(struct tf_html *h) {
+  size_t n = (size_t)(h->send - h->sdisk);
+  return !n || put_all(h, h->stage, n);
+}
+
+/* A string of the file into buf (len bytes): the stage holds the newest. */
+static bool disk_read(struct tf_html *h, uint64_t off, size_t len, char *buf) {
+  if (off >= h->sdisk) {
+    memcpy(buf, h->stage + (off - h->sdisk), len);
+    return true;
+  }
+  while (len) {
+    ssize_t r = pread(h->sfd, buf, len, (off_t)off);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      return disk_fail(h, "reading", r < 0 ? errno : EIO);
+    buf += r;
+    len -= (size_t)r;
+    off += (uint64_t)r;
+  }
+  return true;
+}
+
+/* Whether table entry e holds s (len bytes, same hash). */
+static bool str_is(struct tf_html *h, const struct str *e, const char *s,
+                   size_t len) {
+  if ((e->len & ~STR_DISK) != len)
+    return false;
+  if (!(e->len & STR_DISK))
+    return !memcmp(e->u.s, s, len);
+  char small[512], *buf = len <= sizeof small ? small : malloc(len);
+  if (!buf) {
+    h->oom = true;
+    return false;
+  }
+  bool same = disk_read(h, e->u.off, len, buf) && !memcmp(buf, s, len);
+  if (buf != small)
+    free(buf);
+  return same;
+}
+
+/* Appends s to the strings' file. */
+static bool disk_add(struct tf_html *h, struct str *e, const char *s,
+                     size_t len) {
+  if (h->sfd < 0) {
+    if ((h->sfd = tf_tmp_fd(h->err, sizeof h->err)) < 0 ||
+        !(h->stage = malloc(STAGE))) {
+      h->oom = true;
+      return false;
+    }
+  }
+  e->u.off = h->send;
+  if (h->send - h->sdisk + len > STAGE && !stage_flush(h))
+    return false;
+  if (len > STAGE) { /* bigger than the stage: straight out */
+    if (!put_all(h, s, len))
+      return false;
+  } else {
+    memcpy(h->stage + (h->send - h->sdisk), s, len);
+  }
+  h->send += len;
+  return true;
+}
+
+/* The index of s in the string table, adding it: -1 when out of memory or
+ * the strings' file failed. */
 static long intern(struct tf_html *h, const char *s) {
   if (h->oom)
     return -1;
   if ((h->nstrs + 1) * 2 > h->nslots && !rehash(h))
     goto oom;
-  size_t j = fnv1a(s) & (h->nslots - 1);
+  size_t len = strlen(s);
+  if (len >= STR_DISK)
+    goto oom;
+  uint32_t hv = fnv1a(s);
+  size_t j = hv & (h->nslots - 1);
   while (h->slots[j]) {
-    if (!strcmp(h->strs[h->slots[j] - 1], s))
+    const struct str *e = &h->strs[h->slots[j] - 1];
+    if (e->hash == hv && str_is(h, e, s, len))
       return (long)h->slots[j] - 1;
+    if (h->oom)
+      return -1;
     j = (j + 1) & (h->nslots - 1);
   }
   if (h->nstrs == h->scap) {
     size_t cap = h->scap ? h->scap * 2 : 256;
-    char **v = realloc(h->strs, cap * sizeof *v);
+    struct str *v = realloc(h->strs, cap * sizeof *v);
     if (!v)
       goto oom;
     h->strs = v;
     h->scap = cap;
   }
-  if (!(h->strs[h->nstrs] = strdup(s)))
-    goto oom;
+  struct str *e = &h->strs[h->nstrs];
+  e->hash = hv;
+  e->len = (uint32_t)len;
+  if (h->strs_bytes + len + 1 <= h->strs_mem) {
+    if (!(e->u.s = strdup(s)))
+      goto oom;
+  } else if (disk_add(h, e, s, len)) {
+    e->len |= STR_DISK;
+  } else {
+    return -1;
+  }
+  h->strs_bytes += len + 1;
   h->slots[j] = (uint32_t)++h->nstrs;
   return (long)h->nstrs - 1;
 oom:
@@ -112,16 +248,6 @@ static void html_conn(void *ctx, const struct tf_conn *c,
   struct tf_html *h = ctx;
   if (h->oom)
     return;
-  if (h->n == h->ecap) {
-    size_t cap = h->ecap ? h->ecap * 2 : 1024;
-    struct ent *v = realloc(h->ents, cap * sizeof *v);
-    if (!v) {
-      h->oom = true;
-      return;
-    }
-    h->ents = v;
-    h->ecap = cap;
-  }
   char a0[INET6_ADDRSTRLEN], a1[INET6_ADDRSTRLEN];
   tf_format_addr(a0, sizeof a0, c->af, c->s[0].addr);
   tf_format_addr(a1, sizeof a1, c->af, c->s[1].addr);
@@ -131,7 +257,8 @@ static void html_conn(void *ctx, const struct tf_conn *c,
   char wf[TF_WIRESHARK_FILTER_LEN];
   tf_wireshark_filter(c, wf, sizeof wf);
 
-  size_t start = h->b.len;
+  h->b.len = 0;
+  tf_buf_printf(&h->b, "%*s", (int)ROW_TS, ""); /* the times' place */
   tf_buf_printf(
       &h->b,
       "%ld,%u,%ld,%u,%d,%d,%d,%ld,%ld,%d,%ld,%ld,%d,%d,%d,%ld,%llu,%llu,",
@@ -167,14 +294,29 @@ static void html_conn(void *ctx, const struct tf_conn *c,
     h->oom = true;
   if (h->oom)
     return;
-  h->ents[h->n++] =
-      (struct ent){c->id, c->first_ts, c->last_ts, start, h->b.len - start};
+  memcpy(h->b.p, &c->first_ts, sizeof c->first_ts);
+  memcpy(h->b.p + sizeof c->first_ts, &c->last_ts, sizeof c->last_ts);
+  if (tf_xsort_add(h->rows, c->id, h->b.p, h->b.len) < 0) {
+    h->oom = true;
+    return;
+  }
+  if (!h->n++ || c->first_ts < h->t0)
+    h->t0 = c->first_ts;
+  h->bytes += h->b.len - ROW_TS;
 }
 
 struct tf_html *tf_html_new(FILE *out) {
   struct tf_html *h = calloc(1, sizeof *h);
+  const char *sm = getenv("TLSFIN_SORT_MEM");
+  if (h && !(h->rows =
+                 tf_xsort_new(sm && *sm ? strtoull(sm, NULL, 10) : ROWS_MEM))) {
+    free(h);
+    return NULL;
+  }
   if (!h)
     return NULL;
+  h->strs_mem = sm && *sm ? strtoull(sm, NULL, 10) : STRS_MEM;
+  h->sfd = -1;
   h->out = out;
   h->sink = (struct tf_sink){.ctx = h, .conn = html_conn};
   return h;
@@ -233,19 +375,59 @@ static void json_str(FILE *f, const char *s) {
   putc('"', f);
 }
 
-static int by_id(const void *a, const void *b) {
-  const struct ent *x = a, *y = b;
-  return x->id < y->id ? -1 : x->id > y->id;
+/* The string table: the file's strings, in the order they were written,
+ * come back through a window of it. */
+static int write_strings(struct tf_html *h, FILE *f) {
+  if (h->sfd >= 0 && !stage_flush(h))
+    return -1;
+  char *win = NULL;
+  size_t wcap = 0, wlen = 0;
+  uint64_t woff = 0;
+  int rc = 0;
+  for (size_t i = 0; i < h->nstrs && rc == 0; i++) {
+    if (i)
+      putc(',', f);
+    const struct str *e = &h->strs[i];
+    if (!(e->len & STR_DISK)) {
+      json_str(f, e->u.s);
+      continue;
+    }
+    size_t len = e->len & ~STR_DISK;
+    if (e->u.off < woff || e->u.off + len + 1 > woff + wlen) {
+      size_t want = len + 1 > STAGE ? len + 1 : STAGE;
+      if (want > wcap) {
+        char *w = realloc(win, want);
+        if (!w) {
+          snprintf(h->err, sizeof h->err, "out of memory");
+          rc = -1;
+          break;
+        }
+        win = w;
+        wcap = want;
+      }
+      woff = e->u.off;
+      wlen = h->sdisk - woff < wcap - 1 ? (size_t)(h->sdisk - woff) : wcap - 1;
+      if (wlen < len || !disk_read(h, woff, wlen, win)) {
+        disk_fail(h, "reading", EIO);
+        rc = -1;
+        break;
+      }
+    }
+    /* the window has a byte to spare past every string */
+    char *p = win + (e->u.off - woff), keep = p[len];
+    p[len] = '\0';
+    json_str(f, p);
+    p[len] = keep;
+  }
+  free(win);
+  return rc;
 }
 
-/* The data document (docs/html.md) into f. */
-static void write_data(struct tf_html *h, FILE *f,
-                       const struct tf_engine_stats *st) {
-  qsort(h->ents, h->n, sizeof *h->ents, by_id);
-  double t0 = 0;
-  for (size_t i = 0; i < h->n; i++)
-    if (i == 0 || h->ents[i].first_ts < t0)
-      t0 = h->ents[i].first_ts;
+/* The data document (docs/html.md) into f: 0, or -1 when the strings or
+ * the connections cannot be read back. */
+static int write_data(struct tf_html *h, FILE *f,
+                      const struct tf_engine_stats *st) {
+  double t0 = h->n ? h->t0 : 0;
   fprintf(f,
           "{\"format\":\"tlsfin-html\",\"version\":1,\"generator\":\"tlsfin "
           "%s\",\"inputs\":[",
@@ -280,21 +462,26 @@ static void write_data(struct tf_html *h, FILE *f,
     json_str(f, tlsfin_cause_help((tlsfin_cause)i));
   }
   fputs("],\"strings\":[", f);
-  for (size_t i = 0; i < h->nstrs; i++) {
-    if (i)
-      putc(',', f);
-    json_str(f, h->strs[i]);
-  }
+  if (write_strings(h, f) < 0)
+    return -1;
   fprintf(f, "],\"packets\":%llu,\"ladder_rows\":%u,\"conns\":[",
           (unsigned long long)st->packets, TF_HTML_LADDER_ROWS);
-  for (size_t i = 0; i < h->n; i++) {
-    const struct ent *e = &h->ents[i];
-    fprintf(f, "%s[%llu,%.3f,%.3f,", i ? ",\n" : "\n",
-            (unsigned long long)e->id, (e->first_ts - t0) * 1e3,
-            (e->last_ts - t0) * 1e3);
-    fwrite(h->b.p + e->off, 1, e->len, f);
+  uint64_t id;
+  const void *p;
+  size_t len;
+  int rc;
+  for (uint64_t i = 0; (rc = tf_xsort_next(h->rows, &id, &p, &len)) == 1; i++) {
+    double first, last;
+    if (len < ROW_TS)
+      return -1; /* never: every record starts with its times */
+    memcpy(&first, p, sizeof first);
+    memcpy(&last, (const char *)p + sizeof first, sizeof last);
+    fprintf(f, "%s[%llu,%.3f,%.3f,", i ? ",\n" : "\n", (unsigned long long)id,
+            (first - t0) * 1e3, (last - t0) * 1e3);
+    fwrite((const char *)p + ROW_TS, 1, len - ROW_TS, f);
   }
   fputs("]}", f);
+  return rc;
 }
 
 /* A stream that gzips (RFC 1952) then base64-encodes (RFC 4648 §4) what is
@@ -368,15 +555,22 @@ static int gz_close(void *cookie) {
 
 /* The data's size, near enough to choose between plain and compressed. */
 static size_t data_estimate(const struct tf_html *h) {
-  size_t n = h->b.len + h->n * 32 + 8192;
-  for (size_t i = 0; i < h->nstrs; i++)
-    n += strlen(h->strs[i]) + 3;
-  return n;
+  return h->bytes + h->n * 32 + 8192 + h->strs_bytes + 2 * h->nstrs;
 }
 
+const char *tf_html_error(const struct tf_html *h) { return h->err; }
+
 int tf_html_write(struct tf_html *h, const struct tf_engine_stats *st) {
-  if (h->oom)
+  if (*tf_xsort_error(h->rows) || tf_xsort_finish(h->rows) < 0) {
+    snprintf(h->err, sizeof h->err, "keeping the connections: %s",
+             tf_xsort_error(h->rows));
     return -1;
+  }
+  if (h->oom) { /* or the strings' file failed: err says so */
+    if (!h->err[0])
+      snprintf(h->err, sizeof h->err, "out of memory");
+    return -1;
+  }
   FILE *f = h->out;
   const char *tpl = (const char *)tf_html_template;
   size_t tlen = sizeof tf_html_template;
@@ -384,10 +578,10 @@ int tf_html_write(struct tf_html *h, const struct tf_engine_stats *st) {
   if (!mark)
     return -1; /* the build checks the marker; never here */
   fwrite(tpl, 1, (size_t)(mark - tpl), f);
-  int rc = 0;
+  int rc = 0, drc;
   if (data_estimate(h) <= TF_HTML_PLAIN_MAX) {
     fputs("<script type=\"application/json\" id=\"tlsfin-data\">", f);
-    write_data(h, f, st);
+    drc = write_data(h, f, st);
   } else {
     fputs("<script type=\"application/octet-stream\" id=\"tlsfin-data\" "
           "data-encoding=\"gzip-base64\">",
@@ -395,35 +589,52 @@ int tf_html_write(struct tf_html *h, const struct tf_engine_stats *st) {
     struct gz64 g = {.out = f};
     /* 15 + 16: a gzip header and trailer instead of zlib's */
     if (deflateInit2(&g.z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
-        Z_OK)
+        Z_OK) {
+      snprintf(h->err, sizeof h->err, "out of memory");
       return -1;
+    }
     FILE *z = fopencookie(
         &g, "w", (cookie_io_functions_t){.write = gz_write, .close = gz_close});
     if (!z) {
       deflateEnd(&g.z);
+      snprintf(h->err, sizeof h->err, "out of memory");
       return -1;
     }
-    write_data(h, z, st);
+    drc = write_data(h, z, st);
     rc = fclose(z);
+  }
+  if (drc < 0) { /* the page is cut: said, and the exit says it too */
+    if (!h->err[0])
+      snprintf(h->err, sizeof h->err, "reading the connections back: %s",
+               tf_xsort_error(h->rows));
+    return -1;
   }
   fputs("</script>", f);
   const char *rest = mark + sizeof DATA_MARKER - 1;
   fwrite(rest, 1, tlen - (size_t)(rest - tpl), f);
   fflush(f);
-  return rc != 0 || ferror(f) ? -1 : 0;
+  if (rc != 0 || ferror(f)) {
+    snprintf(h->err, sizeof h->err, "the output failed");
+    return -1;
+  }
+  return 0;
 }
 
 void tf_html_free(struct tf_html *h) {
   if (!h)
     return;
   for (size_t i = 0; i < h->nstrs; i++)
-    free(h->strs[i]);
+    if (!(h->strs[i].len & STR_DISK))
+      free(h->strs[i].u.s);
+  if (h->sfd >= 0)
+    close(h->sfd);
+  free(h->stage);
   for (size_t i = 0; i < h->ninputs; i++)
     free(h->inputs[i]);
   free(h->strs);
   free(h->inputs);
   free(h->slots);
-  free(h->ents);
+  tf_xsort_free(h->rows);
   tf_buf_free(&h->b);
   free(h);
 }

@@ -25,8 +25,11 @@ struct tf_html *tf_html_new(FILE *out);
 struct tf_sink *tf_html_sink(struct tf_html *h);
 /* A capture file the report is about (its name goes on the page). */
 void tf_html_add_input(struct tf_html *h, const char *name);
-/* Writes the page.  0, or -1 when memory ran out or the write failed. */
+/* Writes the page.  0, or -1 when memory ran out, the connections could
+ * not be kept in $TMPDIR or read back, or the write failed: tf_html_error
+ * says which. */
 int tf_html_write(struct tf_html *h, const struct tf_engine_stats *st);
+const char *tf_html_error(const struct tf_html *h);
 void tf_html_free(struct tf_html *h);
 
 #endif
