@@ -188,6 +188,22 @@ static void sync_seq(struct conn *c, const struct keys *k) {
   c->r.seq = base + (k->rd - k->rd0);
 }
 
+/* The start every sealed-record test shares: a connection, its record
+ * keys, and the deadline of its first step.  false with the reason in
+ * note, the connection closed. */
+static bool open_keyed(const struct tf_close_env *e, SSL_CTX *ctx,
+                       struct keys *k, struct conn *c, char *note, size_t nl,
+                       double *deadline) {
+  if (!open_conn(e, ctx, k, c, note, nl))
+    return false;
+  *deadline = tf_probe_now_ms() + e->timeout_ms;
+  if (setup_keys(c, k, note, nl) < 0) {
+    close_conn(c);
+    return false;
+  }
+  return true;
+}
+
 static int send_all(int fd, const uint8_t *b, size_t n, double deadline) {
   while (n > 0) {
     ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
@@ -419,14 +435,12 @@ static int ssl_write_all(struct conn *c, const char *b, double deadline) {
 static bool control(const struct tf_close_env *e, SSL_CTX *ctx, struct keys *k,
                     struct conn *c, char *note, size_t nl) {
   char why[160] = "";
-  if (!open_conn(e, ctx, k, c, why, sizeof why)) {
+  double deadline;
+  if (!open_keyed(e, ctx, k, c, why, sizeof why, &deadline)) {
     snprintf(note, nl, "control: %s", why);
     return false;
   }
   bool ok = false;
-  double deadline = tf_probe_now_ms() + e->timeout_ms;
-  if (setup_keys(c, k, note, nl) < 0)
-    goto out;
   bool tls13 = SSL_version(c->s) == TLS1_3_VERSION;
   int sent;
   if (e->http) {
@@ -480,13 +494,10 @@ out:
 static void t_data_after_cn(const struct tf_close_env *e, SSL_CTX *ctx,
                             struct keys *k, struct conn *c,
                             struct tlsfin_probe_close *r) {
-  if (!control(e, ctx, k, c, r->note, sizeof r->note))
+  double deadline;
+  if (!control(e, ctx, k, c, r->note, sizeof r->note) ||
+      !open_keyed(e, ctx, k, c, r->note, sizeof r->note, &deadline))
     return;
-  if (!open_conn(e, ctx, k, c, r->note, sizeof r->note))
-    return;
-  double deadline = tf_probe_now_ms() + e->timeout_ms;
-  if (setup_keys(c, k, r->note, sizeof r->note) < 0)
-    goto out;
   if (shutdown_write(c, deadline) < 0) {
     snprintf(r->note, sizeof r->note, "could not send close_notify");
     goto out;
@@ -519,16 +530,14 @@ out:
 static void t_half_close_13(const struct tf_close_env *e, SSL_CTX *ctx,
                             struct keys *k, struct conn *c,
                             struct tlsfin_probe_close *r) {
-  if (!open_conn(e, ctx, k, c, r->note, sizeof r->note))
+  double deadline;
+  if (!open_keyed(e, ctx, k, c, r->note, sizeof r->note, &deadline))
     return;
-  double deadline = tf_probe_now_ms() + e->timeout_ms;
   char req[400], buf[16384];
   snprintf(req, sizeof req,
            "GET / HTTP/1.1\r\nHost: %.200s\r\nUser-Agent: tlsfin-probe\r\n"
            "Connection: close\r\n\r\n",
            e->host);
-  if (setup_keys(c, k, r->note, sizeof r->note) < 0)
-    goto out;
   if (ssl_write_all(c, req, deadline) < 0) {
     snprintf(r->note, sizeof r->note, "could not send the request");
     goto out;
@@ -753,11 +762,9 @@ out:
 static void t_key_update(const struct tf_close_env *e, SSL_CTX *ctx,
                          struct keys *k, struct conn *c,
                          struct tlsfin_probe_close *r) {
-  if (!open_conn(e, ctx, k, c, r->note, sizeof r->note))
+  double deadline;
+  if (!open_keyed(e, ctx, k, c, r->note, sizeof r->note, &deadline))
     return;
-  double deadline = tf_probe_now_ms() + e->timeout_ms;
-  if (setup_keys(c, k, r->note, sizeof r->note) < 0)
-    goto out;
   if (SSL_key_update(c->s, SSL_KEY_UPDATE_REQUESTED) != 1) {
     snprintf(r->note, sizeof r->note, "OpenSSL refused the KeyUpdate");
     ERR_clear_error();
