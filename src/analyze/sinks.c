@@ -11,6 +11,7 @@
 
 #include "report.h"
 #include "siphash.h"
+#include "xsort.h"
 
 /* ---- records ---- */
 
@@ -37,7 +38,8 @@ struct tf_records {
   size_t pend_cap; /* ring indexed by id - emit_id */
   size_t pend_head;
   size_t pend_bytes;  /* formatted records held in memory */
-  FILE *spill;        /* records held past PEND_MEM_MAX */
+  int spill;          /* records held past PEND_MEM_MAX: a file, or -1 */
+  bool spill_failed;  /* none could be made: said once, kept in memory */
   uint64_t spill_end; /* bytes spilled */
   /* The spill's tail not yet written: records go to the file in big
    * writes, and come back with one pread each (FILE's fseek per record
@@ -65,7 +67,7 @@ static void emit_pending(struct tf_records *r, struct pend *p) {
       size_t want = left < sizeof buf ? (size_t)left : sizeof buf;
       if (off + want > r->spill_disk)
         want = (size_t)(r->spill_disk - off);
-      ssize_t n = pread(fileno(r->spill), buf, want, (off_t)off);
+      ssize_t n = pread(r->spill, buf, want, (off_t)off);
       if (n <= 0) {
         r->status = -1;
         break;
@@ -96,18 +98,28 @@ static int write_all(int fd, const char *s, size_t n, uint64_t off) {
 
 /* Appends a record to the spill: 0, or -1 when it cannot be kept there. */
 static int spill_put(struct tf_records *r, const char *s, size_t len) {
-  if (!r->spill && !(r->spill = tmpfile()))
-    return -1;
+  if (r->spill < 0) {
+    char err[300] = "";
+    if (r->spill_failed || (r->spill = tf_tmp_fd(err, sizeof err)) < 0) {
+      if (!r->spill_failed)
+        fprintf(stderr,
+                "tlsfin analyze: warning: records waiting for a long "
+                "connection stay in memory: %s\n",
+                err);
+      r->spill_failed = true;
+      return -1;
+    }
+  }
   if (!r->sbuf && !(r->sbuf = malloc(SPILL_BUF)))
     return -1;
   if (r->sbuf_len + len > SPILL_BUF) {
-    if (write_all(fileno(r->spill), r->sbuf, r->sbuf_len, r->spill_disk) < 0)
+    if (write_all(r->spill, r->sbuf, r->sbuf_len, r->spill_disk) < 0)
       return -1;
     r->spill_disk += r->sbuf_len;
     r->sbuf_len = 0;
   }
   if (len > SPILL_BUF) { /* a record bigger than the buffer: straight out */
-    if (write_all(fileno(r->spill), s, len, r->spill_disk) < 0)
+    if (write_all(r->spill, s, len, r->spill_disk) < 0)
       return -1;
     r->spill_disk += len;
   } else {
@@ -233,6 +245,7 @@ struct tf_records *tf_records_new(FILE *out, enum tf_rec_format f, bool color,
   r->color = color;
   r->ordered = ordered;
   r->emit_id = 1;
+  r->spill = -1;
   r->sink.ctx = r;
   r->sink.conn = records_conn;
   return r;
@@ -259,8 +272,8 @@ void tf_records_free(struct tf_records *r) {
     if (r->pending[i].kind == PEND_MEM)
       free(r->pending[i].s);
   free(r->pending);
-  if (r->spill)
-    fclose(r->spill);
+  if (r->spill >= 0)
+    close(r->spill);
   free(r->sbuf);
   free(r);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "sinks.h"
 
 static void expect(const char *in, const char *out) {
   struct tf_buf b = {0};
@@ -86,11 +87,70 @@ static void random_bytes_stay_valid(void **state) {
   }
 }
 
+/* Records are written in id order: a long connection (id 1) holds back
+ * every later record, past 8 MB in a temporary file in $TMPDIR, or, when
+ * none can be made there, in memory.  Either way every record comes out
+ * whole and in order. */
+static void held_records(const char *tmpdir) {
+  char *old = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+  if (tmpdir)
+    setenv("TMPDIR", tmpdir, 1);
+  char *text = NULL;
+  size_t tlen = 0;
+  FILE *out = open_memstream(&text, &tlen);
+  assert_non_null(out);
+  struct tf_records *r = tf_records_new(out, TF_REC_JSONL, false, true);
+  assert_non_null(r);
+  enum { N = 3000, LEN = 4000 }; /* 12 MB held */
+  for (unsigned id = 2; id <= N + 1; id++) {
+    unsigned k = id == N + 1 ? 1 : id; /* the long connection ends last */
+    char *s = malloc(LEN + 1);
+    assert_non_null(s);
+    int n = snprintf(s, LEN + 1, "{\"id\":%u,\"pad\":\"", k);
+    memset(s + n, 'a' + (char)(k % 26), LEN - (size_t)n - 3);
+    memcpy(s + LEN - 3, "\"}\n", 4);
+    tf_records_put(r, k, s, LEN);
+  }
+  assert_int_equal(tf_records_status(r), 0);
+  tf_records_free(r);
+  fclose(out);
+  assert_int_equal(tlen, (size_t)N * LEN);
+  for (unsigned k = 1; k <= N; k++) {
+    const char *p = text + (size_t)(k - 1) * LEN;
+    char head[32];
+    int n = snprintf(head, sizeof head, "{\"id\":%u,\"pad\":\"", k);
+    assert_memory_equal(p, head, (size_t)n);
+    for (size_t i = (size_t)n; i < LEN - 3; i++)
+      if (p[i] != 'a' + (char)(k % 26))
+        fail_msg("record %u: byte %zu is %c", k, i, p[i]);
+    assert_memory_equal(p + LEN - 3, "\"}\n", 3);
+  }
+  free(text);
+  if (old) {
+    setenv("TMPDIR", old, 1);
+    free(old);
+  } else {
+    unsetenv("TMPDIR");
+  }
+}
+
+static void records_held_in_a_file(void **state) {
+  (void)state;
+  held_records(NULL);
+}
+
+static void records_held_in_memory_without_tmpdir(void **state) {
+  (void)state;
+  held_records("/nonexistent/tlsfin-test");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(well_formed_is_copied),
       cmocka_unit_test(ill_formed_is_replaced),
       cmocka_unit_test(random_bytes_stay_valid),
+      cmocka_unit_test(records_held_in_a_file),
+      cmocka_unit_test(records_held_in_memory_without_tmpdir),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
