@@ -114,16 +114,9 @@ static bool disk_fail(struct tf_html *h, const char *what, int e) {
 }
 
 static bool put_all(struct tf_html *h, const char *p, size_t n) {
-  while (n) {
-    ssize_t w = pwrite(h->sfd, p, n, (off_t)h->sdisk);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      return disk_fail(h, "writing", w < 0 ? errno : ENOSPC);
-    p += w;
-    n -= (size_t)w;
-    h->sdisk += (uint64_t)w;
-  }
+  if (tf_pwrite_all(h->sfd, p, n, h->sdisk) < 0)
+    return disk_fail(h, "writing", errno);
+  h->sdisk += n;
   return true;
 }
 
@@ -138,16 +131,8 @@ static bool disk_read(struct tf_html *h, uint64_t off, size_t len, char *buf) {
     memcpy(buf, h->stage + (off - h->sdisk), len);
     return true;
   }
-  while (len) {
-    ssize_t r = pread(h->sfd, buf, len, (off_t)off);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      return disk_fail(h, "reading", r < 0 ? errno : EIO);
-    buf += r;
-    len -= (size_t)r;
-    off += (uint64_t)r;
-  }
+  if (tf_pread_all(h->sfd, buf, len, off) < 0)
+    return disk_fail(h, "reading", errno);
   return true;
 }
 

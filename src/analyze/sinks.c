@@ -84,18 +84,6 @@ static void emit_pending(struct tf_records *r, struct pend *p) {
 
 #define SPILL_BUF (1u << 20)
 
-static int write_all(int fd, const char *s, size_t n, uint64_t off) {
-  while (n) {
-    ssize_t w = pwrite(fd, s, n, (off_t)off);
-    if (w <= 0)
-      return -1;
-    s += w;
-    n -= (size_t)w;
-    off += (uint64_t)w;
-  }
-  return 0;
-}
-
 /* Appends a record to the spill: 0, or -1 when it cannot be kept there. */
 static int spill_put(struct tf_records *r, const char *s, size_t len) {
   if (r->spill < 0) {
@@ -113,13 +101,13 @@ static int spill_put(struct tf_records *r, const char *s, size_t len) {
   if (!r->sbuf && !(r->sbuf = malloc(SPILL_BUF)))
     return -1;
   if (r->sbuf_len + len > SPILL_BUF) {
-    if (write_all(r->spill, r->sbuf, r->sbuf_len, r->spill_disk) < 0)
+    if (tf_pwrite_all(r->spill, r->sbuf, r->sbuf_len, r->spill_disk) < 0)
       return -1;
     r->spill_disk += r->sbuf_len;
     r->sbuf_len = 0;
   }
   if (len > SPILL_BUF) { /* a record bigger than the buffer: straight out */
-    if (write_all(r->spill, s, len, r->spill_disk) < 0)
+    if (tf_pwrite_all(r->spill, s, len, r->spill_disk) < 0)
       return -1;
     r->spill_disk += len;
   } else {

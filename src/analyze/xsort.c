@@ -124,6 +124,42 @@ int tf_tmp_fd(char *err, size_t errlen) {
   return fd;
 }
 
+int tf_pwrite_all(int fd, const void *p, size_t n, uint64_t off) {
+  const char *s = p;
+  while (n) {
+    ssize_t w = pwrite(fd, s, n, (off_t)off);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0) {
+      if (w == 0)
+        errno = ENOSPC;
+      return -1;
+    }
+    s += w;
+    n -= (size_t)w;
+    off += (uint64_t)w;
+  }
+  return 0;
+}
+
+int tf_pread_all(int fd, void *p, size_t n, uint64_t off) {
+  char *s = p;
+  while (n) {
+    ssize_t r = pread(fd, s, n, (off_t)off);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0) {
+      if (r == 0)
+        errno = EIO; /* the file is shorter than what was written */
+      return -1;
+    }
+    s += r;
+    n -= (size_t)r;
+    off += (uint64_t)r;
+  }
+  return 0;
+}
+
 static const char *tmpdir(void) { return tf_tmp_dir(); }
 
 static int open_file(struct tf_xsort *x) {
@@ -135,17 +171,10 @@ static int open_file(struct tf_xsort *x) {
 }
 
 static int put(struct tf_xsort *x, const char *s, size_t n) {
-  while (n) {
-    ssize_t w = pwrite(x->fd, s, n, (off_t)x->fend);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      return fail(x, "writing a temporary file in %s: %s", tmpdir(),
-                  strerror(w < 0 ? errno : ENOSPC));
-    s += w;
-    n -= (size_t)w;
-    x->fend += (uint64_t)w;
-  }
+  if (tf_pwrite_all(x->fd, s, n, x->fend) < 0)
+    return fail(x, "writing a temporary file in %s: %s", tmpdir(),
+                strerror(errno));
+  x->fend += n;
   return 0;
 }
 

@@ -41,6 +41,10 @@ int tf_xsort_peek(struct tf_xsort *x, uint64_t *key);
  * its descriptor, or -1 with a one-line message in err. */
 int tf_tmp_fd(char *err, size_t errlen);
 const char *tf_tmp_dir(void); /* $TMPDIR, or /tmp */
+/* All n bytes at off, or -1 with errno (ENOSPC for a write that wrote
+ * nothing, EIO for a file that ended first). */
+int tf_pwrite_all(int fd, const void *p, size_t n, uint64_t off);
+int tf_pread_all(int fd, void *p, size_t n, uint64_t off);
 
 /* Records added, and runs written to the temporary file (tests). */
 uint64_t tf_xsort_count(const struct tf_xsort *x);

@@ -8,64 +8,64 @@
 # every connection wait for the second pass in an external sort, and with
 # --format=html its rows and strings wait in temporary files: the same
 # bound holds, every note is in the annotated file and every connection on
-# the page.  No timing is
-# asserted.
+# the page.  No timing is asserted.
 # usage: test_hostile.sh TLSFIN GEN_PY
 set -uo pipefail
 T=$1 GEN=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0 pass=0
-for kind in scan frozen jump servers backwards; do
-  n=200000
-  python3 "$GEN" "$kind" "$n" "$tmp/$kind.pcap" || { echo "FAIL gen $kind"; exit 1; }
-  for j in 1 2; do # -j 2: the shards share the ceiling
-    /usr/bin/time -f "%M" -o "$tmp/rss" "$T" analyze -j $j --max-memory 16 --format=summary \
-      "$tmp/$kind.pcap" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-    kb=$(tail -1 "$tmp/rss")
-    conns=$(sed -n 's/^connections: //p' "$tmp/out")
-    if [[ $rc -eq 0 && $kb -lt 65536 && $conns -eq $n ]]; then
-      echo "ok   $kind -j $j: $conns connections, peak $((kb / 1024)) MB"; pass=$((pass+1))
-    else
-      echo "FAIL $kind -j $j: exit $rc, $conns connections (want $n), peak $((kb / 1024)) MB (want < 64)"
-      head -3 "$tmp/err"; fail=$((fail+1))
-    fi
-  done
-  [[ $kind == scan || $kind == frozen ]] || continue
-  # scan: one note per connection (its verdict); frozen: two (the verdict,
-  # the RST)
-  want=$n; [[ $kind == frozen ]] && want=$((2 * n))
-  /usr/bin/time -f "%M" -o "$tmp/rss" "$T" analyze --max-memory 16 --format=summary \
-    --annotate="$tmp/ann.pcapng" "$tmp/$kind.pcap" >"$tmp/out" 2>"$tmp/err"
+
+# run OUT ARGS...: tlsfin analyze --max-memory 16 ARGS > OUT; sets rc, kb
+run() {
+  local out=$1
+  shift
+  /usr/bin/time -f "%M" -o "$tmp/rss" "$T" analyze --max-memory 16 "$@" \
+    >"$out" 2>"$tmp/err"
   rc=$?
   kb=$(tail -1 "$tmp/rss")
-  notes=$(grep -a -o 'tlsfin: conn [0-9]*: ' "$tmp/ann.pcapng" | wc -l)
-  if [[ $rc -eq 0 && $kb -lt 65536 && $notes -eq $want ]]; then
-    echo "ok   $kind --annotate: $notes notes, peak $((kb / 1024)) MB"; pass=$((pass+1))
+}
+
+# judge NAME GOT WANT UNIT: exit 0, GOT == WANT and under 64 MB
+judge() {
+  if [[ $rc -eq 0 && $kb -lt 65536 && $2 -eq $3 ]]; then
+    echo "ok   $1: $2 $4, peak $((kb / 1024)) MB"
+    pass=$((pass + 1))
   else
-    echo "FAIL $kind --annotate: exit $rc, $notes notes (want $want), peak $((kb / 1024)) MB (want < 64)"
-    head -3 "$tmp/err"; fail=$((fail+1))
+    echo "FAIL $1: exit $rc, $2 $4 (want $3), peak $((kb / 1024)) MB (want < 64)"
+    head -3 "$tmp/err"
+    fail=$((fail + 1))
   fi
-  rm -f "$tmp/ann.pcapng"
-  # the HTML report holds every connection until the end: its rows and
-  # strings wait in temporary files past their budgets
-  /usr/bin/time -f "%M" -o "$tmp/rss" "$T" analyze --max-memory 16 --format=html \
-    "$tmp/$kind.pcap" >"$tmp/page.html" 2>"$tmp/err"
-  rc=$?
-  kb=$(tail -1 "$tmp/rss")
-  conns=$(python3 -c '
+}
+
+# The connections on an HTML page (its data, docs/html.md).
+page_conns() {
+  python3 -c '
 import base64, gzip, json, re, sys
 page = open(sys.argv[1]).read()
 z = re.search(r"data-encoding=\"gzip-base64\">([A-Za-z0-9+/=]*)</script>", page)
 print(len(json.loads(gzip.decompress(base64.b64decode(z.group(1))))["conns"]) if z else -1)
-' "$tmp/page.html")
-  if [[ $rc -eq 0 && $kb -lt 65536 && $conns -eq $n ]]; then
-    echo "ok   $kind html: $conns connections, peak $((kb / 1024)) MB"; pass=$((pass+1))
-  else
-    echo "FAIL $kind html: exit $rc, $conns connections (want $n), peak $((kb / 1024)) MB (want < 64)"
-    head -3 "$tmp/err"; fail=$((fail+1))
-  fi
+' "$1"
+}
+
+n=200000
+for kind in scan frozen jump servers backwards; do
+  python3 "$GEN" "$kind" "$n" "$tmp/$kind.pcap" || { echo "FAIL gen $kind"; exit 1; }
+  for j in 1 2; do # -j 2: the shards share the ceiling
+    run "$tmp/out" -j $j --format=summary "$tmp/$kind.pcap"
+    judge "$kind -j $j" "$(sed -n 's/^connections: //p' "$tmp/out")" $n connections
+  done
+  [[ $kind == scan || $kind == frozen ]] || continue
+  # scan: one note per connection (its verdict); frozen: two (the verdict,
+  # the RST)
+  want=$n
+  [[ $kind == frozen ]] && want=$((2 * n))
+  run "$tmp/out" --format=summary --annotate="$tmp/ann.pcapng" "$tmp/$kind.pcap"
+  judge "$kind --annotate" "$(grep -a -o 'tlsfin: conn [0-9]*: ' "$tmp/ann.pcapng" | wc -l)" \
+    $want notes
+  rm -f "$tmp/ann.pcapng"
+  run "$tmp/page.html" --format=html "$tmp/$kind.pcap"
+  judge "$kind html" "$(page_conns "$tmp/page.html")" $n connections
   rm -f "$tmp/page.html"
 done
 echo "$pass passed, $fail failed"
