@@ -360,7 +360,8 @@ int tf_xsort_finish(struct tf_xsort *x) {
   if (x->finished)
     return 0;
   x->finished = true;
-  qsort(x->recs, x->n, sizeof *x->recs, by_key);
+  if (x->n) /* qsort's base may not be NULL, even for nothing */
+    qsort(x->recs, x->n, sizeof *x->recs, by_key);
   x->nsrcs = x->nruns + 1;
   x->srcs = calloc(x->nsrcs, sizeof *x->srcs);
   x->heap = calloc(x->nsrcs, sizeof *x->heap);
