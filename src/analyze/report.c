@@ -77,8 +77,10 @@ static int buf_reserve(struct tf_buf *b, size_t n) {
   while (ncap - b->len <= n)
     ncap *= 2;
   char *np = realloc(b->p, ncap);
-  if (!np)
+  if (!np) {
+    b->oom = true; /* the record is incomplete: its writer drops it */
     return -1;
+  }
   b->p = np;
   b->cap = ncap;
   return 0;
@@ -141,6 +143,17 @@ static char *u64_str(char t[24], uint64_t v) {
 static void buf_u64(struct tf_buf *b, uint64_t v) {
   char t[24], *s = u64_str(t, v);
   buf_put(b, s, (size_t)(t + 23 - s));
+}
+
+void tf_buf_put(struct tf_buf *b, const void *s, size_t n) { buf_put(b, s, n); }
+void tf_buf_u64(struct tf_buf *b, uint64_t v) { buf_u64(b, v); }
+void tf_buf_i64(struct tf_buf *b, int64_t v) {
+  if (v < 0) {
+    buf_put(b, "-", 1);
+    buf_u64(b, -(uint64_t)v);
+  } else {
+    buf_u64(b, (uint64_t)v);
+  }
 }
 
 /* A small printf for the hot JSON path (vsnprintf per field was most of

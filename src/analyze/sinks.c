@@ -216,8 +216,14 @@ static void records_conn(void *ctx, const struct tf_conn *c,
   struct tf_buf b = {0};
   tf_records_header(r);
   tf_records_format(&b, r->format, c, res, r->color, r->process);
-  if (!b.p)
-    return; /* out of memory: this record is lost, not the others */
+  if (!b.p || b.oom) {
+    /* out of memory: this record is lost, not the others; it goes out
+     * empty, so that the ones held behind it still go out in order */
+    tf_buf_free(&b);
+    fprintf(stderr, "tlsfin: out of memory: a record was lost\n");
+    if (!(b.p = malloc(1)))
+      return;
+  }
   queue_record(r, c->id, b.p, b.len);
   if (r->flush && fflush(r->out) != 0)
     r->status = -1;

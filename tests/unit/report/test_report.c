@@ -10,8 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flow.h"
 #include "report.h"
 #include "sinks.h"
+
+/* The test links with --wrap=realloc: while fail_realloc is set, the
+ * library's reallocs fail (out of memory, on demand). */
+static bool fail_realloc;
+void *__real_realloc(void *p, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+void *__wrap_realloc(void *p, size_t n) {
+  return fail_realloc ? NULL : __real_realloc(p, n);
+}
 
 static void expect(const char *in, const char *out) {
   struct tf_buf b = {0};
@@ -144,6 +154,36 @@ static void records_held_in_memory_without_tmpdir(void **state) {
   held_records("/nonexistent/tlsfin-test");
 }
 
+/* A record that cannot be formatted for want of memory is lost, and
+ * says so; the records held behind it still go out, in order. */
+static void a_record_lost_to_memory_keeps_the_order(void **state) {
+  (void)state;
+  char *text = NULL;
+  size_t tlen = 0;
+  FILE *out = open_memstream(&text, &tlen);
+  struct tf_records *r = tf_records_new(out, TF_REC_JSONL, false, true);
+  char *two = strdup("{\"id\":2}\n");
+  tf_records_put(r, 2, two, strlen(two)); /* held: 1 is not out yet */
+  static struct tf_conn c;
+  static struct tf_result res;
+  c.id = 1;
+  c.af = 4;
+  fail_realloc = true;
+  tf_records_sink(r)->conn(r, &c, &res);
+  fail_realloc = false;
+  tf_records_free(r);
+  fclose(out);
+  assert_string_equal(text, "{\"id\":2}\n");
+  free(text);
+
+  struct tf_buf b = {0};
+  fail_realloc = true;
+  tf_buf_put(&b, "x", 1);
+  fail_realloc = false;
+  assert_true(b.oom); /* a writer can tell its record is incomplete */
+  tf_buf_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(well_formed_is_copied),
@@ -151,6 +191,7 @@ int main(void) {
       cmocka_unit_test(random_bytes_stay_valid),
       cmocka_unit_test(records_held_in_a_file),
       cmocka_unit_test(records_held_in_memory_without_tmpdir),
+      cmocka_unit_test(a_record_lost_to_memory_keeps_the_order),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
