@@ -242,25 +242,51 @@ static void html_conn(void *ctx, const struct tf_conn *c,
   char wf[TF_WIRESHARK_FILTER_LEN];
   tf_wireshark_filter(c, wf, sizeof wf);
 
-  h->b.len = 0;
-  tf_buf_printf(&h->b, "%*s", (int)ROW_TS, ""); /* the times' place */
-  tf_buf_printf(
-      &h->b,
-      "%ld,%u,%ld,%u,%d,%d,%d,%ld,%ld,%d,%ld,%ld,%d,%d,%d,%ld,%llu,%llu,",
-      intern(h, a0), c->s[0].port, intern(h, a1), c->s[1].port, (int)r->verdict,
-      r->has_rst ? r->rst_by : -1, r->has_rst ? (int)r->cause : -1,
-      r->has_rst ? intern(h, tlsfin_confidence_name(r->confidence)) : -1,
-      r->has_rst ? intern_or_none(h, r->rst_detail) : -1, r->first_close,
-      intern_or_none(h, v), r->is_tls ? intern_or_none(h, r->handshake) : -1,
-      r->is_tls ? (int)c->tls.d[0].cn : 0, r->is_tls ? (int)c->tls.d[1].cn : 0,
-      r->truncated ? 1 : 0, r->is_tls ? intern_or_none(h, c->tls.sni) : -1,
-      (unsigned long long)c->s[0].bytes, (unsigned long long)c->s[1].bytes);
-  tf_buf_printf(&h->b, "%ld,%ld,%ld,%ld,[", intern(h, r->explain),
-                intern_or_none(h, hend),
-                r->has_rst ? intern_or_none(h, r->kernel_reason) : -1,
-                intern(h, wf));
+  /* The array's fields 3.. (docs/html.md), after the times' place.  The
+   * strings are interned in field order, one statement each: their
+   * indices then do not depend on the compiler's order of evaluation. */
+  struct tf_buf *b = &h->b;
+  static const char times[ROW_TS];
+  b->len = 0;
+  tf_buf_put(b, times, sizeof times);
+  int64_t f[20];
+  int k = 0;
+  f[k++] = intern(h, a0);
+  f[k++] = c->s[0].port;
+  f[k++] = intern(h, a1);
+  f[k++] = c->s[1].port;
+  f[k++] = (int)r->verdict;
+  f[k++] = r->has_rst ? r->rst_by : -1;
+  f[k++] = r->has_rst ? (int)r->cause : -1;
+  f[k++] = r->has_rst ? intern(h, tlsfin_confidence_name(r->confidence)) : -1;
+  f[k++] = r->has_rst ? intern_or_none(h, r->rst_detail) : -1;
+  f[k++] = r->first_close;
+  f[k++] = intern_or_none(h, v);
+  f[k++] = r->is_tls ? intern_or_none(h, r->handshake) : -1;
+  f[k++] = r->is_tls ? (int)c->tls.d[0].cn : 0;
+  f[k++] = r->is_tls ? (int)c->tls.d[1].cn : 0;
+  f[k++] = r->truncated ? 1 : 0;
+  f[k++] = r->is_tls ? intern_or_none(h, c->tls.sni) : -1;
+  for (int i = 0; i < k; i++) {
+    tf_buf_i64(b, f[i]);
+    tf_buf_put(b, ",", 1);
+  }
+  for (int d = 0; d < 2; d++) {
+    tf_buf_u64(b, c->s[d].bytes);
+    tf_buf_put(b, ",", 1);
+  }
+  k = 0;
+  f[k++] = intern(h, r->explain);
+  f[k++] = intern_or_none(h, hend);
+  f[k++] = r->has_rst ? intern_or_none(h, r->kernel_reason) : -1;
+  f[k++] = intern(h, wf);
+  for (int i = 0; i < k; i++) {
+    tf_buf_i64(b, f[i]);
+    tf_buf_put(b, ",", 1);
+  }
   const struct tf_ladder *l = c->ladder;
-  tf_buf_printf(&h->b, "%llu", l ? (unsigned long long)l->total : 0ull);
+  tf_buf_put(b, "[", 1);
+  tf_buf_u64(b, l ? l->total : 0);
   double prev = c->first_ts;
   for (unsigned i = 0; l && i < l->n; i++) {
     const struct tf_ladder_row *row = tf_ladder_row_at(l, i);
@@ -268,13 +294,17 @@ static void html_conn(void *ctx, const struct tf_conn *c,
     tf_tls_notes(notes, sizeof notes, c, row->gpkt, row->dir);
     double dt = (row->ts - prev) * 1e6;
     prev = row->ts;
-    tf_buf_printf(
-        &h->b, ",%lld,%u,%u,%u,%ld,%llu", dt > 0 ? (long long)(dt + 0.5) : 0ll,
-        row->dir, row->flags, row->len,
-        notes[0] ? intern(h, notes + 1) : -1, /* notes start with ' ' */
-        (unsigned long long)row->no);
+    int64_t rf[5] = {dt > 0 ? (int64_t)(dt + 0.5) : 0, row->dir, row->flags,
+                     row->len,
+                     notes[0] ? intern(h, notes + 1) : -1}; /* ' ' first */
+    for (int j = 0; j < 5; j++) {
+      tf_buf_put(b, ",", 1);
+      tf_buf_i64(b, rf[j]);
+    }
+    tf_buf_put(b, ",", 1);
+    tf_buf_u64(b, row->no);
   }
-  tf_buf_printf(&h->b, "]]");
+  tf_buf_put(b, "]]", 2);
   if (h->b.oom)
     h->oom = true;
   if (h->oom)

@@ -24,6 +24,11 @@ struct tf_buf {
 void tf_buf_printf(struct tf_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void tf_buf_json_str(struct tf_buf *b, const char *s); /* quoted, escaped */
+/* Appends without printf (the hot paths): bytes as they are, and numbers
+ * in decimal. */
+void tf_buf_put(struct tf_buf *b, const void *s, size_t n);
+void tf_buf_u64(struct tf_buf *b, uint64_t v);
+void tf_buf_i64(struct tf_buf *b, int64_t v);
 void tf_buf_free(struct tf_buf *b);
 
 void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
