@@ -2,8 +2,9 @@
 /* Fuzz target: whole capture files (pcap/pcapng) through libpcap, the
  * decoders, the flow table and the TLS dissector, in every output format
  * but the ladder (one connection, asked for by number).  The HTML report
- * runs with a tiny memory budget, so that its rows and strings go through
- * their temporary files (docs/html.md, "Memory"). */
+ * and --annotate run with a tiny memory budget, so that their rows,
+ * strings and notes go through their temporary files (docs/html.md,
+ * "Memory"). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct tlsfin_analyze *a = tlsfin_analyze_new();
     tlsfin_analyze_set_output(a, out);
     tlsfin_analyze_set_format(a, formats[i]);
+    /* --annotate once: its notes through their sort's runs, and its second
+     * pass over the spooled stream */
+    if (i == 0 && tlsfin_analyze_set_annotate(a, "/dev/null") < 0) {
+      tlsfin_analyze_free(a);
+      fclose(in);
+      fclose(out);
+      return 0;
+    }
     /* bad input is expected (-1); only crashes and leaks matter */
     (void)tlsfin_analyze_stream(a, in, "fuzz");
     tlsfin_analyze_finish(a);
