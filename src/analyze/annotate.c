@@ -154,9 +154,8 @@ struct tf_annot *tf_annot_new(const char *out, char *err, size_t errlen) {
     return NULL;
   }
   struct tf_annot *an = calloc(1, sizeof *an);
-  const char *sm = getenv("TLSFIN_SORT_MEM");
   if (an)
-    an->notes = tf_xsort_new(sm && *sm ? strtoull(sm, NULL, 10) : NOTES_MEM);
+    an->notes = tf_xsort_new(tf_sort_budget(NOTES_MEM));
   if (!an || !an->notes || !(an->out = strdup(out))) {
     if (an)
       tf_xsort_free(an->notes);

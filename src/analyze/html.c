@@ -9,12 +9,10 @@
 #include "html.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "report.h"
@@ -72,9 +70,7 @@ struct tf_html {
   size_t strs_mem, strs_bytes; /* budget; all strings' bytes */
   uint32_t *slots;             /* open addressing: string index + 1, 0 empty */
   size_t nslots;
-  int sfd;              /* the strings' file, -1 until needed */
-  uint64_t sdisk, send; /* bytes in the file; and in the stage after them */
-  char *stage;
+  struct tf_spill sfile; /* the strings past the budget */
   char **inputs;
   size_t ninputs;
   bool oom;
@@ -105,35 +101,12 @@ static bool rehash(struct tf_html *h) {
   return true;
 }
 
-static bool disk_fail(struct tf_html *h, const char *what, int e) {
+/* The strings' file failed: its reason is the report's. */
+static bool file_fail(struct tf_html *h) {
   if (!h->err[0])
-    snprintf(h->err, sizeof h->err, "%s a temporary file in %s: %s", what,
-             tf_tmp_dir(), strerror(e));
+    snprintf(h->err, sizeof h->err, "%s", h->sfile.err);
   h->oom = true;
   return false;
-}
-
-static bool put_all(struct tf_html *h, const char *p, size_t n) {
-  if (tf_pwrite_all(h->sfd, p, n, h->sdisk) < 0)
-    return disk_fail(h, "writing", errno);
-  h->sdisk += n;
-  return true;
-}
-
-static bool stage_flush(struct tf_html *h) {
-  size_t n = (size_t)(h->send - h->sdisk);
-  return !n || put_all(h, h->stage, n);
-}
-
-/* A string of the file into buf (len bytes): the stage holds the newest. */
-static bool disk_read(struct tf_html *h, uint64_t off, size_t len, char *buf) {
-  if (off >= h->sdisk) {
-    memcpy(buf, h->stage + (off - h->sdisk), len);
-    return true;
-  }
-  if (tf_pread_all(h->sfd, buf, len, off) < 0)
-    return disk_fail(h, "reading", errno);
-  return true;
 }
 
 /* Whether table entry e holds s (len bytes, same hash). */
@@ -148,33 +121,12 @@ static bool str_is(struct tf_html *h, const struct str *e, const char *s,
     h->oom = true;
     return false;
   }
-  bool same = disk_read(h, e->u.off, len, buf) && !memcmp(buf, s, len);
+  bool same = tf_spill_read(&h->sfile, e->u.off, buf, len) == 0
+                  ? !memcmp(buf, s, len)
+                  : file_fail(h);
   if (buf != small)
     free(buf);
   return same;
-}
-
-/* Appends s to the strings' file. */
-static bool disk_add(struct tf_html *h, struct str *e, const char *s,
-                     size_t len) {
-  if (h->sfd < 0) {
-    if ((h->sfd = tf_tmp_fd(h->err, sizeof h->err)) < 0 ||
-        !(h->stage = malloc(STAGE))) {
-      h->oom = true;
-      return false;
-    }
-  }
-  e->u.off = h->send;
-  if (h->send - h->sdisk + len > STAGE && !stage_flush(h))
-    return false;
-  if (len > STAGE) { /* bigger than the stage: straight out */
-    if (!put_all(h, s, len))
-      return false;
-  } else {
-    memcpy(h->stage + (h->send - h->sdisk), s, len);
-  }
-  h->send += len;
-  return true;
 }
 
 /* The index of s in the string table, adding it: -1 when out of memory or
@@ -211,9 +163,10 @@ static long intern(struct tf_html *h, const char *s) {
   if (h->strs_bytes + len + 1 <= h->strs_mem) {
     if (!(e->u.s = strdup(s)))
       goto oom;
-  } else if (disk_add(h, e, s, len)) {
+  } else if (tf_spill_append(&h->sfile, s, len, &e->u.off) == 0) {
     e->len |= STR_DISK;
   } else {
+    file_fail(h);
     return -1;
   }
   h->strs_bytes += len + 1;
@@ -322,16 +275,14 @@ static void html_conn(void *ctx, const struct tf_conn *c,
 
 struct tf_html *tf_html_new(FILE *out) {
   struct tf_html *h = calloc(1, sizeof *h);
-  const char *sm = getenv("TLSFIN_SORT_MEM");
-  if (h && !(h->rows =
-                 tf_xsort_new(sm && *sm ? strtoull(sm, NULL, 10) : ROWS_MEM))) {
+  if (!h)
+    return NULL;
+  if (!(h->rows = tf_xsort_new(tf_sort_budget(ROWS_MEM)))) {
     free(h);
     return NULL;
   }
-  if (!h)
-    return NULL;
-  h->strs_mem = sm && *sm ? strtoull(sm, NULL, 10) : STRS_MEM;
-  h->sfd = -1;
+  h->strs_mem = tf_sort_budget(STRS_MEM);
+  h->sfile.cap = STAGE;
   h->out = out;
   h->sink = (struct tf_sink){.ctx = h, .conn = html_conn};
   return h;
@@ -393,8 +344,7 @@ static void json_str(FILE *f, const char *s) {
 /* The string table: the file's strings, in the order they were written,
  * come back through a window of it. */
 static int write_strings(struct tf_html *h, FILE *f) {
-  if (h->sfd >= 0 && !stage_flush(h))
-    return -1;
+  uint64_t end = h->sfile.disk + h->sfile.len;
   char *win = NULL;
   size_t wcap = 0, wlen = 0;
   uint64_t woff = 0;
@@ -421,9 +371,11 @@ static int write_strings(struct tf_html *h, FILE *f) {
         wcap = want;
       }
       woff = e->u.off;
-      wlen = h->sdisk - woff < wcap - 1 ? (size_t)(h->sdisk - woff) : wcap - 1;
-      if (wlen < len || !disk_read(h, woff, wlen, win)) {
-        disk_fail(h, "reading", EIO);
+      wlen = end - woff < wcap - 1 ? (size_t)(end - woff) : wcap - 1;
+      if (wlen < len) /* never: every string was appended whole */
+        snprintf(h->sfile.err, sizeof h->sfile.err, "a string was cut short");
+      if (wlen < len || tf_spill_read(&h->sfile, woff, win, wlen) < 0) {
+        file_fail(h);
         rc = -1;
         break;
       }
@@ -641,9 +593,7 @@ void tf_html_free(struct tf_html *h) {
   for (size_t i = 0; i < h->nstrs; i++)
     if (!(h->strs[i].len & STR_DISK))
       free(h->strs[i].u.s);
-  if (h->sfd >= 0)
-    close(h->sfd);
-  free(h->stage);
+  tf_spill_close(&h->sfile);
   for (size_t i = 0; i < h->ninputs; i++)
     free(h->inputs[i]);
   free(h->strs);

@@ -37,16 +37,12 @@ struct tf_records {
   struct pend *pending;
   size_t pend_cap; /* ring indexed by id - emit_id */
   size_t pend_head;
-  size_t pend_bytes;  /* formatted records held in memory */
-  int spill;          /* records held past PEND_MEM_MAX: a file, or -1 */
-  bool spill_failed;  /* none could be made: said once, kept in memory */
-  uint64_t spill_end; /* bytes spilled */
-  /* The spill's tail not yet written: records go to the file in big
-   * writes, and come back with one pread each (FILE's fseek per record
-   * cost a flush, a seek and a read each). */
-  char *sbuf;
-  size_t sbuf_len;
-  uint64_t spill_disk; /* bytes in the file: sbuf holds the rest */
+  size_t pend_bytes; /* formatted records held in memory */
+  /* Records held past PEND_MEM_MAX: they go to the file in big writes,
+   * and come back with one pread each (FILE's fseek per record cost a
+   * flush, a seek and a read each). */
+  struct tf_spill spill;
+  bool spill_failed; /* none could be made: said once, kept in memory */
   uint64_t emit_id;
 };
 
@@ -62,59 +58,38 @@ static void emit_pending(struct tf_records *r, struct pend *p) {
     r->pend_bytes -= p->len;
   } else if (p->kind == PEND_SPILLED) {
     char buf[65536];
-    uint64_t off = p->off, left = p->len;
-    while (left && off < r->spill_disk) {
+    for (uint64_t off = p->off, left = p->len; left;) {
       size_t want = left < sizeof buf ? (size_t)left : sizeof buf;
-      if (off + want > r->spill_disk)
-        want = (size_t)(r->spill_disk - off);
-      ssize_t n = pread(r->spill, buf, want, (off_t)off);
-      if (n <= 0) {
+      if (tf_spill_read(&r->spill, off, buf, want) < 0) {
         r->status = -1;
         break;
       }
-      rec_write(r, buf, (size_t)n);
-      off += (uint64_t)n;
-      left -= (uint64_t)n;
+      rec_write(r, buf, want);
+      off += want;
+      left -= want;
     }
-    if (left && off >= r->spill_disk)
-      rec_write(r, r->sbuf + (off - r->spill_disk), (size_t)left);
   }
   memset(p, 0, sizeof *p);
 }
 
 #define SPILL_BUF (1u << 20)
 
-/* Appends a record to the spill: 0, or -1 when it cannot be kept there. */
-static int spill_put(struct tf_records *r, const char *s, size_t len) {
-  if (r->spill < 0) {
-    char err[300] = "";
-    if (r->spill_failed || (r->spill = tf_tmp_fd(err, sizeof err)) < 0) {
-      if (!r->spill_failed)
-        fprintf(stderr,
-                "tlsfin analyze: warning: records waiting for a long "
-                "connection stay in memory: %s\n",
-                err);
-      r->spill_failed = true;
-      return -1;
-    }
-  }
-  if (!r->sbuf && !(r->sbuf = malloc(SPILL_BUF)))
+/* Appends a record to the spill, *off where: 0, or -1 when it cannot be
+ * kept there. */
+static int spill_put(struct tf_records *r, const char *s, size_t len,
+                     uint64_t *off) {
+  if (r->spill_failed)
     return -1;
-  if (r->sbuf_len + len > SPILL_BUF) {
-    if (tf_pwrite_all(r->spill, r->sbuf, r->sbuf_len, r->spill_disk) < 0)
-      return -1;
-    r->spill_disk += r->sbuf_len;
-    r->sbuf_len = 0;
+  if (tf_spill_append(&r->spill, s, len, off) == 0)
+    return 0;
+  if (!r->spill.open) { /* no file could be made: said once */
+    fprintf(stderr,
+            "tlsfin analyze: warning: records waiting for a long "
+            "connection stay in memory: %s\n",
+            r->spill.err);
+    r->spill_failed = true;
   }
-  if (len > SPILL_BUF) { /* a record bigger than the buffer: straight out */
-    if (tf_pwrite_all(r->spill, s, len, r->spill_disk) < 0)
-      return -1;
-    r->spill_disk += len;
-  } else {
-    memcpy(r->sbuf + r->sbuf_len, s, len);
-    r->sbuf_len += len;
-  }
-  return 0;
+  return -1;
 }
 
 /* An entry for a record, in memory or, past PEND_MEM_MAX, in the spill
@@ -122,10 +97,9 @@ static int spill_put(struct tf_records *r, const char *s, size_t len) {
 static struct pend make_pend(struct tf_records *r, char *s, size_t len) {
   struct pend p = {0};
   p.len = (uint32_t)len;
-  if (r->pend_bytes + p.len > PEND_MEM_MAX && spill_put(r, s, p.len) == 0) {
+  if (r->pend_bytes + p.len > PEND_MEM_MAX &&
+      spill_put(r, s, p.len, &p.off) == 0) {
     p.kind = PEND_SPILLED;
-    p.off = r->spill_end;
-    r->spill_end += p.len;
     free(s);
     return p;
   }
@@ -239,7 +213,7 @@ struct tf_records *tf_records_new(FILE *out, enum tf_rec_format f, bool color,
   r->color = color;
   r->ordered = ordered;
   r->emit_id = 1;
-  r->spill = -1;
+  r->spill.cap = SPILL_BUF;
   r->sink.ctx = r;
   r->sink.conn = records_conn;
   return r;
@@ -266,9 +240,7 @@ void tf_records_free(struct tf_records *r) {
     if (r->pending[i].kind == PEND_MEM)
       free(r->pending[i].s);
   free(r->pending);
-  if (r->spill >= 0)
-    close(r->spill);
-  free(r->sbuf);
+  tf_spill_close(&r->spill);
   free(r);
 }
 

@@ -160,6 +160,77 @@ int tf_pread_all(int fd, void *p, size_t n, uint64_t off) {
   return 0;
 }
 
+size_t tf_sort_budget(size_t dflt) {
+  const char *m = getenv("TLSFIN_SORT_MEM");
+  return m && *m ? (size_t)strtoull(m, NULL, 10) : dflt;
+}
+
+static int spill_fail(struct tf_spill *s, const char *what, int e) {
+  snprintf(s->err, sizeof s->err, "%s a temporary file in %s: %s", what,
+           tf_tmp_dir(), strerror(e));
+  return -1;
+}
+
+int tf_spill_append(struct tf_spill *s, const void *p, size_t n,
+                    uint64_t *off) {
+  if (!s->open) {
+    if ((s->fd = tf_tmp_fd(s->err, sizeof s->err)) < 0)
+      return -1;
+    s->open = true;
+  }
+  if (!s->stage && !(s->stage = malloc(s->cap))) {
+    snprintf(s->err, sizeof s->err, "out of memory");
+    return -1;
+  }
+  *off = s->disk + s->len;
+  if (s->len + n > s->cap) { /* the block out first */
+    if (tf_pwrite_all(s->fd, s->stage, s->len, s->disk) < 0)
+      return spill_fail(s, "writing", errno);
+    s->disk += s->len;
+    s->len = 0;
+  }
+  if (n > s->cap) { /* bigger than a block: straight out */
+    if (tf_pwrite_all(s->fd, p, n, s->disk) < 0)
+      return spill_fail(s, "writing", errno);
+    s->disk += n;
+  } else {
+    if (n)
+      memcpy(s->stage + s->len, p, n);
+    s->len += n;
+  }
+  return 0;
+}
+
+int tf_spill_read(struct tf_spill *s, uint64_t off, void *p, size_t n) {
+  char *d = p;
+  if (off < s->disk) { /* the part in the file */
+    size_t k = off + n <= s->disk ? n : (size_t)(s->disk - off);
+    if (tf_pread_all(s->fd, d, k, off) < 0)
+      return spill_fail(s, "reading", errno);
+    d += k;
+    n -= k;
+    off += k;
+  }
+  if (n) { /* the part still in the block */
+    if (off - s->disk + n > s->len) {
+      snprintf(s->err, sizeof s->err, "read past the end of a spill");
+      return -1;
+    }
+    memcpy(d, s->stage + (off - s->disk), n);
+  }
+  return 0;
+}
+
+void tf_spill_close(struct tf_spill *s) {
+  if (s->open)
+    close(s->fd);
+  free(s->stage);
+  s->open = false;
+  s->stage = NULL;
+  s->len = 0;
+  s->disk = 0;
+}
+
 static const char *tmpdir(void) { return tf_tmp_dir(); }
 
 static int open_file(struct tf_xsort *x) {

@@ -12,6 +12,7 @@
 #ifndef TLSFIN_ANALYZE_XSORT_H
 #define TLSFIN_ANALYZE_XSORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,28 @@ const char *tf_tmp_dir(void); /* $TMPDIR, or /tmp */
  * nothing, EIO for a file that ended first). */
 int tf_pwrite_all(int fd, const void *p, size_t n, uint64_t off);
 int tf_pread_all(int fd, void *p, size_t n, uint64_t off);
+
+/* A memory budget: TLSFIN_SORT_MEM (bytes) when set, which the tests use
+ * to send small captures through the temporary files; otherwise dflt. */
+size_t tf_sort_budget(size_t dflt);
+
+/* An append-only temporary file written in blocks of cap bytes: what was
+ * appended reads back at its offset, also while it still waits in the
+ * block.  Zero it, set cap, and the file is made at the first append. */
+struct tf_spill {
+  size_t cap;    /* the block's size */
+  int fd;        /* the file, once open */
+  bool open;     /* fd is the file */
+  char *stage;   /* the block not yet written */
+  size_t len;    /* bytes in stage */
+  uint64_t disk; /* bytes in the file: stage holds [disk, disk + len) */
+  char err[256]; /* why the last call failed */
+};
+/* Appends n bytes, *off where they start: 0, or -1 with err set. */
+int tf_spill_append(struct tf_spill *s, const void *p, size_t n, uint64_t *off);
+/* n bytes at off (appended before, whole): 0, or -1 with err set. */
+int tf_spill_read(struct tf_spill *s, uint64_t off, void *p, size_t n);
+void tf_spill_close(struct tf_spill *s);
 
 /* Records added, and runs written to the temporary file (tests). */
 uint64_t tf_xsort_count(const struct tf_xsort *x);
