@@ -373,36 +373,21 @@ static bool same_as_out(const struct tf_annot *an, const char *path) {
 /* Copies in to an unlinked temporary file: the replay reads it again
  * through /proc/self/fd (nothing is left behind, even after a crash). */
 static int spool(struct input *in, FILE *f, char *err, size_t errlen) {
-  const char *dir = getenv("TMPDIR");
-  if (!dir || !*dir)
-    dir = "/tmp";
-  char path[PATH_MAX];
-  if (snprintf(path, sizeof path, "%s/tlsfin-spool-XXXXXX", dir) >=
-      (int)sizeof path) {
-    snprintf(err, errlen, "%s: TMPDIR is too long", in->name);
-    return -1;
-  }
-  int fd = mkstemp(path);
+  char why[256];
+  int fd = tf_tmp_fd(why, sizeof why);
   if (fd < 0) {
-    snprintf(err, errlen, "%s: cannot spool it for --annotate in %s: %s",
-             in->name, dir, strerror(errno));
+    snprintf(err, errlen, "%s: cannot spool it for --annotate: %s", in->name,
+             why);
     return -1;
   }
-  unlink(path);
   char buf[65536];
   size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-    for (size_t off = 0; off < n;) {
-      ssize_t w = write(fd, buf + off, n - off);
-      if (w < 0 && errno == EINTR)
-        continue;
-      if (w <= 0) {
-        snprintf(err, errlen, "%s: spooling it for --annotate in %s: %s",
-                 in->name, dir, strerror(w < 0 ? errno : EIO));
-        close(fd);
-        return -1;
-      }
-      off += (size_t)w;
+  for (uint64_t off = 0; (n = fread(buf, 1, sizeof buf, f)) > 0; off += n) {
+    if (tf_pwrite_all(fd, buf, n, off) < 0) {
+      snprintf(err, errlen, "%s: spooling it for --annotate in %s: %s",
+               in->name, tf_tmp_dir(), strerror(errno));
+      close(fd);
+      return -1;
     }
   }
   if (ferror(f)) {
