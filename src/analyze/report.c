@@ -145,9 +145,7 @@ static void buf_u64(struct tf_buf *b, uint64_t v) {
   buf_put(b, s, (size_t)(t + 23 - s));
 }
 
-void tf_buf_put(struct tf_buf *b, const void *s, size_t n) { buf_put(b, s, n); }
-void tf_buf_u64(struct tf_buf *b, uint64_t v) { buf_u64(b, v); }
-void tf_buf_i64(struct tf_buf *b, int64_t v) {
+static void buf_i64(struct tf_buf *b, int64_t v) {
   if (v < 0) {
     buf_put(b, "-", 1);
     buf_u64(b, -(uint64_t)v);
@@ -155,6 +153,10 @@ void tf_buf_i64(struct tf_buf *b, int64_t v) {
     buf_u64(b, (uint64_t)v);
   }
 }
+
+void tf_buf_put(struct tf_buf *b, const void *s, size_t n) { buf_put(b, s, n); }
+void tf_buf_u64(struct tf_buf *b, uint64_t v) { buf_u64(b, v); }
+void tf_buf_i64(struct tf_buf *b, int64_t v) { buf_i64(b, v); }
 
 /* A small printf for the hot JSON path (vsnprintf per field was most of
  * the cost of analyze on large captures): %s raw string, %q JSON-quoted
@@ -180,16 +182,9 @@ static void jfmt(struct tf_buf *b, const char *fmt, ...) {
     case 'q':
       tf_buf_json_str(b, va_arg(ap, const char *));
       break;
-    case 'd': {
-      int v = va_arg(ap, int);
-      if (v < 0) {
-        buf_put(b, "-", 1);
-        buf_u64(b, (uint64_t)(-(int64_t)v));
-      } else {
-        buf_u64(b, (uint64_t)v);
-      }
+    case 'd':
+      buf_i64(b, va_arg(ap, int));
       break;
-    }
     case 'u':
       buf_u64(b, va_arg(ap, unsigned));
       break;
