@@ -339,8 +339,7 @@ static void put_record(struct tf_par *p, uint64_t id, struct item *it) {
   size_t len = it->id_at + (size_t)nl + tail;
   char *s = it->text ? malloc(len + 1) : NULL;
   if (!s) {
-    if ((s = malloc(1)))
-      tf_records_put(p->records, id, s, 0);
+    tf_records_put(p->records, id, NULL, 0);
     return;
   }
   memcpy(s, it->text, it->id_at);

@@ -47,7 +47,7 @@ struct tf_records {
 };
 
 static void rec_write(struct tf_records *r, const char *s, size_t n) {
-  if (fwrite(s, 1, n, r->out) != n)
+  if (n && fwrite(s, 1, n, r->out) != n)
     r->status = -1;
 }
 
@@ -195,8 +195,6 @@ static void records_conn(void *ctx, const struct tf_conn *c,
      * empty, so that the ones held behind it still go out in order */
     tf_buf_free(&b);
     fprintf(stderr, "tlsfin: out of memory: a record was lost\n");
-    if (!(b.p = malloc(1)))
-      return;
   }
   queue_record(r, c->id, b.p, b.len);
   if (r->flush && fflush(r->out) != 0)

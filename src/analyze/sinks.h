@@ -30,7 +30,9 @@ void tf_records_format(struct tf_buf *b, enum tf_rec_format f,
                        const struct tf_conn *c, const struct tf_result *r,
                        bool color, bool process);
 /* A record formatted elsewhere (analyze -j), malloc'd: the records own
- * it.  ids count from 1 without gaps, as the engine numbers them. */
+ * it.  ids count from 1 without gaps, as the engine numbers them; a
+ * record lost to memory is put as NULL (len 0), so that the ones after it
+ * still go out. */
 void tf_records_put(struct tf_records *r, uint64_t id, char *s, size_t len);
 /* Flush each record as it is written (pipes, -l, watch). */
 void tf_records_set_flush(struct tf_records *r, bool on);
