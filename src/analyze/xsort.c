@@ -47,8 +47,7 @@ struct tf_xsort {
   size_t alen, acap;
   struct mrec *recs;
   size_t n, rcap;
-  int fd; /* the temporary file, -1 until a run is written */
-  uint64_t fend;
+  struct tf_spill file; /* the runs, made at the first */
   struct run *runs;
   size_t nruns, runcap;
   uint64_t count;
@@ -78,7 +77,7 @@ struct tf_xsort *tf_xsort_new(size_t mem) {
   if (!x)
     return NULL;
   x->mem = mem < 64 ? 64 : mem > MEM_MAX ? MEM_MAX : mem;
-  x->fd = -1;
+  x->file.cap = STAGE;
   x->taken = -1;
   return x;
 }
@@ -86,8 +85,7 @@ struct tf_xsort *tf_xsort_new(size_t mem) {
 void tf_xsort_free(struct tf_xsort *x) {
   if (!x)
     return;
-  if (x->fd >= 0)
-    close(x->fd);
+  tf_spill_close(&x->file);
   for (size_t i = 0; i < x->nsrcs; i++)
     free(x->srcs[i].buf);
   free(x->srcs);
@@ -231,24 +229,6 @@ void tf_spill_close(struct tf_spill *s) {
   s->disk = 0;
 }
 
-static const char *tmpdir(void) { return tf_tmp_dir(); }
-
-static int open_file(struct tf_xsort *x) {
-  if ((x->fd = tf_tmp_fd(x->err, sizeof x->err)) < 0) {
-    x->failed = true;
-    return -1;
-  }
-  return 0;
-}
-
-static int put(struct tf_xsort *x, const char *s, size_t n) {
-  if (tf_pwrite_all(x->fd, s, n, x->fend) < 0)
-    return fail(x, "writing a temporary file in %s: %s", tmpdir(),
-                strerror(errno));
-  x->fend += n;
-  return 0;
-}
-
 static int by_key(const void *a, const void *b) {
   const struct mrec *p = a, *q = b;
   if (p->key != q->key)
@@ -258,8 +238,6 @@ static int by_key(const void *a, const void *b) {
 
 /* The run in memory, sorted, to the end of the file. */
 static int spill(struct tf_xsort *x) {
-  if (x->fd < 0 && open_file(x) < 0)
-    return -1;
   if (x->nruns == x->runcap) {
     size_t cap = x->runcap ? x->runcap * 2 : 16;
     struct run *r = realloc(x->runs, cap * sizeof *r);
@@ -269,31 +247,17 @@ static int spill(struct tf_xsort *x) {
     x->runcap = cap;
   }
   qsort(x->recs, x->n, sizeof *x->recs, by_key);
-  char stage[STAGE];
-  size_t sl = 0;
-  uint64_t start = x->fend;
+  uint64_t start = x->file.disk + x->file.len, at;
   for (size_t i = 0; i < x->n; i++) {
     const struct mrec *m = &x->recs[i];
-    if (sl + HDR > sizeof stage) {
-      if (put(x, stage, sl) < 0)
-        return -1;
-      sl = 0;
-    }
-    memcpy(stage + sl, &m->key, sizeof m->key);
-    memcpy(stage + sl + sizeof m->key, &m->len, sizeof m->len);
-    sl += HDR;
-    if (sl + m->len > sizeof stage) { /* flush, then the bytes as they are */
-      if (put(x, stage, sl) < 0 || put(x, x->arena + m->off, m->len) < 0)
-        return -1;
-      sl = 0;
-    } else {
-      memcpy(stage + sl, x->arena + m->off, m->len);
-      sl += m->len;
-    }
+    char hdr[HDR];
+    memcpy(hdr, &m->key, sizeof m->key);
+    memcpy(hdr + sizeof m->key, &m->len, sizeof m->len);
+    if (tf_spill_append(&x->file, hdr, HDR, &at) < 0 ||
+        tf_spill_append(&x->file, x->arena + m->off, m->len, &at) < 0)
+      return fail(x, "%s", x->file.err);
   }
-  if (sl && put(x, stage, sl) < 0)
-    return -1;
-  x->runs[x->nruns++] = (struct run){start, x->fend};
+  x->runs[x->nruns++] = (struct run){start, x->file.disk + x->file.len};
   x->n = 0;
   x->alen = 0;
   return 0;
@@ -346,7 +310,7 @@ static int fill(struct tf_xsort *x, struct src *s, size_t want) {
     if (s->pos == s->end) {
       if (s->bend == s->bstart)
         return 0;
-      return fail(x, "a temporary file in %s was cut short", tmpdir());
+      return fail(x, "a temporary file in %s was cut short", tf_tmp_dir());
     }
     if (s->bstart) { /* what is left to the front */
       memmove(s->buf, s->buf + s->bstart, s->bend - s->bstart);
@@ -363,14 +327,10 @@ static int fill(struct tf_xsort *x, struct src *s, size_t want) {
     size_t room = s->cap - s->bend;
     if (room > s->end - s->pos)
       room = (size_t)(s->end - s->pos);
-    ssize_t r = pread(x->fd, s->buf + s->bend, room, (off_t)s->pos);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      return fail(x, "reading a temporary file in %s: %s", tmpdir(),
-                  r < 0 ? strerror(errno) : "cut short");
-    s->bend += (size_t)r;
-    s->pos += (uint64_t)r;
+    if (tf_spill_read(&x->file, s->pos, s->buf + s->bend, room) < 0)
+      return fail(x, "%s", x->file.err);
+    s->bend += room;
+    s->pos += room;
   }
   return 1;
 }
@@ -394,10 +354,11 @@ static int load(struct tf_xsort *x, size_t k) {
   memcpy(&s->key, s->buf + s->bstart, sizeof s->key);
   memcpy(&len, s->buf + s->bstart + sizeof s->key, sizeof len);
   if (len >= (uint32_t)INT32_MAX)
-    return fail(x, "a temporary file in %s is corrupt", tmpdir());
+    return fail(x, "a temporary file in %s is corrupt", tf_tmp_dir());
   if ((rc = fill(x, s, HDR + len)) <= 0)
-    return rc < 0 ? -1
-                  : fail(x, "a temporary file in %s was cut short", tmpdir());
+    return rc < 0
+               ? -1
+               : fail(x, "a temporary file in %s was cut short", tf_tmp_dir());
   s->p = s->buf + s->bstart + HDR;
   s->len = len;
   s->bstart += HDR + len;
