@@ -142,11 +142,42 @@ const struct tf_engine_stats *tf_engine_stats(const struct tf_engine *e) {
 
 /* ---- connection table ---- */
 
+/* Addresses compared with a constant length, so the compiler inlines the
+ * compare (a call to memcmp with a variable length was ~3 % of analyze's
+ * time on captures of short connections: every packet compares two). */
+static inline bool addr_eq(uint8_t af, const uint8_t *a, const uint8_t *b) {
+  return af == 4 ? !memcmp(a, b, 4) : !memcmp(a, b, 16);
+}
+
+/* Big-endian loads: comparing them as numbers orders the bytes as
+ * memcmp does. */
+static inline uint64_t be64(const uint8_t *a) {
+  uint64_t v;
+  memcpy(&v, a, 8);
+  return __builtin_bswap64(v);
+}
+static inline uint32_t be32(const uint8_t *a) {
+  uint32_t v;
+  memcpy(&v, a, 4);
+  return __builtin_bswap32(v);
+}
+
+/* <0, 0, >0 as memcmp of the addresses, then the ports. */
 static int ep_cmp(uint8_t af, const uint8_t *a1, uint16_t p1, const uint8_t *a2,
                   uint16_t p2) {
-  int c = memcmp(a1, a2, af == 4 ? 4 : 16);
-  if (c)
-    return c;
+  if (af == 4) {
+    uint32_t x = be32(a1), y = be32(a2);
+    if (x != y)
+      return x < y ? -1 : 1;
+  } else {
+    uint64_t x = be64(a1), y = be64(a2);
+    if (x == y) {
+      x = be64(a1 + 8);
+      y = be64(a2 + 8);
+    }
+    if (x != y)
+      return x < y ? -1 : 1;
+  }
   return (int)p1 - (int)p2;
 }
 
@@ -181,13 +212,12 @@ uint32_t tf_engine_hash(const struct tf_pkt *p) { return tuple_hash(p); }
 static int match(const struct tf_conn *c, const struct tf_pkt *p) {
   if (c->af != p->af)
     return -1;
-  size_t n = p->af == 4 ? 4 : 16;
   const struct tf_side *s0 = &c->s[0], *s1 = &c->s[1];
   if (s0->port == p->sport && s1->port == p->dport &&
-      !memcmp(s0->addr, p->src, n) && !memcmp(s1->addr, p->dst, n))
+      addr_eq(p->af, s0->addr, p->src) && addr_eq(p->af, s1->addr, p->dst))
     return 0;
   if (s1->port == p->sport && s0->port == p->dport &&
-      !memcmp(s1->addr, p->src, n) && !memcmp(s0->addr, p->dst, n))
+      addr_eq(p->af, s1->addr, p->src) && addr_eq(p->af, s0->addr, p->dst))
     return 1;
   return -1;
 }
