@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "community_id.h"
 #include "tlsdec.h"
@@ -86,26 +89,77 @@ static int buf_reserve(struct tf_buf *b, size_t n) {
   return 0;
 }
 
-static void buf_put(struct tf_buf *b, const char *s, size_t n) {
-  if (buf_reserve(b, n) < 0)
+/* Inline, so that a literal's constant length makes memcpy a few moves
+ * (LIT): a record is some sixty small appends. */
+static inline void buf_put(struct tf_buf *b, const char *s, size_t n) {
+  if (b->cap - b->len <= n && buf_reserve(b, n) < 0)
     return;
   memcpy(b->p + b->len, s, n);
   b->len += n;
   b->p[b->len] = 0;
 }
+#define LIT(b, s) buf_put((b), (s), sizeof(s) - 1)
+static inline void buf_str(struct tf_buf *b, const char *s) {
+  buf_put(b, s, strlen(s));
+}
+static inline void buf_bool(struct tf_buf *b, bool v) {
+  if (v)
+    LIT(b, "true");
+  else
+    LIT(b, "false");
+}
+
+/* How many bytes from p (n of them) need no care in a JSON string: not a
+ * quote or backslash, not a control or DEL, not past ASCII (RFC 8259 §7;
+ * those are checked as UTF-8).  Sixteen at a time where SSE2 is (every
+ * x86-64): a record's strings (explain, the filter, the history) are
+ * half of it. */
+static size_t json_plain(const unsigned char *p, size_t n) {
+  size_t i = 0;
+#ifdef __SSE2__
+  const __m128i flip = _mm_set1_epi8((char)0x80);
+  const __m128i ctl = _mm_set1_epi8((char)(0x20 ^ 0x80)); /* < 0x20 */
+  const __m128i del = _mm_set1_epi8((char)(0x7e ^ 0x80)); /* > 0x7e */
+  const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+  for (; i + 16 <= n; i += 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+    __m128i u = _mm_xor_si128(v, flip); /* unsigned order as signed */
+    __m128i bad = _mm_or_si128(
+        _mm_or_si128(_mm_cmplt_epi8(u, ctl), _mm_cmpgt_epi8(u, del)),
+        _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+    int m = _mm_movemask_epi8(bad);
+    if (m)
+      return i + (size_t)__builtin_ctz((unsigned)m);
+  }
+#endif
+  while (i < n && p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\')
+    i++;
+  return i;
+}
 
 /* JSON string: runs of plain characters are copied at once (this is on the
  * hot path: every record has several strings). */
 void tf_buf_json_str(struct tf_buf *b, const char *s) {
-  buf_put(b, "\"", 1);
   const unsigned char *p = (const unsigned char *)s;
-  while (*p) {
-    const unsigned char *run = p;
-    while (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
-      p++;
-    if (p > run)
-      buf_put(b, (const char *)run, (size_t)(p - run));
-    if (!*p)
+  size_t n = strlen(s);
+  size_t k = json_plain(p, n);
+  if (k == n && b->cap - b->len > n + 2) { /* the usual case: no care */
+    char *d = b->p + b->len;
+    d[0] = '"';
+    memcpy(d + 1, s, n);
+    d[n + 1] = '"';
+    d[n + 2] = 0;
+    b->len += n + 2;
+    return;
+  }
+  LIT(b, "\"");
+  const unsigned char *end = p + n;
+  while (p < end) {
+    k = json_plain(p, (size_t)(end - p));
+    if (k)
+      buf_put(b, (const char *)p, k);
+    p += k;
+    if (p == end)
       break;
     if (*p == '"' || *p == '\\') {
       char esc[2] = {'\\', (char)*p};
@@ -115,28 +169,47 @@ void tf_buf_json_str(struct tf_buf *b, const char *s) {
     } else {
       /* untrusted bytes (SNI) may not be UTF-8: invalid ones become U+FFFD
        * so the line stays valid JSON */
-      int n = utf8_len(p);
-      if (n) {
-        buf_put(b, (const char *)p, (size_t)n);
-        p += n - 1;
+      int u = utf8_len(p);
+      if (u) {
+        buf_put(b, (const char *)p, (size_t)u);
+        p += u - 1;
       } else {
-        buf_put(b, "\\ufffd", 6);
+        LIT(b, "\\ufffd");
       }
     }
     p++;
   }
-  buf_put(b, "\"", 1);
+  LIT(b, "\"");
 }
 
 /* v in decimal, at the end of t (NUL-terminated); returns where it
  * starts. */
 static char *u64_str(char t[24], uint64_t v) {
+  /* two digits per division: a record prints some twenty numbers */
+  static const char pairs[201] = "00010203040506070809"
+                                 "10111213141516171819"
+                                 "20212223242526272829"
+                                 "30313233343536373839"
+                                 "40414243444546474849"
+                                 "50515253545556575859"
+                                 "60616263646566676869"
+                                 "70717273747576777879"
+                                 "80818283848586878889"
+                                 "90919293949596979899";
   char *p = t + 23;
   *p = 0;
-  do {
-    *--p = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
+  while (v >= 100) {
+    unsigned d = (unsigned)(v % 100) * 2;
+    v /= 100;
+    *--p = pairs[d + 1];
+    *--p = pairs[d];
+  }
+  if (v >= 10) {
+    *--p = pairs[v * 2 + 1];
+    *--p = pairs[v * 2];
+  } else {
+    *--p = (char)('0' + v);
+  }
   return p;
 }
 
@@ -157,6 +230,20 @@ static void buf_i64(struct tf_buf *b, int64_t v) {
 void tf_buf_put(struct tf_buf *b, const void *s, size_t n) { buf_put(b, s, n); }
 void tf_buf_u64(struct tf_buf *b, uint64_t v) { buf_u64(b, v); }
 void tf_buf_i64(struct tf_buf *b, int64_t v) { buf_i64(b, v); }
+
+/* A timestamp with 6 decimals (microseconds, rounded). */
+static void buf_ts(struct tf_buf *b, double ts) {
+  if (ts < 0)
+    ts = 0;
+  uint64_t us = (uint64_t)(ts * 1e6 + 0.5);
+  char frac[7];
+  uint64_t f = us % 1000000;
+  for (int i = 6; i >= 1; i--, f /= 10)
+    frac[i] = (char)('0' + f % 10);
+  frac[0] = '.';
+  buf_u64(b, us / 1000000);
+  buf_put(b, frac, 7);
+}
 
 /* A small printf for the hot JSON path (vsnprintf per field was most of
  * the cost of analyze on large captures): %s raw string, %q JSON-quoted
@@ -197,21 +284,9 @@ static void jfmt(struct tf_buf *b, const char *fmt, ...) {
       else
         buf_put(b, "false", 5);
       break;
-    case 't': {
-      double ts = va_arg(ap, double);
-      if (ts < 0)
-        ts = 0;
-      uint64_t us = (uint64_t)(ts * 1e6 + 0.5);
-      char frac[7];
-      uint64_t f = us % 1000000;
-      for (int i = 5; i >= 0; i--, f /= 10)
-        frac[i] = (char)('0' + f % 10);
-      frac[6] = '.';
-      buf_u64(b, us / 1000000);
-      buf_put(b, frac + 6, 1);
-      buf_put(b, frac, 6);
+    case 't':
+      buf_ts(b, va_arg(ap, double));
       break;
-    }
     default:
       buf_put(b, "%", 1);
       break;
@@ -281,53 +356,86 @@ static const char *start_name(uint8_t s) {
 
 static void json_version(struct tf_buf *b, uint16_t v) {
   const char *n = tlsfin_version_name(v);
-  if (n)
-    jfmt(b, "\"%s\"", n);
-  else
-    jfmt(b, "null");
+  if (n) {
+    LIT(b, "\"");
+    buf_str(b, n);
+    LIT(b, "\"");
+  } else {
+    LIT(b, "null");
+  }
+}
+
+/* "name" */
+static void buf_name(struct tf_buf *b, const char *n) {
+  LIT(b, "\"");
+  buf_str(b, n);
+  LIT(b, "\"");
 }
 
 static void json_tls(struct tf_buf *b, const struct tf_conn *c,
                      const struct tf_result *r) {
   const struct tf_tls *t = &c->tls;
   if (!r->is_tls) {
-    jfmt(b, "null");
+    LIT(b, "null");
     return;
   }
-  jfmt(b, "{\"version\":");
+  LIT(b, "{\"version\":");
   json_version(b, t->version);
-  jfmt(b, ",\"client_max_version\":");
+  LIT(b, ",\"client_max_version\":");
   json_version(b, t->client_max_version);
+  LIT(b, ",\"sni\":");
   if (t->sni[0])
-    jfmt(b, ",\"sni\":%q", t->sni);
+    tf_buf_json_str(b, t->sni);
   else
-    jfmt(b, ",\"sni\":null");
-  jfmt(b, ",\"handshake\":\"%s\",\"alerts\":[", r->handshake);
+    LIT(b, "null");
+  LIT(b, ",\"handshake\":");
+  buf_name(b, r->handshake);
+  LIT(b, ",\"alerts\":[");
   for (int i = 0; i < t->nalerts; i++) {
     const struct tf_tls_alert *a = &t->alerts[i];
     const char *name = a->desc >= 0 ? tlsfin_alert_name(a->desc) : NULL;
-    jfmt(b, "%s{\"by\":%s,\"level\":%s,\"description\":", i ? "," : "",
-         side(a->dir),
-         a->level == 2   ? "\"fatal\""
-         : a->level == 1 ? "\"warning\""
-                         : "null");
-    if (name)
-      jfmt(b, "\"%s\"", name);
+    if (i)
+      LIT(b, ",");
+    LIT(b, "{\"by\":");
+    buf_str(b, side(a->dir));
+    LIT(b, ",\"level\":");
+    if (a->level == 2)
+      LIT(b, "\"fatal\"");
+    else if (a->level == 1)
+      LIT(b, "\"warning\"");
     else
-      jfmt(b, "null");
-    jfmt(b, ",\"encrypted\":%b,\"inferred\":%b}", a->encrypted, a->inferred);
+      LIT(b, "null");
+    LIT(b, ",\"description\":");
+    if (name)
+      buf_name(b, name);
+    else
+      LIT(b, "null");
+    LIT(b, ",\"encrypted\":");
+    buf_bool(b, a->encrypted);
+    LIT(b, ",\"inferred\":");
+    buf_bool(b, a->inferred);
+    LIT(b, "}");
   }
-  jfmt(b,
-       "],\"close_notify\":{\"client\":\"%s\",\"server\":\"%s\"},"
-       "\"first_close_notify\":%s,\"app_data\":{\"client\":%U,\"server\":%U},"
-       "\"data_after_close_notify\":{\"client\":%b,\"server\":%b},"
-       "\"truncated\":%b",
-       cn_name(t->d[0].cn), cn_name(t->d[1].cn), side(r->first_cn),
-       t->d[0].app_data, t->d[1].app_data, t->d[0].data_after_cn,
-       t->d[1].data_after_cn, r->truncated);
+  LIT(b, "],\"close_notify\":{\"client\":");
+  buf_name(b, cn_name(t->d[0].cn));
+  LIT(b, ",\"server\":");
+  buf_name(b, cn_name(t->d[1].cn));
+  LIT(b, "},\"first_close_notify\":");
+  buf_str(b, side(r->first_cn));
+  LIT(b, ",\"app_data\":{\"client\":");
+  buf_u64(b, t->d[0].app_data);
+  LIT(b, ",\"server\":");
+  buf_u64(b, t->d[1].app_data);
+  LIT(b, "},\"data_after_close_notify\":{\"client\":");
+  buf_bool(b, t->d[0].data_after_cn);
+  LIT(b, ",\"server\":");
+  buf_bool(b, t->d[1].data_after_cn);
+  LIT(b, "},\"truncated\":");
+  buf_bool(b, r->truncated);
   /* tlsfin extensions (docs/analyze.md): what the key log made of it */
-  jfmt(b,
-       ",\"decryption\":\"%s\",\"http\":", tf_keys_status_name(t->keys_status));
+  LIT(b, ",\"decryption\":");
+  buf_name(b, tf_keys_status_name(t->keys_status));
+  LIT(b, ",\"http\":");
   const struct tf_http *rq = t->crypto ? t->crypto->http[0] : NULL;
   const struct tf_http *rs = t->crypto ? t->crypto->http[1] : NULL;
   if (rs && rs->end != TF_HTTP_NOT_HTTP && rs->end != TF_HTTP_NONE)
@@ -337,7 +445,7 @@ static void json_tls(struct tf_buf *b, const struct tf_conn *c,
          rq ? rq->messages : 0u, rs->messages, tf_http_end_name(rs->end),
          rs->lost_bytes);
   else
-    jfmt(b, "null}");
+    LIT(b, "null}");
 }
 
 /* dst holds n bytes; appends s, truncating (the filter never nears n) */
@@ -384,7 +492,7 @@ void tf_wireshark_filter(const struct tf_conn *c, char *dst, size_t n) {
  * the kernel reported it; null when the kernel said nothing (analyze). */
 static void json_process(struct tf_buf *b, const struct tf_conn *c) {
   if (!c->kern[0].has_proc && !c->kern[1].has_proc) {
-    jfmt(b, "null");
+    LIT(b, "null");
     return;
   }
   for (int d = 0; d < 2; d++) {
@@ -425,7 +533,7 @@ static const char *ssl_told(int e, int arg) {
 
 static void json_app(struct tf_buf *b, const struct tf_conn *c) {
   if (!c->kern[0].has_app && !c->kern[1].has_app) {
-    jfmt(b, "null");
+    LIT(b, "null");
     return;
   }
   for (int d = 0; d < 2; d++) {
@@ -463,7 +571,7 @@ static void json_app(struct tf_buf *b, const struct tf_conn *c) {
  * (null for MPLS and PPPoE, carried on a link) and its identifier. */
 static void json_tunnel(struct tf_buf *b, const struct tf_conn *c) {
   if (!c->tunnel) {
-    jfmt(b, "null");
+    LIT(b, "null");
     return;
   }
   for (unsigned i = 0; i < c->tunnel->n; i++) {
@@ -505,21 +613,35 @@ void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
   tf_format_addr(a0, sizeof a0, c->af, c->s[0].addr);
   tf_format_addr(a1, sizeof a1, c->af, c->s[1].addr);
   const struct tf_side *cl = &c->s[0], *sv = &c->s[1];
-  jfmt(b, "{\"id\":");
+  /* appends, not a format string: parsing one per field was half of a
+   * record's cost, and records are most of analyze's on short
+   * connections (bench/analyze/costs) */
+  LIT(b, "{\"id\":");
   put_id(b, c->id, 0);
-  jfmt(b,
-       ",\"first_ts\":%t,\"last_ts\":%t,"
-       "\"client\":{\"ip\":\"%s\",\"port\":%u},"
-       "\"server\":{\"ip\":\"%s\",\"port\":%u},"
-       "\"zeek_conn_state\":\"%s\",\"zeek_history\":%q",
-       c->first_ts, c->last_ts, a0, (unsigned)cl->port, a1, (unsigned)sv->port,
-       tf_zeek_conn_state((struct tf_zeek *)&c->zeek),
-       tf_zeek_history((struct tf_zeek *)&c->zeek));
+  LIT(b, ",\"first_ts\":");
+  buf_ts(b, c->first_ts);
+  LIT(b, ",\"last_ts\":");
+  buf_ts(b, c->last_ts);
+  LIT(b, ",\"client\":{\"ip\":");
+  buf_name(b, a0);
+  LIT(b, ",\"port\":");
+  buf_u64(b, cl->port);
+  LIT(b, "},\"server\":{\"ip\":");
+  buf_name(b, a1);
+  LIT(b, ",\"port\":");
+  buf_u64(b, sv->port);
+  struct tf_zeek *zk = (struct tf_zeek *)&c->zeek;
+  LIT(b, "},\"zeek_conn_state\":");
+  buf_name(b, tf_zeek_conn_state(zk));
+  LIT(b, ",\"zeek_history\":");
+  tf_buf_json_str(b, tf_zeek_history(zk));
   /* zeek_rows: null, or Zeek's conn.log rows when its timers split the
    * connection (src/analyze/zeek.h); zeek_conn_state/history are row 0 */
-  struct tf_zeek *zk = (struct tf_zeek *)&c->zeek;
   unsigned zn = tf_zeek_nrows(zk);
-  jfmt(b, ",\"zeek_rows\":%s", zn > 1 ? "[" : "null");
+  if (zn > 1)
+    LIT(b, ",\"zeek_rows\":[");
+  else
+    LIT(b, ",\"zeek_rows\":null");
   for (unsigned i = 0; zn > 1 && i < zn; i++) {
     const char *zs, *zh;
     double zt;
@@ -528,45 +650,79 @@ void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
          i ? "," : "", zs, zh, zt);
   }
   if (zn > 1)
-    jfmt(b, "]");
-  jfmt(b,
-       ",\"tcp\":{\"start\":\"%s\",\"client_fin\":%b,\"server_fin\":%b,"
-       "\"client_rst\":%b,\"server_rst\":%b,\"first_close\":%s,"
-       "\"bytes\":{\"client\":%U,\"server\":%U},"
-       "\"packets\":{\"client\":%U,\"server\":%U},"
-       "\"retransmissions\":{\"client\":%U,\"server\":%U},"
-       "\"missing_bytes\":{\"client\":%U,\"server\":%U}},\"rst\":",
-       start_name(c->start), cl->fin, sv->fin, cl->rst, sv->rst,
-       side(r->first_close), cl->bytes, sv->bytes, cl->packets, sv->packets,
-       cl->retrans, sv->retrans, cl->missing, sv->missing);
-  if (r->has_rst)
-    jfmt(b,
-         "{\"by\":%s,\"cause\":\"%s\",\"confidence\":\"%s\","
-         "\"detail\":%q,\"kernel_reason\":%s%s%s}",
-         side(r->rst_by), tlsfin_cause_name(r->cause),
-         tlsfin_confidence_name(r->confidence), r->rst_detail,
-         r->kernel_reason ? "\"" : "",
-         r->kernel_reason ? r->kernel_reason : "null",
-         r->kernel_reason ? "\"" : "");
-  else
-    jfmt(b, "null");
-  jfmt(b, ",\"tls\":");
+    LIT(b, "]");
+  LIT(b, ",\"tcp\":{\"start\":");
+  buf_name(b, start_name(c->start));
+  LIT(b, ",\"client_fin\":");
+  buf_bool(b, cl->fin);
+  LIT(b, ",\"server_fin\":");
+  buf_bool(b, sv->fin);
+  LIT(b, ",\"client_rst\":");
+  buf_bool(b, cl->rst);
+  LIT(b, ",\"server_rst\":");
+  buf_bool(b, sv->rst);
+  LIT(b, ",\"first_close\":");
+  buf_str(b, side(r->first_close));
+  LIT(b, ",\"bytes\":{\"client\":");
+  buf_u64(b, cl->bytes);
+  LIT(b, ",\"server\":");
+  buf_u64(b, sv->bytes);
+  LIT(b, "},\"packets\":{\"client\":");
+  buf_u64(b, cl->packets);
+  LIT(b, ",\"server\":");
+  buf_u64(b, sv->packets);
+  LIT(b, "},\"retransmissions\":{\"client\":");
+  buf_u64(b, cl->retrans);
+  LIT(b, ",\"server\":");
+  buf_u64(b, sv->retrans);
+  LIT(b, "},\"missing_bytes\":{\"client\":");
+  buf_u64(b, cl->missing);
+  LIT(b, ",\"server\":");
+  buf_u64(b, sv->missing);
+  LIT(b, "}},\"rst\":");
+  if (r->has_rst) {
+    LIT(b, "{\"by\":");
+    buf_str(b, side(r->rst_by));
+    LIT(b, ",\"cause\":");
+    buf_name(b, tlsfin_cause_name(r->cause));
+    LIT(b, ",\"confidence\":");
+    buf_name(b, tlsfin_confidence_name(r->confidence));
+    LIT(b, ",\"detail\":");
+    tf_buf_json_str(b, r->rst_detail);
+    LIT(b, ",\"kernel_reason\":");
+    if (r->kernel_reason)
+      buf_name(b, r->kernel_reason);
+    else
+      LIT(b, "null");
+    LIT(b, "}");
+  } else {
+    LIT(b, "null");
+  }
+  LIT(b, ",\"tls\":");
   json_tls(b, c, r);
   char cid[TF_COMMUNITY_ID_LEN];
   tf_community_id(c, cid);
-  jfmt(b, ",\"community_id\":%q,\"first_packet\":%U,\"last_packet\":%U", cid,
-       c->first_no, c->last_no);
+  LIT(b, ",\"community_id\":");
+  tf_buf_json_str(b, cid);
+  LIT(b, ",\"first_packet\":");
+  buf_u64(b, c->first_no);
+  LIT(b, ",\"last_packet\":");
+  buf_u64(b, c->last_no);
   char wf[TF_WIRESHARK_FILTER_LEN];
   wireshark_filter(c, a0, a1, wf, sizeof wf);
-  jfmt(b, ",\"wireshark_filter\":%q", wf);
-  jfmt(b, ",\"process\":");
+  LIT(b, ",\"wireshark_filter\":");
+  tf_buf_json_str(b, wf);
+  LIT(b, ",\"process\":");
   json_process(b, c);
-  jfmt(b, ",\"app\":");
+  LIT(b, ",\"app\":");
   json_app(b, c);
-  jfmt(b, ",\"tunnel\":");
+  LIT(b, ",\"tunnel\":");
   json_tunnel(b, c);
-  jfmt(b, ",\"verdict\":\"%s\",\"explain\":%q}\n",
-       tlsfin_verdict_name(r->verdict), r->explain);
+  LIT(b, ",\"verdict\":");
+  buf_name(b, tlsfin_verdict_name(r->verdict));
+  LIT(b, ",\"explain\":");
+  tf_buf_json_str(b, r->explain);
+  LIT(b, "}\n");
 }
 
 /* ---- Zeek conn.log and CSV ---- */

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,6 +95,69 @@ static void random_bytes_stay_valid(void **state) {
       p += len;
     }
     tf_buf_free(&b);
+  }
+}
+
+/* The escaper scans 16 bytes at a time: a byte that needs care is found
+ * wherever it sits in a block, and the plain runs around it are copied
+ * whole.  ASCII strings are checked against a byte-at-a-time escaper, with
+ * each special byte at every position of strings that cross blocks, and a
+ * well-formed UTF-8 character across a block boundary stays whole. */
+static void reference_escape(const char *in, char *out) {
+  *out++ = '"';
+  for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+    if (*p == '"' || *p == '\\') {
+      *out++ = '\\';
+      *out++ = (char)*p;
+    } else if (*p < 0x20 || *p == 0x7f) {
+      out += sprintf(out, "\\u%04x", *p);
+    } else {
+      *out++ = (char)*p;
+    }
+  }
+  *out++ = '"';
+  *out = 0;
+}
+
+static void escapes_found_in_every_block_position(void **state) {
+  (void)state;
+  static const char special[] = {'"', '\\', 0x01, 0x1f, 0x7f, 0x20, 0x7e};
+  char in[80], want[512];
+  for (size_t len = 1; len < 70; len++)
+    for (size_t at = 0; at < len; at++)
+      for (size_t k = 0; k < sizeof special; k++) {
+        for (size_t i = 0; i < len; i++)
+          in[i] = (char)('a' + i % 26);
+        in[at] = special[k];
+        in[len] = 0;
+        reference_escape(in, want);
+        expect(in, want);
+        /* appended to a buffer that holds something already, with room
+         * for exactly the string (the fast path's bound) or one byte
+         * less */
+        for (size_t spare = 0; spare < 2; spare++) {
+          struct tf_buf b = {0};
+          tf_buf_put(&b, "x", 1);
+          size_t need = strlen(want) + 1 + spare;
+          char *np = realloc(b.p, 1 + need);
+          assert_non_null(np);
+          b.p = np;
+          b.cap = 1 + need;
+          tf_buf_json_str(&b, in);
+          assert_int_equal(b.len, 1 + strlen(want));
+          assert_int_equal(b.p[0], 'x');
+          assert_string_equal(b.p + 1, want);
+          tf_buf_free(&b);
+        }
+      }
+  /* a 4-byte character at every offset around the first boundary */
+  for (size_t at = 0; at < 20; at++) {
+    char s[40], o[48];
+    memset(s, 'a', at);
+    memcpy(s + at, "\xf0\x9f\x98\x80", 4);
+    memcpy(s + at + 4, "bcdefghijklmnop", 16);
+    snprintf(o, sizeof o, "\"%s\"", s);
+    expect(s, o);
   }
 }
 
@@ -189,6 +253,7 @@ int main(void) {
       cmocka_unit_test(well_formed_is_copied),
       cmocka_unit_test(ill_formed_is_replaced),
       cmocka_unit_test(random_bytes_stay_valid),
+      cmocka_unit_test(escapes_found_in_every_block_position),
       cmocka_unit_test(records_held_in_a_file),
       cmocka_unit_test(records_held_in_memory_without_tmpdir),
       cmocka_unit_test(a_record_lost_to_memory_keeps_the_order),
