@@ -17,16 +17,46 @@
 
 /* A finished record waiting for earlier connections to finish. */
 struct pend {
-  uint8_t kind; /* PEND_EMPTY, PEND_MEM (s), PEND_SPILLED */
+  uint8_t kind; /* PEND_EMPTY, PEND_MEM (s), PEND_STAGED, PEND_SPILLED */
   uint32_t len;
-  char *s;
+  union {
+    char *s;        /* PEND_MEM */
+    uint32_t batch; /* PEND_SPILLED: the batch it was written in */
+  } u;
+  /* PEND_STAGED: its index in the stage; PEND_SPILLED: where in the file */
   uint64_t off;
 };
-enum { PEND_EMPTY = 0, PEND_MEM, PEND_SPILLED };
+enum { PEND_EMPTY = 0, PEND_MEM, PEND_STAGED, PEND_SPILLED };
 /* Ordered output holds finished records behind a long-lived connection;
  * past this many bytes they go to a temporary file, so memory stays
  * bounded by the open connections, not by the capture. */
 #define PEND_MEM_MAX (8u << 20)
+/* Records bound for the file gather in a stage of this size, and go out
+ * sorted by id (a batch). */
+#define SPILL_BUF (1u << 20)
+/* What the batches' read windows may hold together, and the bounds of
+ * one window. */
+#define WIN_BUDGET (2u << 20)
+#define WIN_MIN (4u << 10)
+#define WIN_MAX (64u << 10)
+
+/* A record in the stage. */
+struct staged {
+  uint64_t id;
+  uint32_t len; /* UINT32_MAX: written out already, from the stage */
+  uint32_t at;  /* where in stage */
+};
+
+/* One batch of the file: its records are in id order, and they are read
+ * back in id order, so each batch is read front to back through a window
+ * (one pread per window, not one per record). */
+struct batch {
+  uint64_t start, end; /* its bytes in the file */
+  uint32_t left;       /* its records not yet written out */
+  char *win;           /* the window: [wstart, wstart + wlen) of the file */
+  uint64_t wstart;
+  size_t wlen, wcap;
+};
 
 struct tf_records {
   struct tf_sink sink;
@@ -38,11 +68,19 @@ struct tf_records {
   size_t pend_cap; /* ring indexed by id - emit_id */
   size_t pend_head;
   size_t pend_bytes; /* formatted records held in memory */
-  /* Records held past PEND_MEM_MAX: they go to the file in big writes,
-   * and come back with one pread each (FILE's fseek per record cost a
-   * flush, a seek and a read each). */
+  /* Records held past PEND_MEM_MAX wait in the stage, then go to the file
+   * a batch at a time, sorted by id.  They come out in id order, which is
+   * each batch's order: one read per window of a batch.  (Written in the
+   * order they ended, they came back with one pread each.) */
   struct tf_spill spill;
   bool spill_failed; /* none could be made: said once, kept in memory */
+  char *stage; /* SPILL_BUF, once needed */
+  size_t stage_len;
+  struct staged *staged;
+  size_t nstaged, staged_cap;
+  struct batch *batches;
+  size_t nbatches, batches_cap;
+  size_t live_batches; /* batches with records still to write out */
   uint64_t emit_id;
 };
 
@@ -51,60 +89,193 @@ static void rec_write(struct tf_records *r, const char *s, size_t n) {
     r->status = -1;
 }
 
+/* The pending entry of id (held, so within the ring). */
+static struct pend *pend_of(struct tf_records *r, uint64_t id) {
+  return &r->pending[(r->pend_head + (size_t)(id - r->emit_id)) % r->pend_cap];
+}
+
+/* A spilled record's bytes, from its batch's window (read when the record
+ * is not all in it); NULL on a read error. */
+static const char *batch_bytes(struct tf_records *r, const struct pend *p) {
+  struct batch *b = &r->batches[p->u.batch];
+  if (!b->win || p->off < b->wstart || p->off + p->len > b->wstart + b->wlen) {
+    size_t w = WIN_BUDGET / (r->live_batches ? r->live_batches : 1);
+    w = w < WIN_MIN ? WIN_MIN : w > WIN_MAX ? WIN_MAX : w;
+    if (w < p->len)
+      w = p->len;
+    if (w > b->end - p->off)
+      w = (size_t)(b->end - p->off);
+    if (w > b->wcap) {
+      char *nw = realloc(b->win, w);
+      if (!nw)
+        return NULL;
+      b->win = nw;
+      b->wcap = w;
+    }
+    if (tf_spill_read(&r->spill, p->off, b->win, w) < 0)
+      return NULL;
+    b->wstart = p->off;
+    b->wlen = w;
+  }
+  return b->win + (p->off - b->wstart);
+}
+
 static void emit_pending(struct tf_records *r, struct pend *p) {
   if (p->kind == PEND_MEM) {
-    rec_write(r, p->s, p->len);
-    free(p->s);
+    rec_write(r, p->u.s, p->len);
+    free(p->u.s);
     r->pend_bytes -= p->len;
+  } else if (p->kind == PEND_STAGED) {
+    struct staged *st = &r->staged[p->off];
+    rec_write(r, r->stage + st->at, p->len);
+    st->len = UINT32_MAX;
   } else if (p->kind == PEND_SPILLED) {
-    char buf[65536];
-    for (uint64_t off = p->off, left = p->len; left;) {
-      size_t want = left < sizeof buf ? (size_t)left : sizeof buf;
-      if (tf_spill_read(&r->spill, off, buf, want) < 0) {
-        r->status = -1;
-        break;
-      }
-      rec_write(r, buf, want);
-      off += want;
-      left -= want;
+    const char *bytes = batch_bytes(r, p);
+    if (bytes)
+      rec_write(r, bytes, p->len);
+    else
+      r->status = -1;
+    struct batch *b = &r->batches[p->u.batch];
+    if (--b->left == 0) {
+      free(b->win);
+      b->win = NULL;
+      b->wcap = b->wlen = 0;
+      r->live_batches--;
     }
   }
   memset(p, 0, sizeof *p);
 }
 
-#define SPILL_BUF (1u << 20)
-
-/* Appends a record to the spill, *off where: 0, or -1 when it cannot be
- * kept there. */
-static int spill_put(struct tf_records *r, const char *s, size_t len,
-                     uint64_t *off) {
-  if (r->spill_failed)
-    return -1;
-  if (tf_spill_append(&r->spill, s, len, off) == 0)
-    return 0;
-  if (!r->spill.open) { /* no file could be made: said once */
+/* The file could not take a batch (or be made): said once; the staged
+ * records stay in memory from now on. */
+static void spill_refused(struct tf_records *r) {
+  if (!r->spill_failed)
     fprintf(stderr,
             "tlsfin analyze: warning: records waiting for a long "
             "connection stay in memory: %s\n",
             r->spill.err);
-    r->spill_failed = true;
-  }
-  return -1;
+  r->spill_failed = true;
 }
 
-/* An entry for a record, in memory or, past PEND_MEM_MAX, in the spill
- * file. */
-static struct pend make_pend(struct tf_records *r, char *s, size_t len) {
+static int by_id(const void *x, const void *y) {
+  const struct staged *a = x, *b = y;
+  return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* The stage to the file as one batch, in id order.  Records that cannot
+ * go there stay in memory (or, without memory, go out empty). */
+static void flush_stage(struct tf_records *r) {
+  size_t n = 0, total = 0;
+  for (size_t i = 0; i < r->nstaged; i++)
+    if (r->staged[i].len != UINT32_MAX)
+      r->staged[n++] = r->staged[i];
+  r->nstaged = n;
+  if (n > 1)
+    qsort(r->staged, n, sizeof *r->staged, by_id);
+  if (r->nbatches == r->batches_cap && n) {
+    size_t nc = r->batches_cap ? r->batches_cap * 2 : 16;
+    struct batch *nb = realloc(r->batches, nc * sizeof *nb);
+    if (nb) {
+      r->batches = nb;
+      r->batches_cap = nc;
+    } else {
+      snprintf(r->spill.err, sizeof r->spill.err, "out of memory");
+    }
+  }
+  /* written from the stage in id order (vectors, no copy) */
+  uint64_t base = 0;
+  struct iovec *iov = n ? malloc(n * sizeof *iov) : NULL;
+  bool out = iov && r->nbatches < r->batches_cap;
+  if (n && !iov)
+    snprintf(r->spill.err, sizeof r->spill.err, "out of memory");
+  if (out) {
+    for (size_t i = 0; i < n; i++) {
+      iov[i].iov_base = r->stage + r->staged[i].at;
+      iov[i].iov_len = r->staged[i].len;
+      total += r->staged[i].len;
+    }
+    out = tf_spill_appendv(&r->spill, iov, (int)n, &base) == 0;
+  }
+  free(iov);
+  if (n && !out)
+    spill_refused(r);
+  for (size_t i = 0, at = 0; i < n; i++) {
+    struct staged *st = &r->staged[i];
+    struct pend *p = pend_of(r, st->id);
+    if (out) {
+      p->kind = PEND_SPILLED;
+      p->u.batch = (uint32_t)r->nbatches;
+      p->off = base + at;
+      at += st->len;
+    } else {
+      char *c = malloc(st->len);
+      if (c)
+        memcpy(c, r->stage + st->at, st->len);
+      else {
+        fprintf(stderr, "tlsfin: out of memory: a record was lost\n");
+        p->len = 0;
+      }
+      p->kind = PEND_MEM;
+      p->u.s = c;
+      r->pend_bytes += p->len;
+    }
+  }
+  if (out) {
+    r->batches[r->nbatches++] =
+        (struct batch){base, base + total, (uint32_t)n, NULL, 0, 0, 0};
+    r->live_batches++;
+  }
+  r->nstaged = 0;
+  r->stage_len = 0;
+}
+
+/* Puts a record bound for the file in the stage: 0, or -1 when it must
+ * stay in memory. */
+static int stage_put(struct tf_records *r, uint64_t id, const char *s,
+                     size_t len, struct pend *p) {
+  if (r->spill_failed || len > SPILL_BUF)
+    return -1;
+  uint64_t at0;
+  if (!r->spill.open && tf_spill_appendv(&r->spill, NULL, 0, &at0) < 0) {
+    spill_refused(r); /* no file can be made: better know now */
+    return -1;
+  }
+  if (r->stage_len + len > SPILL_BUF)
+    flush_stage(r);
+  if (r->spill_failed)
+    return -1;
+  if (!r->stage && !(r->stage = malloc(SPILL_BUF)))
+    return -1;
+  if (r->nstaged == r->staged_cap) {
+    size_t nc = r->staged_cap ? r->staged_cap * 2 : 1024;
+    struct staged *ns = realloc(r->staged, nc * sizeof *ns);
+    if (!ns)
+      return -1;
+    r->staged = ns;
+    r->staged_cap = nc;
+  }
+  memcpy(r->stage + r->stage_len, s, len);
+  r->staged[r->nstaged] = (struct staged){id, (uint32_t)len,
+                                          (uint32_t)r->stage_len};
+  p->off = r->nstaged++;
+  r->stage_len += len;
+  return 0;
+}
+
+/* An entry for a record, in memory or, past PEND_MEM_MAX, bound for the
+ * spill file. */
+static struct pend make_pend(struct tf_records *r, uint64_t id, char *s,
+                             size_t len) {
   struct pend p = {0};
   p.len = (uint32_t)len;
-  if (r->pend_bytes + p.len > PEND_MEM_MAX &&
-      spill_put(r, s, p.len, &p.off) == 0) {
-    p.kind = PEND_SPILLED;
+  if (len && r->pend_bytes + p.len > PEND_MEM_MAX &&
+      stage_put(r, id, s, len, &p) == 0) {
+    p.kind = PEND_STAGED;
     free(s);
     return p;
   }
   p.kind = PEND_MEM;
-  p.s = s;
+  p.u.s = s;
   r->pend_bytes += p.len;
   return p;
 }
@@ -139,7 +310,7 @@ static void queue_record(struct tf_records *r, uint64_t id, char *s,
     r->pend_cap = ncap;
     r->pend_head = 0;
   }
-  r->pending[(r->pend_head + off) % r->pend_cap] = make_pend(r, s, len);
+  r->pending[(r->pend_head + off) % r->pend_cap] = make_pend(r, id, s, len);
   while (r->pend_cap && r->pending[r->pend_head].kind != PEND_EMPTY) {
     emit_pending(r, &r->pending[r->pend_head]);
     r->pend_head = (r->pend_head + 1) % r->pend_cap;
@@ -211,7 +382,8 @@ struct tf_records *tf_records_new(FILE *out, enum tf_rec_format f, bool color,
   r->color = color;
   r->ordered = ordered;
   r->emit_id = 1;
-  r->spill.cap = SPILL_BUF;
+  /* batches are written whole (tf_spill_appendv): the block is unused */
+  r->spill.cap = 0;
   r->sink.ctx = r;
   r->sink.conn = records_conn;
   return r;
@@ -236,8 +408,13 @@ void tf_records_free(struct tf_records *r) {
     return;
   for (size_t i = 0; i < r->pend_cap; i++)
     if (r->pending[i].kind == PEND_MEM)
-      free(r->pending[i].s);
+      free(r->pending[i].u.s);
   free(r->pending);
+  for (size_t i = 0; i < r->nbatches; i++)
+    free(r->batches[i].win);
+  free(r->batches);
+  free(r->staged);
+  free(r->stage);
   tf_spill_close(&r->spill);
   free(r);
 }

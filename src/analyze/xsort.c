@@ -199,6 +199,42 @@ int tf_spill_append(struct tf_spill *s, const void *p, size_t n,
   return 0;
 }
 
+int tf_spill_appendv(struct tf_spill *s, struct iovec *iov, int cnt,
+                     uint64_t *off) {
+  if (!s->open) {
+    if ((s->fd = tf_tmp_fd(s->err, sizeof s->err)) < 0)
+      return -1;
+    s->open = true;
+  }
+  if (s->len) { /* the block first: the file stays in append order */
+    if (tf_pwrite_all(s->fd, s->stage, s->len, s->disk) < 0)
+      return spill_fail(s, "writing", errno);
+    s->disk += s->len;
+    s->len = 0;
+  }
+  *off = s->disk;
+  while (cnt > 0) {
+    ssize_t w = pwritev(s->fd, iov, cnt < IOV_MAX ? cnt : IOV_MAX,
+                        (off_t)s->disk);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return spill_fail(s, "writing", w == 0 ? ENOSPC : errno);
+    s->disk += (uint64_t)w;
+    /* past what was written; a vector written in part is resumed */
+    while (cnt > 0 && (size_t)w >= iov->iov_len) {
+      w -= (ssize_t)iov->iov_len;
+      iov++;
+      cnt--;
+    }
+    if (cnt > 0) {
+      iov->iov_base = (char *)iov->iov_base + w;
+      iov->iov_len -= (size_t)w;
+    }
+  }
+  return 0;
+}
+
 int tf_spill_read(struct tf_spill *s, uint64_t off, void *p, size_t n) {
   char *d = p;
   if (off < s->disk) { /* the part in the file */

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 struct tf_xsort;
 
@@ -65,6 +66,10 @@ struct tf_spill {
 };
 /* Appends n bytes, *off where they start: 0, or -1 with err set. */
 int tf_spill_append(struct tf_spill *s, const void *p, size_t n, uint64_t *off);
+/* Appends cnt vectors (consumed: iov is changed) after anything in the
+ * block, *off where they start: 0, or -1 with err set. */
+int tf_spill_appendv(struct tf_spill *s, struct iovec *iov, int cnt,
+                     uint64_t *off);
 /* n bytes at off (appended before, whole): 0, or -1 with err set. */
 int tf_spill_read(struct tf_spill *s, uint64_t off, void *p, size_t n);
 void tf_spill_close(struct tf_spill *s);

@@ -161,6 +161,86 @@ static void escapes_found_in_every_block_position(void **state) {
   }
 }
 
+/* Records held past the memory budget go to the file in batches sorted by
+ * id, and are read back through a window per batch.  Here they end in a
+ * shuffled order, with lengths from 200 bytes to past a window (64 KB):
+ * the first half is released by its first connection ending midway (some
+ * records then go out of the stage, some out of batches), the second half
+ * by one ending last.  Every record must come out whole, in id order. */
+static size_t mixed_len(unsigned k) {
+  return k % 97 == 0 ? 70000 + k : 200 + (k * 7919u) % 9000;
+}
+
+static void records_held_in_shuffled_batches(void **state) {
+  (void)state;
+  char *text = NULL;
+  size_t tlen = 0;
+  FILE *out = open_memstream(&text, &tlen);
+  assert_non_null(out);
+  struct tf_records *r = tf_records_new(out, TF_REC_JSONL, false, true);
+  assert_non_null(r);
+  enum { N = 4000, MID = N / 2 };
+  unsigned order[N];
+  for (unsigned i = 0; i < N; i++)
+    order[i] = i + 1;
+  srand(7);
+  for (unsigned i = N - 1; i > 0; i--) { /* Fisher-Yates */
+    unsigned j = (unsigned)rand() % (i + 1), t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  /* connection 1 ends midway, MID + 1 (the second half's first) last */
+  for (unsigned i = 0; i < N; i++) {
+    unsigned swap_to = order[i] == 1 ? MID : order[i] == MID + 1 ? N - 1 : i;
+    unsigned t = order[swap_to];
+    order[swap_to] = order[i];
+    order[i] = t;
+  }
+  for (unsigned i = 0; i < N; i++)
+    if (order[i] == 1 && i != MID) {
+      unsigned t = order[MID];
+      order[MID] = 1;
+      order[i] = t;
+    }
+  for (unsigned i = 0; i < N; i++)
+    if (order[i] == MID + 1 && i != N - 1) {
+      unsigned t = order[N - 1];
+      order[N - 1] = MID + 1;
+      order[i] = t;
+    }
+  size_t total = 0;
+  for (unsigned i = 0; i < N; i++) {
+    unsigned k = order[i];
+    size_t len = mixed_len(k);
+    char *s = malloc(len + 1);
+    assert_non_null(s);
+    int n = snprintf(s, len + 1, "{\"id\":%u,\"pad\":\"", k);
+    memset(s + n, 'a' + (char)(k % 26), len - (size_t)n - 3);
+    memcpy(s + len - 3, "\"}\n", 4);
+    tf_records_put(r, k, s, len);
+    total += len;
+  }
+  assert_int_equal(tf_records_status(r), 0);
+  tf_records_free(r);
+  fclose(out);
+  assert_true(total > (size_t)(16u << 20)); /* past the 8 MB in memory */
+  assert_int_equal(tlen, total);
+  const char *p = text;
+  for (unsigned k = 1; k <= N; k++) {
+    size_t len = mixed_len(k);
+    char head[32];
+    int n = snprintf(head, sizeof head, "{\"id\":%u,\"pad\":\"", k);
+    if (memcmp(p, head, (size_t)n) != 0)
+      fail_msg("record %u: the head is %.20s", k, p);
+    for (size_t i = (size_t)n; i < len - 3; i++)
+      if (p[i] != 'a' + (char)(k % 26))
+        fail_msg("record %u: byte %zu is %c", k, i, p[i]);
+    assert_memory_equal(p + len - 3, "\"}\n", 3);
+    p += len;
+  }
+  free(text);
+}
+
 /* Records are written in id order: a long connection (id 1) holds back
  * every later record, past 8 MB in a temporary file in $TMPDIR, or, when
  * none can be made there, in memory.  Either way every record comes out
@@ -255,6 +335,7 @@ int main(void) {
       cmocka_unit_test(random_bytes_stay_valid),
       cmocka_unit_test(escapes_found_in_every_block_position),
       cmocka_unit_test(records_held_in_a_file),
+      cmocka_unit_test(records_held_in_shuffled_batches),
       cmocka_unit_test(records_held_in_memory_without_tmpdir),
       cmocka_unit_test(a_record_lost_to_memory_keeps_the_order),
   };
