@@ -74,7 +74,7 @@ struct tf_records {
    * order they ended, they came back with one pread each.) */
   struct tf_spill spill;
   bool spill_failed; /* none could be made: said once, kept in memory */
-  char *stage; /* SPILL_BUF, once needed */
+  char *stage;       /* SPILL_BUF, once needed */
   size_t stage_len;
   struct staged *staged;
   size_t nstaged, staged_cap;
@@ -255,8 +255,8 @@ static int stage_put(struct tf_records *r, uint64_t id, const char *s,
     r->staged_cap = nc;
   }
   memcpy(r->stage + r->stage_len, s, len);
-  r->staged[r->nstaged] = (struct staged){id, (uint32_t)len,
-                                          (uint32_t)r->stage_len};
+  r->staged[r->nstaged] =
+      (struct staged){id, (uint32_t)len, (uint32_t)r->stage_len};
   p->off = r->nstaged++;
   r->stage_len += len;
   return 0;

@@ -214,8 +214,8 @@ int tf_spill_appendv(struct tf_spill *s, struct iovec *iov, int cnt,
   }
   *off = s->disk;
   while (cnt > 0) {
-    ssize_t w = pwritev(s->fd, iov, cnt < IOV_MAX ? cnt : IOV_MAX,
-                        (off_t)s->disk);
+    ssize_t w =
+        pwritev(s->fd, iov, cnt < IOV_MAX ? cnt : IOV_MAX, (off_t)s->disk);
     if (w < 0 && errno == EINTR)
       continue;
     if (w <= 0)
