@@ -372,6 +372,18 @@ static void buf_name(struct tf_buf *b, const char *n) {
   LIT(b, "\"");
 }
 
+/* KEY{"client":c,"server":s}, KEY a literal (with its comma and colon) */
+#define CS_U64(b, key, c, s) cs_u64((b), (key), sizeof(key) - 1, (c), (s))
+static void cs_u64(struct tf_buf *b, const char *key, size_t klen, uint64_t c,
+                   uint64_t s) {
+  buf_put(b, key, klen);
+  LIT(b, "{\"client\":");
+  buf_u64(b, c);
+  LIT(b, ",\"server\":");
+  buf_u64(b, s);
+  LIT(b, "}");
+}
+
 static void json_tls(struct tf_buf *b, const struct tf_conn *c,
                      const struct tf_result *r) {
   const struct tf_tls *t = &c->tls;
@@ -422,11 +434,8 @@ static void json_tls(struct tf_buf *b, const struct tf_conn *c,
   buf_name(b, cn_name(t->d[1].cn));
   LIT(b, "},\"first_close_notify\":");
   buf_str(b, side(r->first_cn));
-  LIT(b, ",\"app_data\":{\"client\":");
-  buf_u64(b, t->d[0].app_data);
-  LIT(b, ",\"server\":");
-  buf_u64(b, t->d[1].app_data);
-  LIT(b, "},\"data_after_close_notify\":{\"client\":");
+  CS_U64(b, ",\"app_data\":", t->d[0].app_data, t->d[1].app_data);
+  LIT(b, ",\"data_after_close_notify\":{\"client\":");
   buf_bool(b, t->d[0].data_after_cn);
   LIT(b, ",\"server\":");
   buf_bool(b, t->d[1].data_after_cn);
@@ -663,23 +672,11 @@ void tf_report_jsonl(struct tf_buf *b, const struct tf_conn *c,
   buf_bool(b, sv->rst);
   LIT(b, ",\"first_close\":");
   buf_str(b, side(r->first_close));
-  LIT(b, ",\"bytes\":{\"client\":");
-  buf_u64(b, cl->bytes);
-  LIT(b, ",\"server\":");
-  buf_u64(b, sv->bytes);
-  LIT(b, "},\"packets\":{\"client\":");
-  buf_u64(b, cl->packets);
-  LIT(b, ",\"server\":");
-  buf_u64(b, sv->packets);
-  LIT(b, "},\"retransmissions\":{\"client\":");
-  buf_u64(b, cl->retrans);
-  LIT(b, ",\"server\":");
-  buf_u64(b, sv->retrans);
-  LIT(b, "},\"missing_bytes\":{\"client\":");
-  buf_u64(b, cl->missing);
-  LIT(b, ",\"server\":");
-  buf_u64(b, sv->missing);
-  LIT(b, "}},\"rst\":");
+  CS_U64(b, ",\"bytes\":", cl->bytes, sv->bytes);
+  CS_U64(b, ",\"packets\":", cl->packets, sv->packets);
+  CS_U64(b, ",\"retransmissions\":", cl->retrans, sv->retrans);
+  CS_U64(b, ",\"missing_bytes\":", cl->missing, sv->missing);
+  LIT(b, "},\"rst\":");
   if (r->has_rst) {
     LIT(b, "{\"by\":");
     buf_str(b, side(r->rst_by));

@@ -167,6 +167,27 @@ static void escapes_found_in_every_block_position(void **state) {
  * the first half is released by its first connection ending midway (some
  * records then go out of the stage, some out of batches), the second half
  * by one ending last.  Every record must come out whole, in id order. */
+/* Record k of len bytes: {"id":k,"pad":"aaa…"}, padded with k's letter. */
+static void put_padded(struct tf_records *r, unsigned k, size_t len) {
+  char *s = malloc(len + 1);
+  assert_non_null(s);
+  int n = snprintf(s, len + 1, "{\"id\":%u,\"pad\":\"", k);
+  memset(s + n, 'a' + (char)(k % 26), len - (size_t)n - 3);
+  memcpy(s + len - 3, "\"}\n", 4);
+  tf_records_put(r, k, s, len);
+}
+
+static void check_padded(const char *p, unsigned k, size_t len) {
+  char head[32];
+  int n = snprintf(head, sizeof head, "{\"id\":%u,\"pad\":\"", k);
+  if (memcmp(p, head, (size_t)n) != 0)
+    fail_msg("record %u: the head is %.20s", k, p);
+  for (size_t i = (size_t)n; i < len - 3; i++)
+    if (p[i] != 'a' + (char)(k % 26))
+      fail_msg("record %u: byte %zu is %c", k, i, p[i]);
+  assert_memory_equal(p + len - 3, "\"}\n", 3);
+}
+
 static size_t mixed_len(unsigned k) {
   return k % 97 == 0 ? 70000 + k : 200 + (k * 7919u) % 9000;
 }
@@ -210,15 +231,8 @@ static void records_held_in_shuffled_batches(void **state) {
     }
   size_t total = 0;
   for (unsigned i = 0; i < N; i++) {
-    unsigned k = order[i];
-    size_t len = mixed_len(k);
-    char *s = malloc(len + 1);
-    assert_non_null(s);
-    int n = snprintf(s, len + 1, "{\"id\":%u,\"pad\":\"", k);
-    memset(s + n, 'a' + (char)(k % 26), len - (size_t)n - 3);
-    memcpy(s + len - 3, "\"}\n", 4);
-    tf_records_put(r, k, s, len);
-    total += len;
+    put_padded(r, order[i], mixed_len(order[i]));
+    total += mixed_len(order[i]);
   }
   assert_int_equal(tf_records_status(r), 0);
   tf_records_free(r);
@@ -227,16 +241,8 @@ static void records_held_in_shuffled_batches(void **state) {
   assert_int_equal(tlen, total);
   const char *p = text;
   for (unsigned k = 1; k <= N; k++) {
-    size_t len = mixed_len(k);
-    char head[32];
-    int n = snprintf(head, sizeof head, "{\"id\":%u,\"pad\":\"", k);
-    if (memcmp(p, head, (size_t)n) != 0)
-      fail_msg("record %u: the head is %.20s", k, p);
-    for (size_t i = (size_t)n; i < len - 3; i++)
-      if (p[i] != 'a' + (char)(k % 26))
-        fail_msg("record %u: byte %zu is %c", k, i, p[i]);
-    assert_memory_equal(p + len - 3, "\"}\n", 3);
-    p += len;
+    check_padded(p, k, mixed_len(k));
+    p += mixed_len(k);
   }
   free(text);
 }
@@ -258,27 +264,14 @@ static void held_records(const char *tmpdir) {
   enum { N = 3000, LEN = 4000 }; /* 12 MB held */
   for (unsigned id = 2; id <= N + 1; id++) {
     unsigned k = id == N + 1 ? 1 : id; /* the long connection ends last */
-    char *s = malloc(LEN + 1);
-    assert_non_null(s);
-    int n = snprintf(s, LEN + 1, "{\"id\":%u,\"pad\":\"", k);
-    memset(s + n, 'a' + (char)(k % 26), LEN - (size_t)n - 3);
-    memcpy(s + LEN - 3, "\"}\n", 4);
-    tf_records_put(r, k, s, LEN);
+    put_padded(r, k, LEN);
   }
   assert_int_equal(tf_records_status(r), 0);
   tf_records_free(r);
   fclose(out);
   assert_int_equal(tlen, (size_t)N * LEN);
-  for (unsigned k = 1; k <= N; k++) {
-    const char *p = text + (size_t)(k - 1) * LEN;
-    char head[32];
-    int n = snprintf(head, sizeof head, "{\"id\":%u,\"pad\":\"", k);
-    assert_memory_equal(p, head, (size_t)n);
-    for (size_t i = (size_t)n; i < LEN - 3; i++)
-      if (p[i] != 'a' + (char)(k % 26))
-        fail_msg("record %u: byte %zu is %c", k, i, p[i]);
-    assert_memory_equal(p + LEN - 3, "\"}\n", 3);
-  }
+  for (unsigned k = 1; k <= N; k++)
+    check_padded(text + (size_t)(k - 1) * LEN, k, LEN);
   free(text);
   if (old) {
     setenv("TMPDIR", old, 1);
