@@ -247,8 +247,12 @@ static void html_conn(void *ctx, const struct tf_conn *c,
     tf_tls_notes(notes, sizeof notes, c, row->gpkt, row->dir);
     double dt = (row->ts - prev) * 1e6;
     prev = row->ts;
-    int64_t rf[5] = {dt > 0 ? (int64_t)(dt + 0.5) : 0, row->dir, row->flags,
-                     row->len,
+    /* NaN, negative: 0; past what int64_t holds (undefined to convert): its
+     * largest */
+    int64_t us = !(dt > 0)                    ? 0
+                 : dt < 9223372036854774784.0 ? (int64_t)(dt + 0.5)
+                                              : INT64_MAX;
+    int64_t rf[5] = {us, row->dir, row->flags, row->len,
                      notes[0] ? intern(h, notes + 1) : -1}; /* ' ' first */
     for (int j = 0; j < 5; j++) {
       tf_buf_put(b, ",", 1);

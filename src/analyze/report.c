@@ -233,15 +233,26 @@ void tf_buf_i64(struct tf_buf *b, int64_t v) { buf_i64(b, v); }
 
 /* A timestamp with 6 decimals (microseconds, rounded). */
 static void buf_ts(struct tf_buf *b, double ts) {
-  if (ts < 0)
+  if (!(ts >= 0)) /* negative, or NaN */
     ts = 0;
-  uint64_t us = (uint64_t)(ts * 1e6 + 0.5);
+  uint64_t sec, f;
+  double us = ts * 1e6 + 0.5;
+  if (us < 18446744073709549568.0) { /* the largest double below 2^64 */
+    sec = (uint64_t)us / 1000000;
+    f = (uint64_t)us % 1000000;
+  } else {
+    /* past 2^64 microseconds (a pcapng clock in seconds can say so):
+     * converting that to an integer is undefined.  Such a double is a
+     * whole number of seconds (its step is past 2 ms); past 2^64 seconds
+     * it saturates. */
+    sec = ts < 18446744073709549568.0 ? (uint64_t)ts : UINT64_MAX;
+    f = 0;
+  }
   char frac[7];
-  uint64_t f = us % 1000000;
   for (int i = 6; i >= 1; i--, f /= 10)
     frac[i] = (char)('0' + f % 10);
   frac[0] = '.';
-  buf_u64(b, us / 1000000);
+  buf_u64(b, sec);
   buf_put(b, frac, 7);
 }
 
