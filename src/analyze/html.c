@@ -15,6 +15,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "dconv.h"
 #include "report.h"
 #include "tlsdec.h"
 #include "tlsfin/taxonomy.h"
@@ -247,11 +248,8 @@ static void html_conn(void *ctx, const struct tf_conn *c,
     tf_tls_notes(notes, sizeof notes, c, row->gpkt, row->dir);
     double dt = (row->ts - prev) * 1e6;
     prev = row->ts;
-    /* NaN, negative: 0; past what int64_t holds (undefined to convert): its
-     * largest */
-    int64_t us = !(dt > 0)                    ? 0
-                 : dt < 9223372036854774784.0 ? (int64_t)(dt + 0.5)
-                                              : INT64_MAX;
+    /* NaN, negative: 0; past what int64_t holds: its largest (dconv.h) */
+    int64_t us = dt > 0 ? tf_i64_sat(dt + 0.5) : 0;
     int64_t rf[5] = {us, row->dir, row->flags, row->len,
                      notes[0] ? intern(h, notes + 1) : -1}; /* ' ' first */
     for (int j = 0; j < 5; j++) {

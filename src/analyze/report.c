@@ -11,6 +11,7 @@
 #endif
 
 #include "community_id.h"
+#include "dconv.h"
 #include "tlsdec.h"
 
 void tf_buf_printf(struct tf_buf *b, const char *fmt, ...) {
@@ -237,15 +238,14 @@ static void buf_ts(struct tf_buf *b, double ts) {
     ts = 0;
   uint64_t sec, f;
   double us = ts * 1e6 + 0.5;
-  if (us < 18446744073709549568.0) { /* the largest double below 2^64 */
+  if (us < TF_DBL_BELOW_2_64) {
     sec = (uint64_t)us / 1000000;
     f = (uint64_t)us % 1000000;
   } else {
     /* past 2^64 microseconds (a pcapng clock in seconds can say so):
-     * converting that to an integer is undefined.  Such a double is a
-     * whole number of seconds (its step is past 2 ms); past 2^64 seconds
-     * it saturates. */
-    sec = ts < 18446744073709549568.0 ? (uint64_t)ts : UINT64_MAX;
+     * whole seconds, as such a double has no fraction left (its step is
+     * past 2 ms); past 2^64 seconds it saturates (dconv.h) */
+    sec = tf_u64_sat(ts);
     f = 0;
   }
   char frac[7];

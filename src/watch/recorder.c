@@ -15,6 +15,7 @@
  */
 #include "recorder.h"
 
+#include "dconv.h"
 #include "pcapng_write.h"
 
 #include <dirent.h>
@@ -518,15 +519,9 @@ int tf_recorder_add_interface(struct tf_recorder *r, int linktype,
 
 /* ---- packets ---- */
 
+/* NaN and negative times become 0, huge ones saturate (dconv.h). */
 static uint64_t ts_to_usec(double ts) {
-  /* NaN and negative times become 0, huge ones saturate: the conversion
-   * of an out-of-range double is undefined. */
-  if (!(ts > 0))
-    return 0;
-  double us = ts * 1e6 + 0.5;
-  if (us >= 18446744073709549568.0) /* largest double below 2^64 */
-    return UINT64_MAX;
-  return (uint64_t)us;
+  return ts > 0 ? tf_u64_sat(ts * 1e6 + 0.5) : 0;
 }
 
 static void shard_packet(struct tf_recorder_shard *r, uint64_t conn, int iface,
