@@ -51,9 +51,9 @@ struct staged {
  * back in id order, so each batch is read front to back through a window
  * (one pread per window, not one per record). */
 struct batch {
-  uint64_t start, end; /* its bytes in the file */
-  uint32_t left;       /* its records not yet written out */
-  char *win;           /* the window: [wstart, wstart + wlen) of the file */
+  uint64_t end;  /* where its bytes in the file end */
+  uint32_t left; /* its records not yet written out */
+  char *win;     /* the window: [wstart, wstart + wlen) of the file */
   uint64_t wstart;
   size_t wlen, wcap;
 };
@@ -222,7 +222,7 @@ static void flush_stage(struct tf_records *r) {
   }
   if (out) {
     r->batches[r->nbatches++] =
-        (struct batch){base, base + total, (uint32_t)n, NULL, 0, 0, 0};
+        (struct batch){base + total, (uint32_t)n, NULL, 0, 0, 0};
     r->live_batches++;
   }
   r->nstaged = 0;
@@ -235,8 +235,7 @@ static int stage_put(struct tf_records *r, uint64_t id, const char *s,
                      size_t len, struct pend *p) {
   if (r->spill_failed || len > SPILL_BUF)
     return -1;
-  uint64_t at0;
-  if (!r->spill.open && tf_spill_appendv(&r->spill, NULL, 0, &at0) < 0) {
+  if (tf_spill_open(&r->spill) < 0) {
     spill_refused(r); /* no file can be made: better know now */
     return -1;
   }

@@ -169,24 +169,35 @@ static int spill_fail(struct tf_spill *s, const char *what, int e) {
   return -1;
 }
 
-int tf_spill_append(struct tf_spill *s, const void *p, size_t n,
-                    uint64_t *off) {
+int tf_spill_open(struct tf_spill *s) {
   if (!s->open) {
     if ((s->fd = tf_tmp_fd(s->err, sizeof s->err)) < 0)
       return -1;
     s->open = true;
   }
+  return 0;
+}
+
+/* The block to the file. */
+static int spill_flush(struct tf_spill *s) {
+  if (s->len && tf_pwrite_all(s->fd, s->stage, s->len, s->disk) < 0)
+    return spill_fail(s, "writing", errno);
+  s->disk += s->len;
+  s->len = 0;
+  return 0;
+}
+
+int tf_spill_append(struct tf_spill *s, const void *p, size_t n,
+                    uint64_t *off) {
+  if (tf_spill_open(s) < 0)
+    return -1;
   if (!s->stage && !(s->stage = malloc(s->cap))) {
     snprintf(s->err, sizeof s->err, "out of memory");
     return -1;
   }
   *off = s->disk + s->len;
-  if (s->len + n > s->cap) { /* the block out first */
-    if (tf_pwrite_all(s->fd, s->stage, s->len, s->disk) < 0)
-      return spill_fail(s, "writing", errno);
-    s->disk += s->len;
-    s->len = 0;
-  }
+  if (s->len + n > s->cap && spill_flush(s) < 0) /* the block out first */
+    return -1;
   if (n > s->cap) { /* bigger than a block: straight out */
     if (tf_pwrite_all(s->fd, p, n, s->disk) < 0)
       return spill_fail(s, "writing", errno);
@@ -201,17 +212,9 @@ int tf_spill_append(struct tf_spill *s, const void *p, size_t n,
 
 int tf_spill_appendv(struct tf_spill *s, struct iovec *iov, int cnt,
                      uint64_t *off) {
-  if (!s->open) {
-    if ((s->fd = tf_tmp_fd(s->err, sizeof s->err)) < 0)
-      return -1;
-    s->open = true;
-  }
-  if (s->len) { /* the block first: the file stays in append order */
-    if (tf_pwrite_all(s->fd, s->stage, s->len, s->disk) < 0)
-      return spill_fail(s, "writing", errno);
-    s->disk += s->len;
-    s->len = 0;
-  }
+  /* the block first: the file stays in append order */
+  if (tf_spill_open(s) < 0 || spill_flush(s) < 0)
+    return -1;
   *off = s->disk;
   while (cnt > 0) {
     ssize_t w =

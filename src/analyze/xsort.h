@@ -64,6 +64,8 @@ struct tf_spill {
   uint64_t disk; /* bytes in the file: stage holds [disk, disk + len) */
   char err[256]; /* why the last call failed */
 };
+/* Makes the file if it is not made yet: 0, or -1 with err set. */
+int tf_spill_open(struct tf_spill *s);
 /* Appends n bytes, *off where they start: 0, or -1 with err set. */
 int tf_spill_append(struct tf_spill *s, const void *p, size_t n, uint64_t *off);
 /* Appends cnt vectors (consumed: iov is changed) after anything in the
