@@ -144,13 +144,10 @@ void tf_buf_json_str(struct tf_buf *b, const char *s) {
   const unsigned char *p = (const unsigned char *)s;
   size_t n = strlen(s);
   size_t k = json_plain(p, n);
-  if (k == n && b->cap - b->len > n + 2) { /* the usual case: no care */
-    char *d = b->p + b->len;
-    d[0] = '"';
-    memcpy(d + 1, s, n);
-    d[n + 1] = '"';
-    d[n + 2] = 0;
-    b->len += n + 2;
+  if (k == n) { /* the usual case: nothing needs care */
+    LIT(b, "\"");
+    buf_put(b, s, n);
+    LIT(b, "\"");
     return;
   }
   LIT(b, "\"");
@@ -365,22 +362,19 @@ static const char *start_name(uint8_t s) {
                                   : "midstream";
 }
 
-static void json_version(struct tf_buf *b, uint16_t v) {
-  const char *n = tlsfin_version_name(v);
-  if (n) {
-    LIT(b, "\"");
-    buf_str(b, n);
-    LIT(b, "\"");
-  } else {
-    LIT(b, "null");
-  }
-}
-
 /* "name" */
 static void buf_name(struct tf_buf *b, const char *n) {
   LIT(b, "\"");
   buf_str(b, n);
   LIT(b, "\"");
+}
+
+static void json_version(struct tf_buf *b, uint16_t v) {
+  const char *n = tlsfin_version_name(v);
+  if (n)
+    buf_name(b, n);
+  else
+    LIT(b, "null");
 }
 
 /* KEY{"client":c,"server":s}, KEY a literal (with its comma and colon) */
